@@ -1,0 +1,74 @@
+"""create_app(settings): the one place that builds engines, brokers and clients and wires the doors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server import logs
+from server.broker import create_broker
+from server.clock import Clock, SystemClock
+from server.dojo import openapi, rest
+from server.errors import OrderpassError
+from server.orders import Orders
+from server.settings import Settings
+from server.store import Store, create_store
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    username, password = settings.dojo_credentials()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        store = create_store(settings)
+        broker = create_broker("memory://")
+        orders = Orders(
+            store=store, broker=broker, clock=clock or SystemClock(), auto_confirm=settings.auto_confirm
+        )
+        try:
+            yield {"settings": settings, "store": store, "broker": broker, "orders": orders}
+        finally:
+            await broker.close()
+            await store.close()
+
+    routes = [
+        rest.mount(username=username, password=password),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/openapi.json", openapi_document),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(logs.Tracing, fallback=rest.unexpected)],
+        exception_handlers={OrderpassError: rest.error_response, HTTPException: rest.error_response},
+    )
+
+
+def app_from_env() -> Starlette:
+    """For `uvicorn --factory` and `orderpass serve`: settings from the environment."""
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    return create_app(settings)
+
+
+async def healthz(request: Request) -> Response:
+    return rest.render({"status": "alive"})
+
+
+async def readyz(request: Request) -> Response:
+    store: Store = request.state.store
+    await store.ping()
+    return rest.render({"status": "ready"})
+
+
+async def openapi_document(request: Request) -> Response:
+    return rest.render(openapi.document())

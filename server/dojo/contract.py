@@ -1,0 +1,128 @@
+"""Dojo's JSON shapes (EPOS Data API 1.0): the requests we parse and the bodies we render.
+
+The order's content already wears Dojo's names (server/order.py); this module adds what is
+Dojo's alone: which request fields are required, the rendered `Order` with its computed
+amounts, the paged search response and the `EPOSError` body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from pydantic import ConfigDict, Field
+
+from server.clock import iso
+from server.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    OrderpassError,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from server.order import Content, Order, OrderDraft, PaymentIn
+from server.paging import MAX_LIMIT, Page
+
+
+class CreateOrderRequest(OrderDraft):
+    model_config = ConfigDict(title="CreateOrderRequest")
+    dojo_order_id: str = Field(min_length=1, max_length=200, description="The Dojo API order ID")
+    payments: tuple[PaymentIn, ...]
+
+
+class SearchDineInDetails(Content):
+    model_config = ConfigDict(title="SearchDineInDetails")
+    table_id: str | None = None
+    waiter_id: str | None = None
+    party_id: str | None = None
+    reservation_id: str | None = None
+
+
+class Cursor(Content):
+    model_config = ConfigDict(title="Cursor")
+    limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
+    before: str | None = None
+    after: str | None = None
+
+
+class SearchOrdersRequest(Content):
+    model_config = ConfigDict(title="SearchOrdersRequest")
+    dine_in: SearchDineInDetails | None = None
+    payable_only: bool | None = None
+    cursor: Cursor | None = None
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+def money(value: int, currency: str) -> dict[str, Any]:
+    return {"value": value, "currencyCode": currency}
+
+
+def order(order: Order) -> dict[str, Any]:
+    """Dojo's `Order`. `payments` lists the payments that count, so that `paidAmount` and
+    `tipsAmount` are exactly their sums (Dojo's Payment has no status to show a refund by)."""
+    body: dict[str, Any] = {"id": order.id, "status": order.status.value}
+    body.update(order.content.model_dump(mode="json", by_alias=True, exclude_none=True))
+    currency = order.currency
+    counted = order.counted_payments
+    body.update(
+        createdAt=iso(order.created_at),
+        updatedAt=iso(order.updated_at),
+        payments=[
+            {
+                "paymentIntentId": p.payment_intent_id,
+                "paidAmount": money(p.paid_amount, currency),
+                "tipsAmount": money(p.tips_amount, currency),
+            }
+            for p in counted
+        ],
+        paidAmount=money(order.paid_amount, currency),
+        tipsAmount=money(order.tips_amount, currency),
+        payable=order.payable,
+    )
+    return body
+
+
+def paged_orders(page: Page[Order]) -> dict[str, Any]:
+    body: dict[str, Any] = {"data": [order(o) for o in page.items]}
+    if page.before:
+        body["before"] = page.before
+    if page.after:
+        body["after"] = page.after
+    return body
+
+
+def dumps(body: Any) -> bytes:
+    return orjson.dumps(body)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+# (HTTP status, EPOSErrorType) for each branch of the error tree; the most specific class wins.
+ERRORS: Final[tuple[tuple[type[OrderpassError], int, str], ...]] = (
+    (PayloadTooLarge, 413, "InvalidRequest"),
+    (InvalidRequest, 400, "InvalidRequest"),
+    (Unauthorized, 401, "InvalidRequest"),
+    (Forbidden, 403, "InvalidRequest"),
+    (NotFound, 404, "NotFound"),
+    (Conflict, 409, "Conflict"),
+    (Unavailable, 503, "UnexpectedError"),
+)
+
+
+def status_of(exc: OrderpassError) -> tuple[int, str]:
+    for kind, status, error_type in ERRORS:
+        if isinstance(exc, kind):
+            return status, error_type
+    return 500, "UnexpectedError"
+
+
+def eposerror(error_type: str, message: str, trace_id: str) -> dict[str, str]:
+    return {"errorType": error_type, "debugMessage": message, "traceId": trace_id}
+
+
+UNEXPECTED: Final = "an unexpected error occurred; quote the traceId when reporting it"

@@ -1,0 +1,160 @@
+"""The Dojo EPOS Data REST shim: parse, call the service layer once, render.
+
+Every error leaves through `error_response` as an `EPOSError` with the right status, and
+everything under /v1 sits behind Dojo's HTTP Basic credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.actors import Actor
+from server.dojo import contract
+from server.errors import OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
+from server.orders import Orders, SearchFilters
+from server.payments import Event
+
+log = logging.getLogger("orderpass.dojo")
+M = TypeVar("M", bound=BaseModel)
+
+
+def mount(*, username: str, password: str) -> Mount:
+    routes = [
+        Route("/orders", create_order, methods=["POST"]),
+        Route("/orders/search", search_orders, methods=["POST"]),
+        Route("/orders/{order_id}", get_order, methods=["GET"]),
+        Route("/orders/{order_id}", cancel_order, methods=["DELETE"]),
+        Route("/events", handle_event, methods=["POST"]),
+    ]
+    guard = Middleware(BasicAuth, username=username, password=password)
+    return Mount("/v1", routes=routes, middleware=[guard])
+
+
+# -- endpoints ----------------------------------------------------------------------------------
+
+
+async def create_order(request: Request) -> Response:
+    draft = await parse(request, contract.CreateOrderRequest)
+    order = await orders(request).place(draft, by=Actor.dojo(request.headers))
+    return render(contract.order(order))
+
+
+async def get_order(request: Request) -> Response:
+    order = await orders(request).get(request.path_params["order_id"])
+    return render(contract.order(order))
+
+
+async def cancel_order(request: Request) -> Response:
+    order = await orders(request).cancel(request.path_params["order_id"], by=Actor.dojo(request.headers))
+    return render(contract.order(order))
+
+
+async def search_orders(request: Request) -> Response:
+    query = await parse(request, contract.SearchOrdersRequest)
+    dine_in, cursor = query.dine_in or contract.SearchDineInDetails(), query.cursor or contract.Cursor()
+    filters = SearchFilters(**dine_in.model_dump(), payable_only=bool(query.payable_only))
+    page = await orders(request).search(filters, limit=cursor.limit, after=cursor.after, before=cursor.before)
+    return render(contract.paged_orders(page))
+
+
+async def handle_event(request: Request) -> Response:
+    event = await parse(request, Event)
+    outcome = await orders(request).handle_event(event, by=Actor.dojo(request.headers))
+    log.info("Dojo event %s (%s): %s", event.id, event.event, outcome.value)
+    return render({})
+
+
+# -- plumbing -----------------------------------------------------------------------------------
+
+
+def orders(request: Request) -> Orders:
+    service: Orders = request.state.orders
+    return service
+
+
+async def parse(request: Request, model: type[M]) -> M:
+    body = await read_body(request, limit=request.state.settings.max_body_bytes)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
+async def read_body(request: Request, *, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def render(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(contract.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+class BasicAuth:
+    """HTTP Basic against the one configured pair, compared in constant time."""
+
+    def __init__(self, app: ASGIApp, *, username: str, password: str) -> None:
+        self.app = app
+        self.expected = (username.encode(), password.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.authorized(scope):
+            raise Unauthorized("missing or wrong Dojo credentials")
+        await self.app(scope, receive, send)
+
+    def authorized(self, scope: Scope) -> bool:
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, encoded = header.partition(b" ")
+        try:
+            username, _, password = base64.b64decode(encoded.strip(), validate=True).partition(b":")
+        except (binascii.Error, ValueError):
+            username = password = b""
+        same_user = hmac.compare_digest(username, self.expected[0])
+        same_password = hmac.compare_digest(password, self.expected[1])
+        return scheme.lower() == b"basic" and same_user and same_password
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The one translation of our error tree (and Starlette's own 404/405) into `EPOSError`."""
+    trace = request.scope.get("state", {}).get("trace_id", "-")
+    if isinstance(exc, HTTPException):
+        error_type = "NotFound" if exc.status_code == 404 else "InvalidRequest"
+        return render(contract.eposerror(error_type, str(exc.detail), trace), exc.status_code)
+    assert isinstance(exc, OrderpassError)
+    status, error_type = contract.status_of(exc)
+    headers = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Basic realm="orderpass", charset="UTF-8"'
+    if isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+        log.warning("database unavailable: %s", exc.message)
+    else:
+        log.info("%s %s: %s", status, error_type, exc.message)  # a client error: one line, no traceback
+    return render(contract.eposerror(error_type, exc.message, trace), status, headers)
+
+
+async def unexpected(trace: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = contract.dumps(contract.eposerror("UnexpectedError", contract.UNEXPECTED, trace))
+    return 500, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body

@@ -1,0 +1,103 @@
+"""Logging as JSON lines, each carrying the traceId of the request it belongs to, and the one
+middleware that gives every request its traceId, its access line and a last-resort 500."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
+access = logging.getLogger("orderpass.access")
+errors = logging.getLogger("orderpass.errors")
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "traceId": trace_id.get(),
+        }
+        entry.update(
+            (k, v) for k, v in vars(record).items() if k not in _STANDARD
+        )  # traceId given as extra wins
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True  # our access line carries the traceId
+
+
+Fallback = Callable[[str], Awaitable[tuple[int, list[tuple[bytes, bytes]], bytes]]]
+
+
+class Tracing:
+    """Gives each HTTP request a traceId, logs one access line, and turns an unhandled
+    exception into the door's 500 body (logged once, with its traceback and the same id)."""
+
+    def __init__(self, app: ASGIApp, *, fallback: Fallback) -> None:
+        self.app = app
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        current = uuid.uuid4().hex
+        token = trace_id.set(current)
+        scope.setdefault("state", {})["trace_id"] = current
+        started, status = time.perf_counter(), 500
+        response_started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            errors.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if not response_started:
+                status, headers, body = await self.fallback(current)
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            elapsed = round((time.perf_counter() - started) * 1000, 2)
+            access.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": elapsed,
+                    "traceId": current,
+                },
+            )
+            trace_id.reset(token)

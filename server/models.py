@@ -1,0 +1,205 @@
+"""The tables. Alembic migrations (server/migrations) create them; nothing here connects.
+
+Amounts are integer minor units; an order's currency is stored once on the order (CreateOrder
+refuses mixed currencies). Times are UTC. History and changes are append-only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, Table, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+def _time(**kwargs: Any) -> Any:
+    return Field(sa_type=UtcDateTime, **kwargs)
+
+
+def _amount(**kwargs: Any) -> Any:
+    """Minor units: Dojo's int64, so BIGINT on PostgreSQL."""
+    return Field(sa_type=BigInteger, **kwargs)
+
+
+# An ever-growing key: BIGINT on PostgreSQL, plain INTEGER on SQLite (where only INTEGER
+# PRIMARY KEY is the autoincrementing rowid).
+_Serial = BigInteger().with_variant(Integer, "sqlite")
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_created", "created_at", "id"),)
+
+    id: str = Field(primary_key=True)
+    dojo_order_id: str | None = Field(default=None, unique=True)
+    fingerprint: str | None = None  # of the CreateOrder body, to tell a retry from a clash
+    status: str = Field(index=True)
+    version: int = 1
+    order_type: str
+    table_id: str | None = Field(default=None, index=True)
+    waiter_id: str | None = Field(default=None, index=True)
+    party_id: str | None = None
+    reservation_id: str | None = None
+    ready_at: datetime | None = _time(default=None)
+    collect_asap: bool | None = None
+    collect_at: datetime | None = _time(default=None)
+    reference: str | None = None
+    display_name: str | None = None
+    note: str | None = None
+    currency: str
+    total_amount: int = _amount()
+    service_charge_amount: int | None = _amount(default=None)
+    paid_amount: int = _amount(
+        default=0
+    )  # of the payments that count; kept by the service layer for payableOnly
+    customer_id: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class ItemRow(SQLModel, table=True):
+    """Items and sub-items; a sub-item names its parent's line."""
+
+    __tablename__ = "order_items"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    line: int = Field(primary_key=True)
+    parent_line: int | None = None
+    name: str
+    plu: str
+    quantity: int
+    amount_per_item: int = _amount()
+    note: str | None = None
+
+
+class ModifierRow(SQLModel, table=True):
+    __tablename__ = "item_modifiers"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    line: int = Field(primary_key=True)
+    position: int = Field(primary_key=True)
+    name: str
+    plu: str
+    quantity: int
+    amount_per_modifier: int = _amount()
+
+
+class DiscountRow(SQLModel, table=True):
+    __tablename__ = "order_discounts"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    name: str
+    affected_plu: str | None = None
+    discount_reference: str | None = None
+    code: str | None = None
+    amount_total: int = _amount()
+    amount_percentage: int | None = None
+
+
+class TaxLineRow(SQLModel, table=True):
+    __tablename__ = "order_tax_lines"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    tax_id: str | None = None
+    name: str | None = None
+    affected_plu: str | None = None
+    amount_percentage: int | None = None
+    amount_total: int = _amount()
+
+
+class PaymentRow(SQLModel, table=True):
+    __tablename__ = "payments"
+    payment_intent_id: str = Field(primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", index=True)
+    position: int
+    paid_amount: int = _amount()
+    tips_amount: int = _amount(default=0)
+    source: str
+    status: str | None = None
+    status_at: datetime | None = _time(default=None)  # createdAt of the event that set the status
+    created_at: datetime = _time()
+
+
+class PaymentEventRow(SQLModel, table=True):
+    """Every payment-intent event Dojo delivered, once: by id, and by intent and status."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (UniqueConstraint("payment_intent_id", "payment_status"),)
+
+    id: str = Field(primary_key=True)
+    account_id: str
+    event_type: str
+    payment_intent_id: str = Field(index=True)
+    payment_status: str
+    capture_mode: str
+    created_at: datetime = _time()
+    received_at: datetime = _time()
+
+
+class HistoryRow(SQLModel, table=True):
+    """Append-only: every creation, status move, payment change and cancel of an order."""
+
+    __tablename__ = "order_history"
+    __table_args__ = (Index("ix_order_history_order", "order_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=_Serial)
+    order_id: str = Field(foreign_key="orders.id")
+    at: datetime = _time()
+    kind: str
+    from_status: str | None = None
+    to_status: str | None = None
+    actor: str
+    waiter_id: str | None = None
+    requesting_product: str | None = None
+    device_id: str | None = None
+    device_type: str | None = None
+    detail: str | None = None  # JSON: payment intent and amounts, a cancel reason
+
+
+class ChangeRow(SQLModel, table=True):
+    """One row per committed change to an order; `sequence` is what screens catch up from."""
+
+    __tablename__ = "order_changes"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    sequence: int | None = Field(default=None, primary_key=True, sa_type=_Serial)
+    order_id: str = Field(index=True)
+    kind: str
+    at: datetime = _time(index=True)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# The Core tables, for the hot paths that skip the ORM's unit of work.
+ORDERS = _table(OrderRow)
+ITEMS = _table(ItemRow)
+MODIFIERS = _table(ModifierRow)
+DISCOUNTS = _table(DiscountRow)
+TAX_LINES = _table(TaxLineRow)
+PAYMENTS = _table(PaymentRow)
+PAYMENT_EVENTS = _table(PaymentEventRow)
+HISTORY = _table(HistoryRow)
+CHANGES = _table(ChangeRow)

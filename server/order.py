@@ -1,0 +1,222 @@
+"""What an order is, with no I/O: its content as Dojo describes it, the rules that content must
+keep, and the order as we hold it (content + status + payments).
+
+Field names are snake_case here and Dojo's camelCase on the wire (aliases), so the REST shim
+parses Dojo's JSON straight into these models and the validation rules live once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from server.clock import UtcDatetime
+from server.lifecycle import TERMINAL, OrderStatus
+from server.money import Money, is_currency
+from server.payments import Payment
+
+MAX_QUANTITY = 1_000_000
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+Percentage = Annotated[int, Field(ge=0, le=1_000_000, description="Percent with precision 2: 25.1% is 2510.")]
+
+
+class Content(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True)
+
+
+class Modifier(Content):
+    model_config = ConfigDict(title="Modifier")
+    name: str
+    quantity: Quantity
+    amount_per_modifier: Money
+    plu: str
+
+
+class OrderSubItem(Content):
+    model_config = ConfigDict(title="OrderSubItem")
+    name: str
+    amount_per_item: Money
+    plu: str
+    quantity: Quantity
+    note: str | None = None
+    modifiers: tuple[Modifier, ...] = ()
+
+
+class OrderItem(OrderSubItem):
+    model_config = ConfigDict(title="OrderItem")
+    sub_items: tuple[OrderSubItem, ...] = ()
+
+
+class Customer(Content):
+    model_config = ConfigDict(title="Customer")
+    id: str | None = None
+    email_address: str | None = Field(default=None, max_length=254)
+    phone_number: str | None = Field(default=None, max_length=50)
+    name: str | None = None
+
+
+class Discount(Content):
+    model_config = ConfigDict(title="Discount")
+    name: str
+    affected_plu: str | None = None
+    discount_reference: str | None = None
+    code: str | None = None
+    amount_total: Money
+    amount_percentage: Percentage | None = None
+
+
+class TaxLine(Content):
+    model_config = ConfigDict(title="TaxLine")
+    id: str | None = Field(default=None, max_length=60)
+    name: str | None = Field(default=None, max_length=100)
+    affected_plu: str | None = None
+    amount_percentage: Percentage | None = None
+    amount_total: Money
+
+
+class PaymentIn(Content):
+    model_config = ConfigDict(title="Payment")
+    payment_intent_id: str = Field(min_length=1)
+    paid_amount: Money
+    tips_amount: Money | None = None
+
+
+class OrderType(StrEnum):
+    DINE_IN = "DineIn"
+    COLLECTION = "Collection"
+
+
+class DineInDetails(Content):
+    model_config = ConfigDict(title="DineInDetails")
+    table_id: str | None = None
+    waiter_id: str | None = None
+    party_id: str | None = None
+    reservation_id: str | None = None
+    ready_at: UtcDatetime | None = None
+
+
+class CollectionDetails(Content):
+    model_config = ConfigDict(title="CollectionDetails")
+    asap: bool | None = None
+    collect_at: UtcDatetime | None = None
+
+
+class OrderDetails(Content):
+    model_config = ConfigDict(title="OrderDetails")
+    order_type: OrderType
+    dine_in: DineInDetails | None = None
+    collection: CollectionDetails | None = None
+
+    @model_validator(mode="after")
+    def _has_details(self) -> Self:
+        if self.dine_in is None and self.collection is None:
+            raise ValueError("details needs dineIn or collection")
+        return self
+
+
+class OrderContent(Content):
+    """What was ordered: everything of CreateOrderRequest but the ids and the payments."""
+
+    items: tuple[OrderItem, ...]
+    note: str | None = None
+    customer: Customer | None = None
+    discounts: tuple[Discount, ...] = ()
+    total_amount: Money
+    tax_lines: tuple[TaxLine, ...] = ()
+    service_charge_amount: Money | None = None
+    reference: str | None = None
+    details: OrderDetails
+    display_name: str | None = None
+
+    def amounts(self) -> Iterator[Money]:
+        yield self.total_amount
+        if self.service_charge_amount is not None:
+            yield self.service_charge_amount
+        for item in self.items:
+            yield from _item_amounts(item)
+            for sub_item in item.sub_items:
+                yield from _item_amounts(sub_item)
+        yield from (discount.amount_total for discount in self.discounts)
+        yield from (tax.amount_total for tax in self.tax_lines)
+
+    @property
+    def currency(self) -> str:
+        return self.total_amount.currency_code
+
+
+class OrderDraft(OrderContent):
+    """An order to place: the content, the payments already taken, and Dojo's id if it came from Dojo."""
+
+    dojo_order_id: str | None = Field(default=None, min_length=1, max_length=200)
+    payments: tuple[PaymentIn, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> Self:
+        codes = {money.currency_code for money in self._all_amounts()}
+        unknown = sorted(code for code in codes if not is_currency(code))
+        if unknown:
+            raise ValueError(f"not an ISO 4217 currency code: {', '.join(unknown)}")
+        if len(codes) > 1:
+            raise ValueError(f"one order takes one currency, got {', '.join(sorted(codes))}")
+        return self
+
+    def _all_amounts(self) -> Iterator[Money]:
+        yield from self.amounts()
+        for payment in self.payments:
+            yield payment.paid_amount
+            if payment.tips_amount is not None:
+                yield payment.tips_amount
+
+    def content(self) -> OrderContent:
+        return OrderContent.model_construct(
+            **{name: getattr(self, name) for name in OrderContent.model_fields}
+        )
+
+
+def _item_amounts(item: OrderSubItem) -> Iterator[Money]:
+    yield item.amount_per_item
+    yield from (modifier.amount_per_modifier for modifier in item.modifiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as we hold it."""
+
+    id: str
+    dojo_order_id: str | None
+    status: OrderStatus
+    version: int
+    content: OrderContent
+    payments: tuple[Payment, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def currency(self) -> str:
+        return self.content.currency
+
+    @property
+    def counted_payments(self) -> tuple[Payment, ...]:
+        return tuple(payment for payment in self.payments if payment.counts)
+
+    @property
+    def paid_amount(self) -> int:
+        return sum(payment.paid_amount for payment in self.counted_payments)
+
+    @property
+    def tips_amount(self) -> int:
+        return sum(payment.tips_amount for payment in self.counted_payments)
+
+    @property
+    def paid_in_full(self) -> bool:
+        return self.paid_amount >= self.content.total_amount.value
+
+    @property
+    def payable(self) -> bool:
+        return self.status not in TERMINAL and not self.paid_in_full

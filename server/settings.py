@@ -1,0 +1,99 @@
+"""Settings, read from the environment (`ORDERPASS_*`) in this one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Self
+
+DEFAULT_DATABASE_URL = "sqlite:///./orderpass.db"
+DEV_DOJO_USERNAME = "dojo"
+DEV_DOJO_PASSWORD = "orderpass-dev"  # printed by `serve --dev`; never used unless asked for
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    dojo_username: str | None = None
+    dojo_password: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    auto_confirm: bool = False
+    sqlite_synchronous: str = "FULL"
+    busy_timeout_ms: int = 5000
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if env is None else env
+        read = _Reader(env)
+        return cls(
+            database_url=read.text("DATABASE_URL", DEFAULT_DATABASE_URL),
+            dojo_username=read.optional("DOJO_USERNAME"),
+            dojo_password=read.optional("DOJO_PASSWORD"),
+            max_body_bytes=read.integer("MAX_BODY_BYTES", 1024 * 1024),
+            auto_confirm=read.flag("AUTO_CONFIRM", False),
+            sqlite_synchronous=read.choice("SQLITE_SYNCHRONOUS", "FULL", ("FULL", "NORMAL")),
+            busy_timeout_ms=read.integer("BUSY_TIMEOUT_MS", 5000),
+            log_level=read.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        )
+
+    @property
+    def has_dojo_credentials(self) -> bool:
+        return bool(self.dojo_username and self.dojo_password)
+
+    def dojo_credentials(self) -> tuple[str, str]:
+        if not (self.dojo_username and self.dojo_password):
+            missing = "set ORDERPASS_DOJO_USERNAME and ORDERPASS_DOJO_PASSWORD, or serve with --dev"
+            raise SettingsError(f"no Dojo credentials: {missing}")
+        return self.dojo_username, self.dojo_password
+
+    def with_dev_credentials(self) -> Settings:
+        """Fill in the development pair, only where none is configured."""
+        if self.has_dojo_credentials:
+            return self
+        return replace(self, dojo_username=DEV_DOJO_USERNAME, dojo_password=DEV_DOJO_PASSWORD)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    env: Mapping[str, str]
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(f"ORDERPASS_{name}", "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"ORDERPASS_{name} must be a whole number, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"ORDERPASS_{name} must be positive, got {value}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"ORDERPASS_{name} must be true or false, got {raw!r}")
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        raw = (self.optional(name) or default).upper()
+        if raw not in allowed:
+            raise SettingsError(f"ORDERPASS_{name} must be one of {', '.join(allowed)}, got {raw!r}")
+        return raw
