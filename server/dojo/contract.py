@@ -66,7 +66,7 @@ def order(order: Order) -> dict[str, Any]:
     """Dojo's `Order`. `payments` lists the payments that count, so that `paidAmount` and
     `tipsAmount` are exactly their sums (Dojo's Payment has no status to show a refund by)."""
     body: dict[str, Any] = {"id": order.id, "status": order.status.value}
-    body.update(order.content.model_dump(mode="json", by_alias=True, exclude_none=True))
+    body.update(order.content.model_dump(mode="json", by_alias=True, exclude_defaults=True))
     currency = order.currency
     counted = order.counted_payments
     body.update(

@@ -1,0 +1,158 @@
+"""Shared fixtures: a migrated SQLite file per test, the service layer in-process, and a real
+server on loopback with a Dojo client whose every response is checked against Dojo's contract."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+
+from server import revisions
+from server.app import create_app
+from server.broker.memory import MemoryBroker
+from server.clock import ManualClock
+from server.orders import Orders
+from server.settings import Settings
+from server.store import Store, create_store
+from tests import dojo_contract
+
+DOJO_AUTH = ("dojo", "test-secret")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    revisions.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_path(tmp_path: Path, migrated_template: Path) -> Path:
+    path = tmp_path / "orderpass.db"
+    shutil.copy(migrated_template, path)
+    return path
+
+
+@pytest.fixture
+def settings(database_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{database_path}", dojo_username=DOJO_AUTH[0], dojo_password=DOJO_AUTH[1]
+    )
+
+
+# -- the service layer, in-process --------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker()
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    store = create_store(settings)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def orders(store: Store, broker: MemoryBroker, clock: ManualClock) -> Orders:
+    return Orders(store=store, broker=broker, clock=clock)
+
+
+# -- a real server on loopback ------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_server(settings: Settings) -> LiveServer:
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return LiveServer(f"http://127.0.0.1:{port}", settings, server, thread)
+
+
+@pytest.fixture
+def serve(settings: Settings) -> Iterator[Callable[..., LiveServer]]:
+    """Start a server; keyword arguments override the test's settings."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        started.append(start_server(replace(settings, **overrides)))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(serve: Callable[..., LiveServer]) -> LiveServer:
+    return serve()
+
+
+class ContractViolations(list[str]):
+    """Every response a test's Dojo client receives is checked against Dojo's published schemas."""
+
+    async def check(self, response: httpx.Response) -> None:
+        contract = dojo_contract.load()
+        if contract is None:
+            return
+        await response.aread()
+        request = response.request
+        body = orjson.loads(response.content) if response.content else None
+        where = f"{request.method} {request.url.path} -> {response.status_code}"
+        self.extend(
+            f"{where}: {e}"
+            for e in contract.response_errors(request.method, request.url.path, response.status_code, body)
+        )
+
+
+@pytest.fixture
+async def dojo(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """Dojo, calling our REST shim with its Basic credentials."""
+    async with dojo_client(live_server) as client:
+        yield client
+
+
+def dojo_client(server: LiveServer, **kwargs: Any) -> httpx.AsyncClient:
+    violations = ContractViolations()
+
+    async def verify(response: httpx.Response) -> None:
+        await violations.check(response)
+        assert not violations, "response breaks Dojo's contract:\n" + "\n".join(violations)
+
+    kwargs.setdefault("auth", DOJO_AUTH)
+    return httpx.AsyncClient(base_url=server.url, event_hooks={"response": [verify]}, timeout=30, **kwargs)

@@ -1,0 +1,64 @@
+"""/openapi.json: a valid OpenAPI 3.1 document that describes exactly what the shim answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from jsonschema import Draft202012Validator, FormatChecker
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tests.factories import make_order, payment_event
+
+
+async def fetch(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def body_errors(document: dict[str, Any], path: str, method: str, response: httpx.Response) -> list[str]:
+    responses = document["paths"][path][method]["responses"]
+    assert str(response.status_code) in responses, (
+        f"{method} {path} answered an undocumented {response.status_code}"
+    )
+    schema = responses[str(response.status_code)]["content"]["application/json"]["schema"]
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:ours", Resource.from_contents(document, DRAFT202012)
+    )
+    validator = Draft202012Validator(
+        {"$ref": "urn:ours" + schema["$ref"]}, registry=registry, format_checker=FormatChecker()
+    )
+    return [error.message for error in validator.iter_errors(response.json())]
+
+
+async def test_the_document_is_valid_openapi_3_1(live_server):
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        document = await fetch(client)
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    assert set(document["paths"]) == {"/v1/orders", "/v1/orders/search", "/v1/orders/{orderId}", "/v1/events"}
+
+
+async def test_the_document_is_served_without_credentials(live_server):
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_responses_match_the_documents_own_schemas(live_server, dojo: httpx.AsyncClient):
+    document = await fetch(dojo)
+    created = await dojo.post("/v1/orders", json=make_order())
+    calls = [
+        ("/v1/orders", "post", created),
+        ("/v1/orders", "post", await dojo.post("/v1/orders", json={})),
+        ("/v1/orders/{orderId}", "get", await dojo.get(f"/v1/orders/{created.json()['id']}")),
+        ("/v1/orders/{orderId}", "get", await dojo.get("/v1/orders/missing")),
+        ("/v1/orders/search", "post", await dojo.post("/v1/orders/search", json={"cursor": {"limit": 1}})),
+        ("/v1/events", "post", await dojo.post("/v1/events", json=payment_event("pi_1", "Captured"))),
+        ("/v1/orders/{orderId}", "delete", await dojo.delete(f"/v1/orders/{created.json()['id']}")),
+    ]
+    for path, method, response in calls:
+        assert body_errors(document, path, method, response) == [], (method, path, response.text)

@@ -1,0 +1,308 @@
+"""The Dojo REST shim over real HTTP on loopback; every response is also checked against
+Dojo's published schemas by the `dojo` client (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+
+from tests.conftest import LiveServer, dojo_client
+from tests.factories import collection_order, item, make_order, money, payment_event
+
+
+def error_of(response: httpx.Response, status: int, error_type: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["errorType"] == error_type
+    assert body["traceId"]
+    return str(body["debugMessage"])
+
+
+# -- CreateOrder --------------------------------------------------------------------------------
+
+
+async def test_create_order_answers_the_new_order(dojo: httpx.AsyncClient):
+    body = make_order()
+    response = await dojo.post("/v1/orders", json=body)
+    assert response.status_code == 200
+    order = response.json()
+    assert order["status"] == "New"
+    assert order["items"] == body["items"]
+    assert order["details"] == body["details"]
+    assert order["totalAmount"] == money(3130)
+    assert order["paidAmount"] == money(3130)
+    assert order["tipsAmount"] == money(200)
+    assert order["payable"] is False
+    assert order["payments"] == body["payments"]
+
+
+async def test_a_created_order_reads_back_the_same(dojo: httpx.AsyncClient):
+    created = (await dojo.post("/v1/orders", json=make_order())).json()
+    fetched = await dojo.get(f"/v1/orders/{created['id']}")
+    assert fetched.json() == created
+
+
+async def test_a_collection_order_round_trips(dojo: httpx.AsyncClient):
+    created = (await dojo.post("/v1/orders", json=collection_order())).json()
+    assert created["details"] == {"orderType": "Collection", "collection": {"asap": True}}
+    assert created["payable"] is True
+
+
+async def test_a_retry_returns_the_same_order(dojo: httpx.AsyncClient):
+    body = make_order()
+    first, second = [(await dojo.post("/v1/orders", json=body)).json() for _ in range(2)]
+    assert first["id"] == second["id"]
+
+
+async def test_twenty_concurrent_retries_over_http_create_one_order(dojo: httpx.AsyncClient):
+    body = make_order()
+    responses = await asyncio.gather(*(dojo.post("/v1/orders", json=body) for _ in range(20)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.json()["id"] for r in responses}) == 1
+    found = await dojo.post("/v1/orders/search", json={})
+    assert len(found.json()["data"]) == 1
+
+
+async def test_the_same_dojo_order_id_with_another_body_is_409(dojo: httpx.AsyncClient):
+    body = make_order()
+    await dojo.post("/v1/orders", json=body)
+    response = await dojo.post("/v1/orders", json={**body, "note": "something else"})
+    assert "already used" in error_of(response, 409, "Conflict")
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions"),
+    [
+        (b"{not json", "JSON"),
+        (b"", "JSON"),
+        (b"[]", "object"),
+        (orjson.dumps({k: v for k, v in make_order().items() if k != "items"}), "items"),
+        (orjson.dumps({k: v for k, v in make_order().items() if k != "dojoOrderId"}), "dojoOrderId"),
+        (orjson.dumps({k: v for k, v in make_order().items() if k != "payments"}), "payments"),
+        (orjson.dumps(make_order(items=[item("Tea", 100, 0)])), "items.0.quantity"),
+        (orjson.dumps(make_order(items=[{**item("Tea", 100), "quantity": "2"}])), "items.0.quantity"),
+        (orjson.dumps(make_order(totalAmount=money(-1))), "totalAmount.value"),
+        (orjson.dumps(make_order(details={"orderType": "Delivery", "dineIn": {}})), "orderType"),
+        (orjson.dumps(make_order(totalAmount=money(3130, "EUR"))), "one currency"),
+        (orjson.dumps(make_order(payments=[], totalAmount=money(3130, "gbp"))), "ISO 4217"),
+    ],
+)
+async def test_bad_create_order_bodies_are_400_and_create_nothing(dojo: httpx.AsyncClient, body, mentions):
+    response = await dojo.post("/v1/orders", content=body, headers={"content-type": "application/json"})
+    assert mentions in error_of(response, 400, "InvalidRequest")
+    assert (await dojo.post("/v1/orders/search", json={})).json()["data"] == []
+
+
+async def test_a_body_over_the_limit_is_413(serve):
+    server: LiveServer = serve(max_body_bytes=2048)
+    async with dojo_client(server) as dojo:
+        response = await dojo.post("/v1/orders", json=make_order(note="x" * 4096))
+        assert "limit" in error_of(response, 413, "InvalidRequest")
+
+        async def chunks() -> AsyncIterator[bytes]:  # no content-length: the limit holds while streaming too
+            for _ in range(8):
+                yield b" " * 1024
+
+        streamed = await dojo.post("/v1/orders", content=chunks())
+        error_of(streamed, 413, "InvalidRequest")
+
+
+# -- GetOrderById and CancelOrderById -----------------------------------------------------------
+
+
+async def test_an_unknown_order_is_404(dojo: httpx.AsyncClient):
+    error_of(await dojo.get("/v1/orders/ord_missing"), 404, "NotFound")
+    error_of(await dojo.delete("/v1/orders/ord_missing"), 404, "NotFound")
+
+
+async def test_cancel_a_new_order_and_again(dojo: httpx.AsyncClient):
+    created = (await dojo.post("/v1/orders", json=make_order())).json()
+    canceled = await dojo.delete(f"/v1/orders/{created['id']}")
+    assert canceled.status_code == 200
+    assert canceled.json()["status"] == "Canceled"
+    assert canceled.json()["payable"] is False
+    again = await dojo.delete(f"/v1/orders/{created['id']}")
+    assert again.status_code == 200
+    assert again.json() == canceled.json()
+
+
+async def test_cancel_after_the_kitchen_accepted_is_409(dojo: httpx.AsyncClient, live_server: LiveServer):
+    created = (await dojo.post("/v1/orders", json=make_order())).json()
+    with sqlite3.connect(live_server.settings.database_url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE orders SET status = 'Accepted' WHERE id = ?", (created["id"],))
+    assert "Dojo may cancel only" in error_of(
+        await dojo.delete(f"/v1/orders/{created['id']}"), 409, "Conflict"
+    )
+    assert (await dojo.get(f"/v1/orders/{created['id']}")).json()["status"] == "Accepted"
+
+
+async def test_auto_confirm_answers_confirmed(serve):
+    async with dojo_client(serve(auto_confirm=True)) as dojo:
+        created = await dojo.post("/v1/orders", json=make_order())
+        assert created.json()["status"] == "Confirmed"
+
+
+# -- SearchOrders -------------------------------------------------------------------------------
+
+
+async def test_search_by_table_and_payable_only(dojo: httpx.AsyncClient):
+    table_5 = (await dojo.post("/v1/orders", json=make_order(payments=[]))).json()
+    paid_5 = (await dojo.post("/v1/orders", json=make_order())).json()
+    table_9 = make_order(details={"orderType": "DineIn", "dineIn": {"tableId": "9"}}, payments=[])
+    await dojo.post("/v1/orders", json=table_9)
+    by_table = (await dojo.post("/v1/orders/search", json={"dineIn": {"tableId": "5"}})).json()
+    assert [o["id"] for o in by_table["data"]] == [table_5["id"], paid_5["id"]]
+    payable = (
+        await dojo.post("/v1/orders/search", json={"dineIn": {"tableId": "5"}, "payableOnly": True})
+    ).json()
+    assert [o["id"] for o in payable["data"]] == [table_5["id"]]
+
+
+async def test_search_pages_with_opaque_cursors(dojo: httpx.AsyncClient):
+    ids = [(await dojo.post("/v1/orders", json=make_order())).json()["id"] for _ in range(5)]
+    first = (await dojo.post("/v1/orders/search", json={"cursor": {"limit": 2}})).json()
+    assert "before" not in first
+    second = (
+        await dojo.post("/v1/orders/search", json={"cursor": {"limit": 2, "after": first["after"]}})
+    ).json()
+    third = (
+        await dojo.post("/v1/orders/search", json={"cursor": {"limit": 2, "after": second["after"]}})
+    ).json()
+    assert "after" not in third
+    walked = [o["id"] for page in (first, second, third) for o in page["data"]]
+    assert walked == ids
+    back = (
+        await dojo.post("/v1/orders/search", json={"cursor": {"limit": 2, "before": second["before"]}})
+    ).json()
+    assert [o["id"] for o in back["data"]] == ids[:2]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [{"before": "abc", "after": "def"}, {"after": "%%%"}, {"limit": 101}, {"limit": 0}, {"limit": "ten"}],
+)
+async def test_bad_cursors_are_400(dojo: httpx.AsyncClient, cursor):
+    error_of(await dojo.post("/v1/orders/search", json={"cursor": cursor}), 400, "InvalidRequest")
+
+
+# -- HandleEvent --------------------------------------------------------------------------------
+
+
+async def test_a_captured_then_reversed_payment_moves_paid_amount(dojo: httpx.AsyncClient):
+    created = (await dojo.post("/v1/orders", json=make_order())).json()
+    intent = created["payments"][0]["paymentIntentId"]
+    for status in ("Captured", "Reversed"):
+        response = await dojo.post("/v1/events", json=payment_event(intent, status))
+        assert response.status_code == 200
+        assert response.json() == {}
+    order = (await dojo.get(f"/v1/orders/{created['id']}")).json()
+    assert order["paidAmount"] == money(0)
+    assert order["payments"] == []
+    assert order["payable"] is True
+
+
+async def test_events_are_acknowledged_when_unknown_duplicated_or_unmatched(dojo: httpx.AsyncClient):
+    captured = payment_event("pi_unknown", "Captured")
+    for body in (captured, captured, payment_event("pi_x", "Captured", kind="payment_intent.exploded")):
+        assert (await dojo.post("/v1/events", json=body)).status_code == 200
+
+
+async def test_a_malformed_event_is_400(dojo: httpx.AsyncClient):
+    broken = payment_event("pi_1", "Captured")
+    del broken["data"]["paymentStatus"]
+    assert "paymentStatus" in error_of(await dojo.post("/v1/events", json=broken), 400, "InvalidRequest")
+    del broken["createdAt"]
+    error_of(await dojo.post("/v1/events", json=broken), 400, "InvalidRequest")
+
+
+# -- auth, errors and logs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "auth", [None, ("dojo", "wrong"), ("someone", "test-secret"), ("dojo", "test-secret" + "x")]
+)
+async def test_without_the_right_credentials_everything_is_401_and_says_nothing(live_server, auth):
+    async with dojo_client(live_server) as dojo:
+        created = (await dojo.post("/v1/orders", json=make_order())).json()
+    async with dojo_client(live_server, auth=auth) as stranger:
+        existing = await stranger.get(f"/v1/orders/{created['id']}")
+        missing = await stranger.get("/v1/orders/ord_missing")
+        unknown_path = await stranger.get("/v1/nothing-here")
+    for response in (existing, missing, unknown_path):
+        error_of(response, 401, "InvalidRequest")
+        assert response.headers["www-authenticate"].startswith("Basic")
+    assert existing.json()["debugMessage"] == missing.json()["debugMessage"]
+
+
+async def test_a_malformed_authorization_header_is_401(live_server):
+    async with dojo_client(live_server, auth=None) as stranger:
+        for header in ("Basic !!!", "Bearer abc", "Basic " + "ZG9qbw=="):
+            response = await stranger.get("/v1/orders/x", headers={"authorization": header})
+            error_of(response, 401, "InvalidRequest")
+
+
+async def test_unknown_paths_and_methods_answer_eposerror(dojo: httpx.AsyncClient):
+    error_of(await dojo.get("/v1/tables"), 404, "NotFound")
+    error_of(await dojo.put("/v1/orders/abc"), 405, "InvalidRequest")
+
+
+async def test_the_trace_id_in_the_body_is_in_the_log_line(dojo: httpx.AsyncClient, caplog):
+    with caplog.at_level(logging.INFO):
+        response = await dojo.get("/v1/orders/ord_missing")
+    trace = response.json()["traceId"]
+    access = [
+        r for r in caplog.records if r.name == "orderpass.access" and getattr(r, "traceId", None) == trace
+    ]
+    assert len(access) == 1
+    assert access[0].status == 404
+    assert not any(r.exc_info for r in caplog.records), "a client error must not log a traceback"
+
+
+async def test_an_unexpected_error_is_500_without_a_stack_trace(dojo: httpx.AsyncClient, live_server, caplog):
+    created = (await dojo.post("/v1/orders", json=make_order())).json()
+    with sqlite3.connect(live_server.settings.database_url.removeprefix("sqlite:///")) as db:
+        db.execute("DROP TABLE order_tax_lines")  # a bug's stand-in: the code expects a table that is gone
+    with caplog.at_level(logging.INFO):
+        response = await dojo.get(f"/v1/orders/{created['id']}")
+    message = error_of(response, 500, "UnexpectedError")
+    assert "Traceback" not in response.text
+    assert "order_tax_lines" not in message
+    logged = [r for r in caplog.records if r.name == "orderpass.errors"]
+    assert logged
+    assert logged[0].exc_info
+
+
+async def test_a_locked_database_is_503_with_retry_after_and_recovers(serve):
+    server: LiveServer = serve(busy_timeout_ms=200)
+    path = server.settings.database_url.removeprefix("sqlite:///")
+    async with dojo_client(server) as dojo:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            response = await dojo.post("/v1/orders", json=make_order())
+            error_of(response, 503, "UnexpectedError")
+            assert response.headers["retry-after"] == "1"
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert (await dojo.post("/v1/orders/search", json={})).json()["data"] == []
+        assert (await dojo.post("/v1/orders", json=make_order())).status_code == 200
+
+
+async def test_health_and_readiness(live_server):
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "alive"}
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_readiness_fails_when_the_database_cannot_be_opened(serve, tmp_path):
+    server = serve(database_url=f"sqlite:///{tmp_path}/missing-dir/orderpass.db")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        error_of(await client.get("/readyz"), 503, "UnexpectedError")
+        assert (await client.get("/healthz")).status_code == 200

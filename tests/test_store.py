@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+
+from server.actors import Actor
+from server.errors import Unavailable
+from server.orders import Orders, SearchFilters
+from server.settings import Settings
+from server.store import Store, async_url, create_store
+from tests.factories import make_draft
+
+
+def test_plain_urls_get_the_async_drivers():
+    assert async_url("sqlite:///./orderpass.db").drivername == "sqlite+aiosqlite"
+    assert async_url("postgresql://me@db:5432/venue").drivername == "postgresql+asyncpg"
+    assert async_url("postgres://me@db/venue").drivername == "postgresql+asyncpg"
+
+
+async def test_sqlite_runs_in_wal_mode_with_the_configured_durability(store: Store):
+    async with store.read() as session:
+        assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await session.execute(text("PRAGMA synchronous"))).scalar() == 2  # FULL
+        assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_writers_in_one_process_queue_instead_of_failing_on_the_lock(settings: Settings, broker, clock):
+    store = create_store(dataclasses.replace(settings, busy_timeout_ms=1))
+    try:
+        orders = Orders(store=store, broker=broker, clock=clock)
+        await asyncio.gather(*(orders.place(make_draft(), by=Actor.staff("t")) for _ in range(30)))
+        assert len((await orders.search(SearchFilters(), limit=100)).items) == 30
+    finally:
+        await store.close()
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_unavailable_and_writes_nothing(
+    settings: Settings, broker, clock
+):
+    store = create_store(dataclasses.replace(settings, busy_timeout_ms=100))
+    blocker = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        orders = Orders(store=store, broker=broker, clock=clock)
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Unavailable, match="locked"):
+            await orders.place(make_draft(), by=Actor.staff("t"))
+        blocker.execute("ROLLBACK")
+        assert (await orders.search(SearchFilters())).items == []
+    finally:
+        blocker.close()
+        await store.close()
