@@ -16,7 +16,6 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import queries
 from server.actors import POS, Actor
 from server.broker import Broker
 from server.changes import CHANNEL, Change, ChangeKind
@@ -27,6 +26,9 @@ from server.lifecycle import OrderStatus, check_dojo_cancel, check_move
 from server.order import Order, OrderDraft
 from server.paging import Key, Page, PageRequest, encode, scope_of
 from server.payments import Event, Payment, PaymentSource, PaymentStatus
+from server.queries import assembly, changes
+from server.queries import orders as order_rows
+from server.queries import payments as payment_rows
 from server.store import Store
 
 log = logging.getLogger("orderpass.orders")
@@ -71,7 +73,7 @@ class Orders:
             payments = await self._payments_for(tx, draft)
             confirm = self.auto_confirm and by.is_dojo
             status = OrderStatus.CONFIRMED if confirm else OrderStatus.NEW
-            if not await queries.insert_order(
+            if not await order_rows.insert_order(
                 tx,
                 order_id=order_id,
                 draft=draft,
@@ -87,8 +89,8 @@ class Orders:
             history = [HistoryEntry(order_id, now, ChangeKind.CREATED, by, to_status=OrderStatus.NEW)]
             if confirm:
                 history.append(_moved(order_id, now, POS, OrderStatus.NEW, OrderStatus.CONFIRMED))
-            await queries.append_history(tx, history)
-            sequence = await queries.append_change(tx, order_id, ChangeKind.CREATED, now=now)
+            await changes.append_history(tx, history)
+            sequence = await changes.append_change(tx, order_id, ChangeKind.CREATED, now=now)
         await self._publish(Change(sequence, order_id, ChangeKind.CREATED))
         return Order(order_id, draft.dojo_order_id, status, 1, draft.content(), tuple(payments), now, now)
 
@@ -99,7 +101,7 @@ class Orders:
     async def history(self, order_id: str) -> list[HistoryEntry]:
         async with self.store.read() as tx:
             await _existing_id(tx, order_id)
-            return await queries.history_of(tx, order_id)
+            return await changes.history_of(tx, order_id)
 
     async def search(
         self,
@@ -112,14 +114,14 @@ class Orders:
         scope = scope_of(*dataclasses.astuple(filters))
         page = PageRequest.parse(limit=limit, after=after, before=before, scope=scope)
         async with self.store.read() as tx:
-            ids, more = await queries.search_ids(
+            ids, more = await order_rows.search_ids(
                 tx,
-                where=queries.filters(**dataclasses.asdict(filters)),
+                where=order_rows.filters(**dataclasses.asdict(filters)),
                 after=page.after,
                 before=page.before,
                 limit=page.limit,
             )
-            orders = await queries.load_orders(tx, ids)
+            orders = await assembly.load_orders(tx, ids)
         if not orders:
             return Page(orders, None, None)
         first, last = (encode(Key(o.created_at, o.id), scope=scope) for o in (orders[0], orders[-1]))
@@ -159,14 +161,14 @@ class Orders:
     ) -> tuple[Order, Change]:
         check_move(order.status, to, paid_in_full=order.paid_in_full)
         now = self.clock.now()
-        if not await queries.save_state(tx, order, status=to, now=now):
+        if not await order_rows.save_state(tx, order, status=to, now=now):
             raise Conflict(f"order {order.id} changed while it was being moved; read it again")
         kind = ChangeKind.CANCELED if to is OrderStatus.CANCELED else ChangeKind.STATUS_CHANGED
         detail = {"reason": reason} if reason else None
-        await queries.append_history(
+        await changes.append_history(
             tx, [_moved(order.id, now, by, order.status, to, kind=kind, detail=detail)]
         )
-        sequence = await queries.append_change(tx, order.id, kind, now=now)
+        sequence = await changes.append_change(tx, order.id, kind, now=now)
         moved = dataclasses.replace(order, status=to, version=order.version + 1, updated_at=now)
         return moved, Change(sequence, order.id, kind)
 
@@ -180,9 +182,9 @@ class Orders:
         data = event.payment()
         now = self.clock.now()
         async with self.store.write() as tx:
-            if not await queries.record_event(tx, event, now=now):
+            if not await payment_rows.record_event(tx, event, now=now):
                 return EventOutcome.DUPLICATE
-            owner = await queries.payment_owner(tx, data.payment_intent_id)
+            owner = await payment_rows.payment_owner(tx, data.payment_intent_id)
             if owner is None:
                 log.info("kept unmatched payment intent %s (%s)", data.payment_intent_id, data.payment_status)
                 return EventOutcome.UNMATCHED
@@ -190,7 +192,7 @@ class Orders:
             payment = next(p for p in order.payments if p.payment_intent_id == data.payment_intent_id)
             if payment.status_at is not None and event.created_at < payment.status_at:
                 return EventOutcome.STALE
-            await queries.set_payment_status(
+            await payment_rows.set_payment_status(
                 tx, payment.payment_intent_id, data.payment_status, event.created_at
             )
             if payment.status is data.payment_status:
@@ -205,7 +207,7 @@ class Orders:
     ) -> Change:
         payments = tuple(new if p is old else p for p in order.payments)
         paid = sum(p.paid_amount for p in payments if p.counts)
-        if not await queries.save_state(tx, order, paid_amount=paid, now=now):
+        if not await order_rows.save_state(tx, order, paid_amount=paid, now=now):
             raise Conflict(f"order {order.id} changed while its payment was being updated; retry")
         detail = {
             "paymentIntentId": new.payment_intent_id,
@@ -215,8 +217,8 @@ class Orders:
             "tipsAmount": new.tips_amount,
         }
         entry = HistoryEntry(order.id, now, ChangeKind.PAYMENT_CHANGED, by, detail=detail)
-        await queries.append_history(tx, [entry])
-        sequence = await queries.append_change(tx, order.id, ChangeKind.PAYMENT_CHANGED, now=now)
+        await changes.append_history(tx, [entry])
+        sequence = await changes.append_change(tx, order.id, ChangeKind.PAYMENT_CHANGED, now=now)
         return Change(sequence, order.id, ChangeKind.PAYMENT_CHANGED)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ class Orders:
     async def _retried(self, tx: AsyncSession, draft: OrderDraft, fingerprint: str) -> Order | None:
         if draft.dojo_order_id is None:
             return None
-        found = await queries.find_fingerprint(tx, draft.dojo_order_id)
+        found = await order_rows.find_fingerprint(tx, draft.dojo_order_id)
         if found is None:
             return None
         order_id, stored = found
@@ -241,11 +243,11 @@ class Orders:
             return []
         if len(set(intent_ids)) != len(intent_ids):
             raise Conflict("the same paymentIntentId appears twice in one order")
-        owners = await queries.owners_of(tx, intent_ids)
+        owners = await payment_rows.owners_of(tx, intent_ids)
         if owners:
             intent, owner = next(iter(owners.items()))
             raise Conflict(f"payment intent {intent} already belongs to order {owner}")
-        latest = await queries.latest_events(tx, intent_ids)
+        latest = await payment_rows.latest_events(tx, intent_ids)
         payments = []
         for given in draft.payments:
             event = latest.get(given.payment_intent_id)
@@ -266,14 +268,14 @@ class Orders:
 
 
 async def _existing(tx: AsyncSession, order_id: str) -> Order:
-    order = await queries.load_order(tx, order_id)
+    order = await assembly.load_order(tx, order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")
     return order
 
 
 async def _existing_id(tx: AsyncSession, order_id: str) -> None:
-    if not await queries.order_exists(tx, order_id):
+    if not await order_rows.order_exists(tx, order_id):
         raise NotFound(f"no order {order_id}")
 
 

@@ -1,0 +1,178 @@
+"""Loading whole orders: a fixed handful of statements, rows assembled into domain objects."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.lifecycle import OrderStatus
+from server.models import (
+    DISCOUNTS,
+    ITEMS,
+    MODIFIERS,
+    ORDERS,
+    PAYMENTS,
+    TAX_LINES,
+)
+from server.money import Money
+from server.order import (
+    CollectionDetails,
+    Customer,
+    DineInDetails,
+    Discount,
+    Modifier,
+    Order,
+    OrderContent,
+    OrderDetails,
+    OrderItem,
+    OrderSubItem,
+    OrderType,
+    TaxLine,
+)
+from server.payments import Payment, PaymentSource, PaymentStatus
+from server.queries import grouped, rows
+
+
+async def load_order(session: AsyncSession, order_id: str) -> Order | None:
+    orders = await load_orders(session, [order_id])
+    return orders[0] if orders else None
+
+
+async def load_orders(session: AsyncSession, ids: Sequence[str]) -> list[Order]:
+    """Whole orders, in the order of `ids`, in six statements however many there are."""
+    if not ids:
+        return []
+    heads = {row.id: row for row in await rows(session, ORDERS, ORDERS.c.id.in_(ids))}
+    found = list(heads)
+    lines = grouped(await rows(session, ITEMS, ITEMS.c.order_id.in_(found), ITEMS.c.line))
+    modifiers = grouped(
+        await rows(
+            session, MODIFIERS, MODIFIERS.c.order_id.in_(found), MODIFIERS.c.line, MODIFIERS.c.position
+        ),
+        key=lambda row: (row.order_id, row.line),
+    )
+    discounts = grouped(await rows(session, DISCOUNTS, DISCOUNTS.c.order_id.in_(found), DISCOUNTS.c.position))
+    taxes = grouped(await rows(session, TAX_LINES, TAX_LINES.c.order_id.in_(found), TAX_LINES.c.position))
+    payments = grouped(await rows(session, PAYMENTS, PAYMENTS.c.order_id.in_(found), PAYMENTS.c.position))
+    return [
+        _order(
+            heads[order_id],
+            lines[order_id],
+            modifiers,
+            discounts[order_id],
+            taxes[order_id],
+            payments[order_id],
+        )
+        for order_id in ids
+        if order_id in heads
+    ]
+
+
+def _order(
+    head: Row[Any],
+    lines: list[Row[Any]],
+    modifiers: dict[Any, list[Row[Any]]],
+    discounts: list[Row[Any]],
+    taxes: list[Row[Any]],
+    payments: list[Row[Any]],
+) -> Order:
+    currency = head.currency
+
+    def money(value: int) -> Money:
+        return Money.of(value, currency)
+
+    def mods(line: int) -> tuple[Modifier, ...]:
+        return tuple(
+            Modifier.model_construct(
+                name=m.name, quantity=m.quantity, amount_per_modifier=money(m.amount_per_modifier), plu=m.plu
+            )
+            for m in modifiers.get((head.id, line), ())
+        )
+
+    def sub_item(row: Row[Any]) -> OrderSubItem:
+        fields = {"name": row.name, "plu": row.plu, "quantity": row.quantity, "note": row.note}
+        return OrderSubItem.model_construct(
+            **fields, amount_per_item=money(row.amount_per_item), modifiers=mods(row.line)
+        )
+
+    children: defaultdict[int, list[OrderSubItem]] = defaultdict(list)
+    for row in lines:
+        if row.parent_line is not None:
+            children[row.parent_line].append(sub_item(row))
+    items = tuple(
+        OrderItem.model_construct(**dict(sub_item(row)), sub_items=tuple(children[row.line]))
+        for row in lines
+        if row.parent_line is None
+    )
+    content = OrderContent.model_construct(
+        items=items,
+        note=head.note,
+        customer=_customer(head),
+        discounts=tuple(_discount(row, money) for row in discounts),
+        total_amount=money(head.total_amount),
+        tax_lines=tuple(_tax(row, money) for row in taxes),
+        service_charge_amount=money(head.service_charge_amount)
+        if head.service_charge_amount is not None
+        else None,
+        reference=head.reference,
+        details=_details(head),
+        display_name=head.display_name,
+    )
+    return Order(
+        id=head.id,
+        dojo_order_id=head.dojo_order_id,
+        status=OrderStatus(head.status),
+        version=head.version,
+        content=content,
+        payments=tuple(_payment(row) for row in payments),
+        created_at=head.created_at,
+        updated_at=head.updated_at,
+    )
+
+
+def _customer(head: Row[Any]) -> Customer | None:
+    fields = {
+        "id": head.customer_id,
+        "name": head.customer_name,
+        "email_address": head.customer_email,
+        "phone_number": head.customer_phone,
+    }
+    return Customer.model_construct(**fields) if any(v is not None for v in fields.values()) else None
+
+
+def _details(head: Row[Any]) -> OrderDetails:
+    order_type = OrderType(head.order_type)
+    dine_in = {name: getattr(head, name) for name in DineInDetails.model_fields}
+    collection = {"asap": head.collect_asap, "collect_at": head.collect_at}
+    has_dine_in = order_type is OrderType.DINE_IN or any(v is not None for v in dine_in.values())
+    has_collection = order_type is OrderType.COLLECTION or any(v is not None for v in collection.values())
+    return OrderDetails.model_construct(
+        order_type=order_type,
+        dine_in=DineInDetails.model_construct(**dine_in) if has_dine_in else None,
+        collection=CollectionDetails.model_construct(**collection) if has_collection else None,
+    )
+
+
+def _discount(row: Row[Any], money: Any) -> Discount:
+    fields = {name: getattr(row, name) for name in Discount.model_fields}
+    return Discount.model_construct(**{**fields, "amount_total": money(row.amount_total)})
+
+
+def _tax(row: Row[Any], money: Any) -> TaxLine:
+    fields = {name: getattr(row, name) for name in TaxLine.model_fields if name != "id"}
+    return TaxLine.model_construct(**{**fields, "id": row.tax_id, "amount_total": money(row.amount_total)})
+
+
+def _payment(row: Row[Any]) -> Payment:
+    return Payment(
+        payment_intent_id=row.payment_intent_id,
+        paid_amount=row.paid_amount,
+        tips_amount=row.tips_amount,
+        source=PaymentSource(row.source),
+        status=PaymentStatus(row.status) if row.status else None,
+        status_at=row.status_at,
+    )
