@@ -1,0 +1,32 @@
+"""The GraphQL API, on the same service layer as the Dojo REST shim."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+import schema.enums  # noqa: F401  (registers the domain's enums first)
+from schema.errors import ErrorPolicy
+from schema.mutations import Mutation
+from schema.queries import Query
+from schema.subscriptions import Subscription
+
+MAX_DEPTH = 10
+MAX_ALIASES = 20
+MAX_TOKENS = 2000
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[  # factories: each operation gets fresh extension state
+            ErrorPolicy,
+            partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+            partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+            partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        ],
+    )

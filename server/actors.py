@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from server.errors import Forbidden
+from server.roles import GRANTS, Permission, Role
+
 
 class ActorKind(StrEnum):
     DOJO = "dojo"
@@ -26,6 +29,7 @@ class Actor:
     requesting_product: str | None = None
     device_id: str | None = None
     device_type: str | None = None
+    role: Role | None = None
 
     @classmethod
     def dojo(cls, headers: Mapping[str, str]) -> Actor:
@@ -33,8 +37,8 @@ class Actor:
         return cls(ActorKind.DOJO, None, waiter, product, device, device_type)
 
     @classmethod
-    def staff(cls, name: str) -> Actor:
-        return cls(ActorKind.STAFF, name)
+    def staff(cls, name: str, role: Role = Role.ADMIN) -> Actor:
+        return cls(ActorKind.STAFF, name, role=role)
 
     @property
     def label(self) -> str:
@@ -43,6 +47,12 @@ class Actor:
     @property
     def is_dojo(self) -> bool:
         return self.kind is ActorKind.DOJO
+
+    def require(self, permission: Permission) -> None:
+        """Staff act within their token's role; Dojo and the POS itself reach only through the
+        operations their doors expose."""
+        if self.kind is ActorKind.STAFF and permission not in GRANTS[self.role or Role.VIEWER]:
+            raise Forbidden(f"a {self.role or 'role-less'} token may not {permission.value}")
 
 
 POS = Actor(ActorKind.POS)

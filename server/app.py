@@ -1,4 +1,4 @@
-"""create_app(settings): the one place that builds engines, brokers and clients and wires the doors."""
+"""create_app(settings): the one place that builds engines, brokers and services and wires the doors."""
 
 from __future__ import annotations
 
@@ -11,16 +11,21 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
+from schema import build_schema
+from schema.view import graphql_app
 from server import logs
 from server.broker import create_broker
+from server.cashier import Cashier
 from server.clock import Clock, SystemClock
 from server.dojo import openapi, rest
 from server.errors import OrderpassError
+from server.feed import Feed
 from server.orders import Orders
 from server.settings import Settings
 from server.store import Store, create_store
+from server.tokens import Tokens
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
@@ -29,18 +34,32 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = create_store(settings)
-        broker = create_broker("memory://")
-        orders = Orders(
-            store=store, broker=broker, clock=clock or SystemClock(), auto_confirm=settings.auto_confirm
-        )
+        broker = create_broker(settings.broker_url)
+        parts: dict[str, Any] = {"store": store, "broker": broker, "clock": clock or SystemClock()}
+        orders = Orders(**parts, auto_confirm=settings.auto_confirm)
+        feed = Feed(orders=orders, broker=broker)
+        await feed.start()
         try:
-            yield {"settings": settings, "store": store, "broker": broker, "orders": orders}
+            yield {
+                "settings": settings,
+                "store": store,
+                "orders": orders,
+                "cashier": Cashier(**parts),
+                "tokens": Tokens(store=store, clock=parts["clock"]),
+                "feed": feed,
+            }
         finally:
-            await broker.close()
-            await store.close()
+            try:
+                await feed.stop()
+            finally:
+                await broker.close()
+                await store.close()
 
+    graphql = graphql_app(build_schema(), ping_seconds=settings.ws_ping_seconds)
     routes = [
         rest.mount(username=username, password=password),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi_document),

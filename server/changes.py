@@ -13,6 +13,8 @@ from typing import Final
 
 import orjson
 
+from server.lifecycle import OrderStatus
+
 CHANNEL: Final = "orderpass.changes"
 
 
@@ -29,6 +31,13 @@ class Change:
     sequence: int
     order_id: str
     kind: ChangeKind
+    from_status: OrderStatus | None = None
+    to_status: OrderStatus | None = None
+
+    def touches(self, statuses: frozenset[OrderStatus]) -> bool:
+        """Whether the order was in one of these statuses before or after the change: a screen
+        showing those statuses must hear of orders that arrive in them and orders that leave."""
+        return self.from_status in statuses or self.to_status in statuses
 
     def to_json(self) -> str:
         return orjson.dumps({"sequence": self.sequence, "orderId": self.order_id, "kind": self.kind}).decode()

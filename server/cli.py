@@ -1,13 +1,22 @@
-"""The `orderpass` command: `serve` and `db upgrade`."""
+"""The `orderpass` command: `serve`, `db upgrade` and `token create|list|revoke`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
+from server.clock import SystemClock
+from server.errors import OrderpassError
+from server.roles import Role
 from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings, SettingsError
+from server.store import create_store
+from server.tokens import Tokens
+
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"orderpass: {exc}", file=sys.stderr)
         return 2
+    except OrderpassError as exc:
+        print(f"orderpass: {exc.message}", file=sys.stderr)
+        return 1
     return code
 
 
@@ -40,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = database.add_subparsers(required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="migrate the database to this build's schema")
     upgrade.set_defaults(run=_upgrade)
+
+    token = commands.add_parser("token", help="staff bearer tokens for GraphQL and kitchen screens")
+    token_commands = token.add_subparsers(required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="mint a token; it is printed once, on the last line")
+    create.add_argument("--name", required=True, help="who or what holds it, e.g. grill-screen")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.set_defaults(run=_token_create)
+    token_commands.add_parser("list", help="every token's name, role and state").set_defaults(run=_token_list)
+    revoke = token_commands.add_parser("revoke", help="revoke the active token of that name")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=_token_revoke)
     return parser
 
 
@@ -92,6 +115,34 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
     )
     return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    token = asyncio.run(_with_tokens(lambda tokens: tokens.create(name=args.name, role=Role(args.role))))
+    print(f"created a {args.role} token named {args.name!r}; it is shown once, keep it now:", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    for found in asyncio.run(_with_tokens(lambda tokens: tokens.list())):
+        state = f"revoked {found.revoked_at:%Y-%m-%d %H:%M}" if found.revoked_at else "active"
+        print(f"{found.name}\t{found.role.value}\tcreated {found.created_at:%Y-%m-%d %H:%M}\t{state}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    asyncio.run(_with_tokens(lambda tokens: tokens.revoke(args.name)))
+    print(f"revoked {args.name!r}", file=sys.stderr)
+    return 0
+
+
+async def _with_tokens(work: Callable[[Tokens], Awaitable[T]]) -> T:
+    store = create_store(Settings.from_env())
+    try:
+        return await work(Tokens(store=store, clock=SystemClock()))
+    finally:
+        await store.close()
 
 
 def _safe(url: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, Table, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, Table, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -48,11 +48,15 @@ _Serial = BigInteger().with_variant(Integer, "sqlite")
 
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_created", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_orders_created", "created_at", "id"),
+        Index("ux_orders_client_key", "client_key", unique=True),
+    )
 
     id: str = Field(primary_key=True)
     dojo_order_id: str | None = Field(default=None, unique=True)
-    fingerprint: str | None = None  # of the CreateOrder body, to tell a retry from a clash
+    client_key: str | None = None  # a staff client's idempotency key
+    fingerprint: str | None = None  # of the order as placed, to tell a retry from a clash
     status: str = Field(index=True)
     version: int = 1
     order_type: str
@@ -186,7 +190,31 @@ class ChangeRow(SQLModel, table=True):
     sequence: int | None = Field(default=None, primary_key=True, sa_type=_Serial)
     order_id: str = Field(index=True)
     kind: str
+    from_status: str | None = None  # the order's status before and after: screens filter on both
+    to_status: str
     at: datetime = _time(index=True)
+
+
+class StaffTokenRow(SQLModel, table=True):
+    """A bearer token for staff tools and kitchen screens; only its SHA-256 is kept."""
+
+    __tablename__ = "staff_tokens"
+    __table_args__ = (
+        Index(
+            "ux_staff_tokens_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=_Serial)
+    name: str
+    role: str
+    token_hash: str = Field(unique=True)
+    created_at: datetime = _time()
+    revoked_at: datetime | None = _time(default=None)
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -203,3 +231,4 @@ PAYMENTS = _table(PaymentRow)
 PAYMENT_EVENTS = _table(PaymentEventRow)
 HISTORY = _table(HistoryRow)
 CHANGES = _table(ChangeRow)
+STAFF_TOKENS = _table(StaffTokenRow)

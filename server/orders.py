@@ -1,6 +1,8 @@
-"""The service layer: one async method per use case. Each opens one transaction, checks the
-rules, writes the change with its history and change-log rows, commits, then publishes.
-Both front doors (the Dojo REST shim and GraphQL) call these methods and nothing below them.
+"""The service layer for orders: place, read, search, move and cancel.
+
+One async method per use case. Each opens one transaction, checks the rules, writes the
+change with its history and change-log rows, commits, then publishes. Both front doors (the
+Dojo REST shim and GraphQL) call these methods and nothing below them.
 """
 
 from __future__ import annotations
@@ -8,100 +10,98 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import logging
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.actors import POS, Actor
 from server.broker import Broker
-from server.changes import CHANNEL, Change, ChangeKind
+from server.changes import Change, ChangeKind
 from server.clock import Clock
 from server.errors import Conflict, NotFound
 from server.history import HistoryEntry
 from server.lifecycle import OrderStatus, check_dojo_cancel, check_move
 from server.order import Order, OrderDraft
-from server.paging import Key, Page, PageRequest, encode, scope_of
-from server.payments import Event, Payment, PaymentSource, PaymentStatus
+from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
+from server.payments import Payment, PaymentSource, PaymentStatus
 from server.queries import assembly, changes
 from server.queries import orders as order_rows
 from server.queries import payments as payment_rows
+from server.roles import Permission
+from server.service import Service, existing
+from server.stats import KitchenStats, kitchen_stats
 from server.store import Store
 
-log = logging.getLogger("orderpass.orders")
+MAX_ACTIVE: Final = 1000  # a kitchen with more open orders than this has other problems
 
 
-@dataclass(frozen=True, slots=True)
-class SearchFilters:
-    table_id: str | None = None
-    waiter_id: str | None = None
-    party_id: str | None = None
-    reservation_id: str | None = None
-    payable_only: bool = False
-
-
-class EventOutcome(StrEnum):
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"  # same event id, or same intent and status, seen before
-    STALE = "stale"  # older than the event that last set the payment's status
-    UNCHANGED = "unchanged"
-    UNMATCHED = "unmatched"  # no order holds this payment intent (yet)
-    IGNORED = "ignored"  # an event type we do not handle
-
-
-class Orders:
+class Orders(Service):
     def __init__(self, *, store: Store, broker: Broker, clock: Clock, auto_confirm: bool = False) -> None:
-        self.store = store
-        self.broker = broker
-        self.clock = clock
+        super().__init__(store=store, broker=broker, clock=clock)
         self.auto_confirm = auto_confirm
 
-    # -- placing and reading --------------------------------------------------------------------
+    # -- placing --------------------------------------------------------------------------------
 
-    async def place(self, draft: OrderDraft, *, by: Actor) -> Order:
-        """Place an order; a retry of a Dojo order returns the order it already created."""
-        fingerprint = _fingerprint(draft)
-        now = self.clock.now()
-        order_id = new_order_id()
+    async def place(self, draft: OrderDraft, *, by: Actor, client_key: str | None = None) -> Order:
+        """Place an order. A retry (the same Dojo order id, or the same client key) returns the
+        order it already placed; the same id with a different order is a Conflict."""
+        by.require(Permission.CREATE)
+        fingerprint = hashlib.sha256(draft.model_dump_json().encode()).hexdigest()
+        now, order_id = self.clock.now(), new_order_id()
         async with self.store.write() as tx:
-            existing = await self._retried(tx, draft, fingerprint)
-            if existing is not None:
-                return existing
-            payments = await self._payments_for(tx, draft)
+            placed = await _placed(tx, draft, client_key, fingerprint)
+            if placed is not None:
+                return placed
+            payments = await _payments_for(tx, draft)
             confirm = self.auto_confirm and by.is_dojo
             status = OrderStatus.CONFIRMED if confirm else OrderStatus.NEW
-            if not await order_rows.insert_order(
+            inserted = await order_rows.insert_order(
                 tx,
                 order_id=order_id,
                 draft=draft,
                 status=status,
                 payments=payments,
                 fingerprint=fingerprint,
+                client_key=client_key,
                 now=now,
-            ):  # another process placed it between our check and our insert: that one stands
-                placed = await self._retried(tx, draft, fingerprint)
+            )
+            if not inserted:  # another process placed it between our check and our insert
+                placed = await _placed(tx, draft, client_key, fingerprint)
                 if placed is None:
-                    raise Conflict(f"dojoOrderId {draft.dojo_order_id} is being placed concurrently; retry")
+                    raise Conflict("this order is being placed concurrently; retry")
                 return placed
             history = [HistoryEntry(order_id, now, ChangeKind.CREATED, by, to_status=OrderStatus.NEW)]
             if confirm:
                 history.append(_moved(order_id, now, POS, OrderStatus.NEW, OrderStatus.CONFIRMED))
             await changes.append_history(tx, history)
-            sequence = await changes.append_change(tx, order_id, ChangeKind.CREATED, now=now)
-        await self._publish(Change(sequence, order_id, ChangeKind.CREATED))
+            sequence = await changes.append_change(
+                tx, order_id, ChangeKind.CREATED, from_status=None, to_status=status, now=now
+            )
+        await self._publish(Change(sequence, order_id, ChangeKind.CREATED, None, status))
         return Order(order_id, draft.dojo_order_id, status, 1, draft.content(), tuple(payments), now, now)
+
+    # -- reading --------------------------------------------------------------------------------
 
     async def get(self, order_id: str) -> Order:
         async with self.store.read() as tx:
-            return await _existing(tx, order_id)
+            return await existing(tx, order_id)
+
+    async def get_many(self, order_ids: list[str]) -> list[Order]:
+        """The orders that exist among these ids, in the order asked."""
+        async with self.store.read() as tx:
+            return await assembly.load_orders(tx, order_ids)
 
     async def history(self, order_id: str) -> list[HistoryEntry]:
         async with self.store.read() as tx:
-            await _existing_id(tx, order_id)
-            return await changes.history_of(tx, order_id)
+            if not await order_rows.order_exists(tx, order_id):
+                raise NotFound(f"no order {order_id}")
+            return (await changes.histories(tx, [order_id]))[order_id]
+
+    async def histories(self, order_ids: list[str]) -> dict[str, list[HistoryEntry]]:
+        async with self.store.read() as tx:
+            return await changes.histories(tx, order_ids)
 
     async def search(
         self,
@@ -115,26 +115,62 @@ class Orders:
         page = PageRequest.parse(limit=limit, after=after, before=before, scope=scope)
         async with self.store.read() as tx:
             ids, more = await order_rows.search_ids(
-                tx,
-                where=order_rows.filters(**dataclasses.asdict(filters)),
-                after=page.after,
-                before=page.before,
-                limit=page.limit,
+                tx, where=order_rows.filters(filters), after=page.after, before=page.before, limit=page.limit
             )
             orders = await assembly.load_orders(tx, ids)
         if not orders:
-            return Page(orders, None, None)
-        first, last = (encode(Key(o.created_at, o.id), scope=scope) for o in (orders[0], orders[-1]))
+            return Page(orders, [], None, None)
+        cursors = [encode(Key(o.created_at, o.id), scope=scope) for o in orders]
         more_before = more if page.before else page.after is not None
         more_after = more if not page.before else True
-        return Page(orders, first if more_before else None, last if more_after else None)
+        return Page(orders, cursors, cursors[0] if more_before else None, cursors[-1] if more_after else None)
+
+    async def count(self, filters: SearchFilters) -> int:
+        async with self.store.read() as tx:
+            return await order_rows.count(tx, order_rows.filters(filters))
+
+    async def active(self) -> list[Order]:
+        """Every order that is not terminal, oldest first."""
+        async with self.store.read() as tx:
+            return await assembly.load_orders(tx, await order_rows.active_ids(tx, limit=MAX_ACTIVE))
+
+    async def last_sequence(self) -> int:
+        """The newest change's sequence: load the board, then subscribe since this, and miss nothing."""
+        async with self.store.read() as tx:
+            return await changes.last_sequence(tx)
+
+    async def changes_after(self, sequence: int, *, limit: int) -> list[Change]:
+        async with self.store.read() as tx:
+            return await changes.changes_after(tx, sequence, limit=limit)
+
+    async def stats(self, since: datetime) -> KitchenStats:
+        async with self.store.read() as tx:
+            counts = await order_rows.status_counts(tx, since=since)
+            entries = await changes.history_since(tx, since)
+        return kitchen_stats(since=since, counts=counts, entries=entries)
 
     # -- moving ---------------------------------------------------------------------------------
 
-    async def cancel(self, order_id: str, *, by: Actor, reason: str | None = None) -> Order:
-        """Cancel an order; cancelling a Canceled order again changes nothing and returns it."""
+    async def move(
+        self, order_id: str, to: OrderStatus, *, by: Actor, expected: OrderStatus | None = None
+    ) -> Order:
+        """Move an order as the lifecycle table allows. With `expected`, refuse (Conflict) if the
+        order is no longer in the status the caller saw: two cooks bumping at once, one wins."""
+        by.require(Permission.CANCEL if to is OrderStatus.CANCELED else Permission.MOVE)
         async with self.store.write() as tx:
-            order = await _existing(tx, order_id)
+            order = await existing(tx, order_id)
+            if order.status is to or (expected is not None and order.status is not expected):
+                raise Conflict(f"order {order_id} is already {order.status.value}")
+            order, change = await self._move(tx, order, to, by=by)
+        await self._publish(change)
+        return order
+
+    async def cancel(self, order_id: str, *, by: Actor, reason: str | None = None) -> Order:
+        """Cancel an order; cancelling a Canceled order again changes nothing and returns it.
+        Dojo may cancel only before the kitchen accepts; staff may cancel any active order."""
+        by.require(Permission.CANCEL)
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
             if order.status is OrderStatus.CANCELED:
                 return order
             if by.is_dojo:
@@ -143,140 +179,56 @@ class Orders:
         await self._publish(change)
         return order
 
-    async def move(
-        self, order_id: str, to: OrderStatus, *, by: Actor, expected: OrderStatus | None = None
-    ) -> Order:
-        """Move an order as the lifecycle table allows. With `expected`, refuse (Conflict) if the
-        order is no longer in the status the caller saw: two cooks bumping at once, one wins."""
-        async with self.store.write() as tx:
-            order = await _existing(tx, order_id)
-            if order.status is to or (expected is not None and order.status is not expected):
-                raise Conflict(f"order {order_id} is already {order.status.value}")
-            order, change = await self._move(tx, order, to, by=by)
-        await self._publish(change)
-        return order
-
     async def _move(
         self, tx: AsyncSession, order: Order, to: OrderStatus, *, by: Actor, reason: str | None = None
     ) -> tuple[Order, Change]:
         check_move(order.status, to, paid_in_full=order.paid_in_full)
         now = self.clock.now()
-        if not await order_rows.save_state(tx, order, status=to, now=now):
-            raise Conflict(f"order {order.id} changed while it was being moved; read it again")
         kind = ChangeKind.CANCELED if to is OrderStatus.CANCELED else ChangeKind.STATUS_CHANGED
-        detail = {"reason": reason} if reason else None
-        await changes.append_history(
-            tx, [_moved(order.id, now, by, order.status, to, kind=kind, detail=detail)]
+        entry = _moved(
+            order.id, now, by, order.status, to, kind=kind, detail={"reason": reason} if reason else None
         )
-        sequence = await changes.append_change(tx, order.id, kind, now=now)
-        moved = dataclasses.replace(order, status=to, version=order.version + 1, updated_at=now)
-        return moved, Change(sequence, order.id, kind)
-
-    # -- payments -------------------------------------------------------------------------------
-
-    async def handle_event(self, event: Event, *, by: Actor) -> EventOutcome:
-        """Apply one of Dojo's payment-intent events, at most once, never letting an older one win."""
-        if not event.known:
-            log.warning("acknowledged a Dojo event of unknown type %r (id %s)", event.event, event.id)
-            return EventOutcome.IGNORED
-        data = event.payment()
-        now = self.clock.now()
-        async with self.store.write() as tx:
-            if not await payment_rows.record_event(tx, event, now=now):
-                return EventOutcome.DUPLICATE
-            owner = await payment_rows.payment_owner(tx, data.payment_intent_id)
-            if owner is None:
-                log.info("kept unmatched payment intent %s (%s)", data.payment_intent_id, data.payment_status)
-                return EventOutcome.UNMATCHED
-            order = await _existing(tx, owner)
-            payment = next(p for p in order.payments if p.payment_intent_id == data.payment_intent_id)
-            if payment.status_at is not None and event.created_at < payment.status_at:
-                return EventOutcome.STALE
-            await payment_rows.set_payment_status(
-                tx, payment.payment_intent_id, data.payment_status, event.created_at
-            )
-            if payment.status is data.payment_status:
-                return EventOutcome.UNCHANGED
-            updated = dataclasses.replace(payment, status=data.payment_status, status_at=event.created_at)
-            change = await self._payment_changed(tx, order, payment, updated, by=by, now=now)
-        await self._publish(change)
-        return EventOutcome.APPLIED
-
-    async def _payment_changed(
-        self, tx: AsyncSession, order: Order, old: Payment, new: Payment, *, by: Actor, now: datetime
-    ) -> Change:
-        payments = tuple(new if p is old else p for p in order.payments)
-        paid = sum(p.paid_amount for p in payments if p.counts)
-        if not await order_rows.save_state(tx, order, paid_amount=paid, now=now):
-            raise Conflict(f"order {order.id} changed while its payment was being updated; retry")
-        detail = {
-            "paymentIntentId": new.payment_intent_id,
-            "from": old.status.value if old.status else None,
-            "to": new.status.value if new.status else None,
-            "paidAmount": new.paid_amount,
-            "tipsAmount": new.tips_amount,
-        }
-        entry = HistoryEntry(order.id, now, ChangeKind.PAYMENT_CHANGED, by, detail=detail)
-        await changes.append_history(tx, [entry])
-        sequence = await changes.append_change(tx, order.id, ChangeKind.PAYMENT_CHANGED, now=now)
-        return Change(sequence, order.id, ChangeKind.PAYMENT_CHANGED)
-
-    # -- helpers --------------------------------------------------------------------------------
-
-    async def _retried(self, tx: AsyncSession, draft: OrderDraft, fingerprint: str) -> Order | None:
-        if draft.dojo_order_id is None:
-            return None
-        found = await order_rows.find_fingerprint(tx, draft.dojo_order_id)
-        if found is None:
-            return None
-        order_id, stored = found
-        if stored != fingerprint:
-            raise Conflict(
-                f"dojoOrderId {draft.dojo_order_id} was already used for a different order ({order_id})"
-            )
-        return await _existing(tx, order_id)
-
-    async def _payments_for(self, tx: AsyncSession, draft: OrderDraft) -> list[Payment]:
-        """The draft's payments, with any status Dojo's events already told us about them."""
-        intent_ids = [payment.payment_intent_id for payment in draft.payments]
-        if not intent_ids:
-            return []
-        if len(set(intent_ids)) != len(intent_ids):
-            raise Conflict("the same paymentIntentId appears twice in one order")
-        owners = await payment_rows.owners_of(tx, intent_ids)
-        if owners:
-            intent, owner = next(iter(owners.items()))
-            raise Conflict(f"payment intent {intent} already belongs to order {owner}")
-        latest = await payment_rows.latest_events(tx, intent_ids)
-        payments = []
-        for given in draft.payments:
-            event = latest.get(given.payment_intent_id)
-            payments.append(
-                Payment(
-                    payment_intent_id=given.payment_intent_id,
-                    paid_amount=given.paid_amount.value,
-                    tips_amount=given.tips_amount.value if given.tips_amount else 0,
-                    source=PaymentSource.ORDER,
-                    status=PaymentStatus(event.payment_status) if event else None,
-                    status_at=event.created_at if event else None,
-                )
-            )
-        return payments
-
-    async def _publish(self, change: Change) -> None:
-        await self.broker.publish(CHANNEL, change.to_json())
+        return await self._record(tx, order, kind, [entry], now=now, status=to)
 
 
-async def _existing(tx: AsyncSession, order_id: str) -> Order:
-    order = await assembly.load_order(tx, order_id)
-    if order is None:
-        raise NotFound(f"no order {order_id}")
-    return order
+async def _placed(
+    tx: AsyncSession, draft: OrderDraft, client_key: str | None, fingerprint: str
+) -> Order | None:
+    found = await order_rows.find_placed(tx, dojo_order_id=draft.dojo_order_id, client_key=client_key)
+    if found is None:
+        return None
+    order_id, stored = found
+    if stored != fingerprint:
+        key = f"dojoOrderId {draft.dojo_order_id}" if draft.dojo_order_id else f"client key {client_key}"
+        raise Conflict(f"{key} was already used for a different order ({order_id})")
+    return await existing(tx, order_id)
 
 
-async def _existing_id(tx: AsyncSession, order_id: str) -> None:
-    if not await order_rows.order_exists(tx, order_id):
-        raise NotFound(f"no order {order_id}")
+async def _payments_for(tx: AsyncSession, draft: OrderDraft) -> list[Payment]:
+    """The draft's payments, with any status Dojo's events already told us about them."""
+    intent_ids = [payment.payment_intent_id for payment in draft.payments]
+    if not intent_ids:
+        return []
+    if len(set(intent_ids)) != len(intent_ids):
+        raise Conflict("the same paymentIntentId appears twice in one order")
+    owners = await payment_rows.owners_of(tx, intent_ids)
+    if owners:
+        intent, owner = next(iter(owners.items()))
+        raise Conflict(f"payment intent {intent} already belongs to order {owner}")
+    latest = await payment_rows.latest_events(tx, intent_ids)
+    return [
+        Payment(
+            payment_intent_id=given.payment_intent_id,
+            paid_amount=given.paid_amount.value,
+            tips_amount=given.tips_amount.value if given.tips_amount else 0,
+            source=PaymentSource.ORDER,
+            status=PaymentStatus(event.payment_status)
+            if (event := latest.get(given.payment_intent_id))
+            else None,
+            status_at=event.created_at if event else None,
+        )
+        for given in draft.payments
+    ]
 
 
 def _moved(
@@ -290,10 +242,6 @@ def _moved(
     detail: dict[str, str] | None = None,
 ) -> HistoryEntry:
     return HistoryEntry(order_id, now, kind, by, from_status=source, to_status=target, detail=detail)
-
-
-def _fingerprint(draft: OrderDraft) -> str:
-    return hashlib.sha256(draft.model_dump_json().encode()).hexdigest()
 
 
 def new_order_id() -> str:

@@ -19,10 +19,28 @@ import orjson
 
 from server.clock import as_utc
 from server.errors import InvalidRequest
+from server.lifecycle import OrderStatus
+from server.order import OrderType
 
 MAX_LIMIT: Final = 100
 DEFAULT_LIMIT: Final = 50
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """What a search asks for; Dojo's SearchOrders uses the first five, GraphQL all of them."""
+
+    table_id: str | None = None
+    waiter_id: str | None = None
+    party_id: str | None = None
+    reservation_id: str | None = None
+    payable_only: bool = False
+    statuses: tuple[OrderStatus, ...] = ()
+    order_type: OrderType | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +72,7 @@ class PageRequest:
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: Sequence[T]
+    cursors: Sequence[str]  # one per item: where a walk that stopped at it resumes
     before: str | None  # a cursor for the page before this one, if there is one
     after: str | None  # a cursor for the page after this one, if there is one
 

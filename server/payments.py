@@ -57,6 +57,17 @@ class Payment:
         return counts(self.status, self.source)
 
 
+@dataclass(frozen=True, slots=True)
+class UnmatchedPayment:
+    """A payment intent Dojo told us about that no order holds (yet)."""
+
+    payment_intent_id: str
+    status: PaymentStatus
+    status_at: datetime  # createdAt of the newest event
+    first_seen_at: datetime
+    events: int
+
+
 EVENT_TYPES: Final = frozenset({"payment_intent.created", "payment_intent.status_updated"})
 
 

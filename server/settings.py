@@ -26,6 +26,8 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     busy_timeout_ms: int = 5000
     log_level: str = "INFO"
+    broker_url: str = "memory://"
+    ws_ping_seconds: float = 3.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -40,6 +42,8 @@ class Settings:
             sqlite_synchronous=read.choice("SQLITE_SYNCHRONOUS", "FULL", ("FULL", "NORMAL")),
             busy_timeout_ms=read.integer("BUSY_TIMEOUT_MS", 5000),
             log_level=read.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            broker_url=read.text("BROKER_URL", "memory://"),
+            ws_ping_seconds=read.integer("WS_PING_SECONDS", 3),
         )
 
     @property

@@ -20,6 +20,7 @@ import uvicorn
 from server import revisions
 from server.app import create_app
 from server.broker.memory import MemoryBroker
+from server.cashier import Cashier
 from server.clock import ManualClock
 from server.orders import Orders
 from server.settings import Settings
@@ -73,6 +74,11 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
 @pytest.fixture
 def orders(store: Store, broker: MemoryBroker, clock: ManualClock) -> Orders:
     return Orders(store=store, broker=broker, clock=clock)
+
+
+@pytest.fixture
+def cashier(store: Store, broker: MemoryBroker, clock: ManualClock) -> Cashier:
+    return Cashier(store=store, broker=broker, clock=clock)
 
 
 # -- a real server on loopback ------------------------------------------------------------------

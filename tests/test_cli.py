@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -13,7 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME
+from server.actors import Actor
+from server.clock import SystemClock
+from server.roles import Role
+from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings
+from server.store import create_store
+from server.tokens import Tokens
 from tests.factories import make_order
 
 COMMAND = Path(sys.executable).with_name("orderpass")
@@ -103,3 +109,33 @@ def wait_until_up(url: str) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not come up")
+
+
+def test_token_create_prints_the_token_alone_on_its_last_line_and_revoke_ends_it(env):
+    assert run("db", "upgrade", env=env).returncode == 0
+    created = run("token", "create", "--role", "kitchen", "--name", "grill-screen", env=env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("opt_")
+    assert created.stdout.strip() == token
+
+    settings = Settings(database_url=env["ORDERPASS_DATABASE_URL"])
+    actor = asyncio.run(authenticate(settings, token))
+    assert actor is not None
+    assert (actor.name, actor.role) == ("grill-screen", Role.KITCHEN)
+
+    listed = run("token", "list", env=env)
+    assert "grill-screen\tkitchen" in listed.stdout
+    assert "active" in listed.stdout
+    assert run("token", "create", "--role", "admin", "--name", "grill-screen", env=env).returncode == 1
+    assert run("token", "revoke", "grill-screen", env=env).returncode == 0
+    assert asyncio.run(authenticate(settings, token)) is None
+    assert "revoked" in run("token", "list", env=env).stdout
+
+
+async def authenticate(settings: Settings, token: str) -> Actor | None:
+    store = create_store(settings)
+    try:
+        return await Tokens(store=store, clock=SystemClock()).authenticate(token)
+    finally:
+        await store.close()

@@ -10,11 +10,13 @@ import pytest
 
 from server.actors import Actor, ActorKind
 from server.broker.memory import MemoryBroker
+from server.cashier import Cashier, EventOutcome
 from server.changes import CHANNEL, Change, ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
-from server.orders import EventOutcome, Orders, SearchFilters
+from server.orders import Orders
+from server.paging import SearchFilters
 from server.payments import Event, PaymentStatus
 from server.store import Store
 from tests.factories import make_draft, payment_event
@@ -221,10 +223,12 @@ async def test_every_change_gets_a_larger_sequence_and_is_published_after_commit
 # -- Dojo's payment events ----------------------------------------------------------------------
 
 
-async def test_a_reversed_payment_stops_counting_and_the_order_becomes_payable(orders: Orders):
+async def test_a_reversed_payment_stops_counting_and_the_order_becomes_payable(
+    orders: Orders, cashier: Cashier
+):
     placed = await orders.place(make_draft(), by=DOJO)
     intent = placed.payments[0].payment_intent_id
-    assert await orders.handle_event(event(intent, "Reversed"), by=DOJO) is EventOutcome.APPLIED
+    assert await cashier.handle_event(event(intent, "Reversed"), by=DOJO) is EventOutcome.APPLIED
     order = await orders.get(placed.id)
     assert (order.paid_amount, order.tips_amount, order.payable) == (0, 0, True)
     assert order.payments[0].status is PaymentStatus.REVERSED
@@ -236,52 +240,57 @@ async def test_a_reversed_payment_stops_counting_and_the_order_becomes_payable(o
         "to": "Reversed",
         "paidAmount": 3130,
         "tipsAmount": 200,
+        "source": "order",
     }
 
 
-async def test_the_same_event_twice_changes_nothing(orders: Orders):
+async def test_the_same_event_twice_changes_nothing(orders: Orders, cashier: Cashier):
     placed = await orders.place(make_draft(), by=DOJO)
     captured = event(placed.payments[0].payment_intent_id, "Captured")
-    assert await orders.handle_event(captured, by=DOJO) is EventOutcome.APPLIED
-    assert await orders.handle_event(captured, by=DOJO) is EventOutcome.DUPLICATE
+    assert await cashier.handle_event(captured, by=DOJO) is EventOutcome.APPLIED
+    assert await cashier.handle_event(captured, by=DOJO) is EventOutcome.DUPLICATE
     assert len(await orders.history(placed.id)) == 2
 
 
-async def test_a_webhook_copy_with_another_id_changes_nothing(orders: Orders):
+async def test_a_webhook_copy_with_another_id_changes_nothing(orders: Orders, cashier: Cashier):
     placed = await orders.place(make_draft(), by=DOJO)
     intent = placed.payments[0].payment_intent_id
     assert (
-        await orders.handle_event(event(intent, "Captured", event_id="evt_a"), by=DOJO)
+        await cashier.handle_event(event(intent, "Captured", event_id="evt_a"), by=DOJO)
         is EventOutcome.APPLIED
     )
     assert (
-        await orders.handle_event(event(intent, "Captured", event_id="evt_b"), by=DOJO)
+        await cashier.handle_event(event(intent, "Captured", event_id="evt_b"), by=DOJO)
         is EventOutcome.DUPLICATE
     )
     assert len(await orders.history(placed.id)) == 2
 
 
-async def test_an_older_event_does_not_override_a_newer_status(orders: Orders, clock: ManualClock):
+async def test_an_older_event_does_not_override_a_newer_status(
+    orders: Orders, clock: ManualClock, cashier: Cashier
+):
     placed = await orders.place(make_draft(), by=DOJO)
     intent = placed.payments[0].payment_intent_id
     now = clock.now()
-    await orders.handle_event(event(intent, "Refunded", at=now + timedelta(minutes=5)), by=DOJO)
-    outcome = await orders.handle_event(event(intent, "Captured", at=now + timedelta(minutes=1)), by=DOJO)
+    await cashier.handle_event(event(intent, "Refunded", at=now + timedelta(minutes=5)), by=DOJO)
+    outcome = await cashier.handle_event(event(intent, "Captured", at=now + timedelta(minutes=1)), by=DOJO)
     assert outcome is EventOutcome.STALE
     order = await orders.get(placed.id)
     assert order.payments[0].status is PaymentStatus.REFUNDED
     assert order.paid_amount == 0
 
 
-async def test_an_unknown_event_type_is_acknowledged_and_ignored(orders: Orders):
+async def test_an_unknown_event_type_is_acknowledged_and_ignored(orders: Orders, cashier: Cashier):
     unknown = event("pi_x", "Captured", kind="payment_intent.exploded")
-    assert await orders.handle_event(unknown, by=DOJO) is EventOutcome.IGNORED
+    assert await cashier.handle_event(unknown, by=DOJO) is EventOutcome.IGNORED
 
 
-async def test_an_event_for_an_unknown_intent_is_kept_and_applied_when_the_order_arrives(orders: Orders):
+async def test_an_event_for_an_unknown_intent_is_kept_and_applied_when_the_order_arrives(
+    orders: Orders, cashier: Cashier
+):
     draft = make_draft()
     intent = draft.payments[0].payment_intent_id
-    assert await orders.handle_event(event(intent, "Captured"), by=DOJO) is EventOutcome.UNMATCHED
+    assert await cashier.handle_event(event(intent, "Captured"), by=DOJO) is EventOutcome.UNMATCHED
     placed = await orders.place(draft, by=DOJO)
     assert placed.payments[0].status is PaymentStatus.CAPTURED
     assert placed.paid_amount == 3130

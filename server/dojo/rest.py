@@ -21,9 +21,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.actors import Actor
+from server.cashier import Cashier
 from server.dojo import contract
 from server.errors import OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
-from server.orders import Orders, SearchFilters
+from server.orders import Orders
+from server.paging import SearchFilters
 from server.payments import Event
 
 log = logging.getLogger("orderpass.dojo")
@@ -71,7 +73,7 @@ async def search_orders(request: Request) -> Response:
 
 async def handle_event(request: Request) -> Response:
     event = await parse(request, Event)
-    outcome = await orders(request).handle_event(event, by=Actor.dojo(request.headers))
+    outcome = await cashier(request).handle_event(event, by=Actor.dojo(request.headers))
     log.info("Dojo event %s (%s): %s", event.id, event.event, outcome.value)
     return render({})
 
@@ -81,6 +83,11 @@ async def handle_event(request: Request) -> Response:
 
 def orders(request: Request) -> Orders:
     service: Orders = request.state.orders
+    return service
+
+
+def cashier(request: Request) -> Cashier:
+    service: Cashier = request.state.cashier
     return service
 
 

@@ -7,18 +7,17 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, insert
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.actors import Actor, ActorKind
-from server.changes import ChangeKind
+from server.changes import Change, ChangeKind
 from server.history import HistoryEntry
 from server.lifecycle import OrderStatus
 from server.models import (
     CHANGES,
     HISTORY,
 )
-from server.queries import rows
 
 # -- history and changes ------------------------------------------------------------------------
 
@@ -43,16 +42,58 @@ async def append_history(session: AsyncSession, entries: Sequence[HistoryEntry])
     await session.execute(insert(HISTORY), rows)
 
 
-async def append_change(session: AsyncSession, order_id: str, kind: ChangeKind, *, now: datetime) -> int:
-    statement = (
-        insert(CHANGES).values(order_id=order_id, kind=kind.value, at=now).returning(CHANGES.c.sequence)
-    )
+async def append_change(
+    session: AsyncSession,
+    order_id: str,
+    kind: ChangeKind,
+    *,
+    from_status: OrderStatus | None,
+    to_status: OrderStatus,
+    now: datetime,
+) -> int:
+    values = {
+        "order_id": order_id,
+        "kind": kind.value,
+        "from_status": from_status.value if from_status else None,
+        "to_status": to_status.value,
+        "at": now,
+    }
+    statement = insert(CHANGES).values(values).returning(CHANGES.c.sequence)
     return int((await session.execute(statement)).scalar_one())
 
 
-async def history_of(session: AsyncSession, order_id: str) -> list[HistoryEntry]:
-    found = await rows(session, HISTORY, HISTORY.c.order_id == order_id, HISTORY.c.id)
-    return [_history_entry(row) for row in found]
+async def changes_after(session: AsyncSession, sequence: int, *, limit: int) -> list[Change]:
+    query = select(CHANGES).where(CHANGES.c.sequence > sequence).order_by(CHANGES.c.sequence).limit(limit)
+    return [
+        Change(
+            row.sequence,
+            row.order_id,
+            ChangeKind(row.kind),
+            OrderStatus(row.from_status) if row.from_status else None,
+            OrderStatus(row.to_status),
+        )
+        for row in await session.execute(query)
+    ]
+
+
+async def last_sequence(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.coalesce(func.max(CHANGES.c.sequence), 0)))).scalar_one())
+
+
+async def histories(session: AsyncSession, order_ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
+    """The histories of many orders in one statement."""
+    found: dict[str, list[HistoryEntry]] = {order_id: [] for order_id in order_ids}
+    query = (
+        select(HISTORY).where(HISTORY.c.order_id.in_(order_ids)).order_by(HISTORY.c.order_id, HISTORY.c.id)
+    )
+    for row in await session.execute(query):
+        found[row.order_id].append(_history_entry(row))
+    return found
+
+
+async def history_since(session: AsyncSession, since: datetime) -> list[HistoryEntry]:
+    query = select(HISTORY).where(HISTORY.c.at >= since).order_by(HISTORY.c.order_id, HISTORY.c.id)
+    return [_history_entry(row) for row in await session.execute(query)]
 
 
 def _history_entry(row: Row[Any]) -> HistoryEntry:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.lifecycle import TERMINAL, OrderStatus
+from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
 from server.models import (
     DISCOUNTS,
     ITEMS,
@@ -30,9 +30,10 @@ from server.order import (
     OrderSubItem,
     TaxLine,
 )
-from server.paging import Key
+from server.paging import Key, SearchFilters
 from server.payments import Payment
 from server.queries import insert_ignoring
+from server.queries.payments import payment_row
 
 # -- writing an order ---------------------------------------------------------------------------
 
@@ -44,14 +45,14 @@ async def insert_order(
     draft: OrderDraft,
     status: OrderStatus,
     payments: Sequence[Payment],
-    fingerprint: str | None,
+    fingerprint: str,
+    client_key: str | None,
     now: datetime,
 ) -> bool:
-    """Insert an order and all its lines; False (and nothing written) if its Dojo id is taken."""
-    statement = insert_ignoring(session, ORDERS, "dojo_order_id").returning(ORDERS.c.id)
-    inserted = await session.execute(
-        statement, [_order_row(order_id, draft, status, payments, fingerprint, now)]
-    )
+    """Insert an order and all its lines; False (and nothing written) if its Dojo id or client
+    key is taken."""
+    row = _order_row(order_id, draft, status, payments, fingerprint, now) | {"client_key": client_key}
+    inserted = await session.execute(insert_ignoring(session, ORDERS).returning(ORDERS.c.id), [row])
     if inserted.first() is None:
         return False
     items, modifiers = _line_rows(order_id, draft.items)
@@ -60,7 +61,7 @@ async def insert_order(
         (MODIFIERS, modifiers),
         (DISCOUNTS, [_dump(order_id, n, d) for n, d in enumerate(draft.discounts)]),
         (TAX_LINES, [_tax_row(order_id, n, t) for n, t in enumerate(draft.tax_lines)]),
-        (PAYMENTS, [_payment_row(order_id, n, p, now) for n, p in enumerate(payments)]),
+        (PAYMENTS, [payment_row(order_id, n, p, now) for n, p in enumerate(payments)]),
     ):
         if rows:
             await session.execute(insert(table), rows)
@@ -152,23 +153,14 @@ def _tax_row(order_id: str, position: int, tax: TaxLine) -> dict[str, Any]:
     return row
 
 
-def _payment_row(order_id: str, position: int, payment: Payment, now: datetime) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "position": position,
-        "payment_intent_id": payment.payment_intent_id,
-        "paid_amount": payment.paid_amount,
-        "tips_amount": payment.tips_amount,
-        "source": payment.source.value,
-        "status": payment.status.value if payment.status else None,
-        "status_at": payment.status_at,
-        "created_at": now,
-    }
-
-
-async def find_fingerprint(session: AsyncSession, dojo_order_id: str) -> tuple[str, str | None] | None:
-    query = select(ORDERS.c.id, ORDERS.c.fingerprint).where(ORDERS.c.dojo_order_id == dojo_order_id)
-    row = (await session.execute(query)).first()
+async def find_placed(
+    session: AsyncSession, *, dojo_order_id: str | None, client_key: str | None
+) -> tuple[str, str | None] | None:
+    """The id and fingerprint of the order already placed under this Dojo id or client key."""
+    if dojo_order_id is None and client_key is None:
+        return None
+    where = ORDERS.c.dojo_order_id == dojo_order_id if dojo_order_id else ORDERS.c.client_key == client_key
+    row = (await session.execute(select(ORDERS.c.id, ORDERS.c.fingerprint).where(where))).first()
     return (row.id, row.fingerprint) if row else None
 
 
@@ -198,25 +190,57 @@ async def search_ids(
     return (ids[::-1] if before is not None else ids), more
 
 
-def filters(
-    *,
-    table_id: str | None = None,
-    waiter_id: str | None = None,
-    party_id: str | None = None,
-    reservation_id: str | None = None,
-    payable_only: bool = False,
-) -> list[Any]:
+def filters(search: SearchFilters) -> list[Any]:
     columns = {
-        "table_id": table_id,
-        "waiter_id": waiter_id,
-        "party_id": party_id,
-        "reservation_id": reservation_id,
+        "table_id": search.table_id,
+        "waiter_id": search.waiter_id,
+        "party_id": search.party_id,
+        "reservation_id": search.reservation_id,
     }
-    where = [ORDERS.c[name] == value for name, value in columns.items() if value is not None]
-    if payable_only:
+    where: list[Any] = [ORDERS.c[name] == value for name, value in columns.items() if value is not None]
+    if search.payable_only:
         where.append(ORDERS.c.status.not_in([status.value for status in TERMINAL]))
         where.append(ORDERS.c.paid_amount < ORDERS.c.total_amount)
+    if search.statuses:
+        where.append(ORDERS.c.status.in_([status.value for status in search.statuses]))
+    if search.order_type is not None:
+        where.append(ORDERS.c.order_type == search.order_type.value)
+    if search.created_after is not None:
+        where.append(ORDERS.c.created_at >= search.created_after)
+    if search.created_before is not None:
+        where.append(ORDERS.c.created_at < search.created_before)
+    if search.text:
+        text = search.text.strip()
+        where.append(
+            or_(
+                ORDERS.c.reference.icontains(text, autoescape=True),
+                ORDERS.c.display_name.icontains(text, autoescape=True),
+            )
+        )
     return where
+
+
+async def count(session: AsyncSession, where: Sequence[Any]) -> int:
+    query = select(func.count()).select_from(ORDERS).where(*where)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def active_ids(session: AsyncSession, *, limit: int) -> list[str]:
+    """Every order that is not terminal, oldest first: what a kitchen screen loads."""
+    query = (
+        select(ORDERS.c.id)
+        .where(ORDERS.c.status.in_([status.value for status in ACTIVE]))
+        .order_by(ORDERS.c.created_at, ORDERS.c.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def status_counts(session: AsyncSession, *, since: datetime) -> dict[OrderStatus, int]:
+    query = (
+        select(ORDERS.c.status, func.count()).where(ORDERS.c.created_at >= since).group_by(ORDERS.c.status)
+    )
+    return {OrderStatus(status): int(n) for status, n in await session.execute(query)}
 
 
 # -- moving an order ----------------------------------------------------------------------------

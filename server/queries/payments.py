@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import (
     PAYMENT_EVENTS,
     PAYMENTS,
 )
-from server.payments import Event, PaymentStatus
+from server.payments import Event, Payment, PaymentStatus, UnmatchedPayment
 from server.queries import insert_ignoring
 
 # -- payments and Dojo's events -----------------------------------------------------------------
@@ -70,3 +70,44 @@ async def set_payment_status(
         .values(status=status.value, status_at=status_at)
     )
     await session.execute(statement)
+
+
+def payment_row(order_id: str, position: int, payment: Payment, now: datetime) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "position": position,
+        "payment_intent_id": payment.payment_intent_id,
+        "paid_amount": payment.paid_amount,
+        "tips_amount": payment.tips_amount,
+        "source": payment.source.value,
+        "status": payment.status.value if payment.status else None,
+        "status_at": payment.status_at,
+        "created_at": now,
+    }
+
+
+async def insert_payment(
+    session: AsyncSession, order_id: str, *, position: int, payment: Payment, now: datetime
+) -> None:
+    await session.execute(insert(PAYMENTS), [payment_row(order_id, position, payment, now)])
+
+
+async def unmatched(session: AsyncSession, *, limit: int) -> list[UnmatchedPayment]:
+    """Payment intents Dojo told us about that no order holds: each with its newest status."""
+    held = select(PAYMENTS.c.payment_intent_id)
+    query = (
+        select(PAYMENT_EVENTS)
+        .where(PAYMENT_EVENTS.c.payment_intent_id.not_in(held))
+        .order_by(PAYMENT_EVENTS.c.payment_intent_id, PAYMENT_EVENTS.c.created_at)
+    )
+    found: dict[str, UnmatchedPayment] = {}
+    for row in await session.execute(query):
+        first = found.get(row.payment_intent_id)
+        found[row.payment_intent_id] = UnmatchedPayment(
+            payment_intent_id=row.payment_intent_id,
+            status=PaymentStatus(row.payment_status),
+            status_at=row.created_at,
+            first_seen_at=first.first_seen_at if first else row.received_at,
+            events=(first.events if first else 0) + 1,
+        )
+    return sorted(found.values(), key=lambda p: p.first_seen_at)[:limit]

@@ -1,0 +1,43 @@
+"""What every resolver gets: the services, who is asking, and per-request loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from server.actors import Actor
+from server.cashier import Cashier
+from server.feed import Feed
+from server.history import HistoryEntry
+from server.orders import Orders
+from server.tokens import Tokens
+
+
+@dataclass
+class Context:
+    orders: Orders
+    cashier: Cashier
+    tokens: Tokens
+    feed: Feed
+    actor: Actor | None = None  # None until a WebSocket's connection_init carries the token
+    connection_params: dict[str, Any] = field(default_factory=dict)
+    histories: DataLoader[str, list[HistoryEntry]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.histories = DataLoader(load_fn=self._load_histories)
+
+    async def _load_histories(self, order_ids: list[str]) -> list[list[HistoryEntry]]:
+        found = await self.orders.histories(order_ids)
+        return [found[order_id] for order_id in order_ids]
+
+    @property
+    def staff(self) -> Actor:
+        """The caller; the door refuses anyone without a valid token before a resolver runs."""
+        assert self.actor is not None, "the GraphQL door let an unauthenticated request through"
+        return self.actor
+
+
+Info = strawberry.Info[Context, None]

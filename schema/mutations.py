@@ -1,0 +1,76 @@
+"""Mutations: each parses its input, makes one service call and renders the order, or one of
+the expected failures (see schema/errors.py) as a member of `OrderResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated
+
+import strawberry
+
+from schema import inputs, types
+from schema.context import Info
+from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
+from server.lifecycle import OrderStatus
+from server.order import Order
+
+OrderResult = Annotated[
+    types.OrderNode | NotFound | Conflict | InvalidMove | InvalidInput | Forbidden,
+    strawberry.union("OrderResult", description="The order as it now is, or why not."),
+]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Place a staff-entered order. A retry with the same idempotencyKey "
+        "returns the order it placed."
+    )
+    async def create_order(
+        self, info: Info, input: inputs.CreateOrderInput, idempotency_key: str | None = None
+    ) -> OrderResult:
+        async def place() -> Order:
+            draft = inputs.draft(input)
+            return await info.context.orders.place(draft, by=info.context.staff, client_key=idempotency_key)
+
+        return await _rendered(place())
+
+    @strawberry.mutation(
+        description="Move an order as the lifecycle allows: a bump, a recall, a staff cancel. "
+        "With `expected`, the move applies only if the order is still in that status."
+    )
+    async def move_order(
+        self, info: Info, id: strawberry.ID, to: OrderStatus, expected: OrderStatus | None = None
+    ) -> OrderResult:
+        return await _rendered(
+            info.context.orders.move(str(id), to, by=info.context.staff, expected=expected)
+        )
+
+    @strawberry.mutation
+    async def cancel_order(self, info: Info, id: strawberry.ID, reason: str | None = None) -> OrderResult:
+        return await _rendered(info.context.orders.cancel(str(id), by=info.context.staff, reason=reason))
+
+    @strawberry.mutation(description="Record a payment (a split bill's share, say); idempotent by intent id.")
+    async def record_payment(
+        self,
+        info: Info,
+        order_id: strawberry.ID,
+        payment_intent_id: str,
+        paid_amount: inputs.MoneyInput,
+        tips_amount: inputs.MoneyInput | None = None,
+    ) -> OrderResult:
+        async def record() -> Order:
+            return await info.context.cashier.record_payment(
+                str(order_id),
+                payment_intent_id=payment_intent_id,
+                paid_amount=inputs.money(paid_amount),
+                tips_amount=inputs.money(tips_amount) if tips_amount else None,
+                by=info.context.staff,
+            )
+
+        return await _rendered(record())
+
+
+async def _rendered(call: Awaitable[Order]) -> OrderResult:
+    result = await outcome(call)
+    return types.order(result) if isinstance(result, Order) else result

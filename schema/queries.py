@@ -1,0 +1,81 @@
+"""Read-only queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from schema import inputs, types
+from schema.context import Info
+from server.errors import NotFound
+from server.paging import MAX_LIMIT, SearchFilters
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class OrderEdge:
+    cursor: str
+    node: types.OrderNode
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    page_info: PageInfo
+    filters: strawberry.Private[SearchFilters]
+
+    @strawberry.field(description="How many orders match the filter, across all pages.")
+    async def total_count(self, info: Info) -> int:
+        return await info.context.orders.count(self.filters)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def order(self, info: Info, id: strawberry.ID) -> types.OrderNode | None:
+        try:
+            return types.order(await info.context.orders.get(str(id)))
+        except NotFound:
+            return None
+
+    @strawberry.field(description=f"Orders, oldest first; `first` is at most {MAX_LIMIT}.")
+    async def orders(
+        self, info: Info, filter: inputs.OrderFilter | None = None, first: int = 50, after: str | None = None
+    ) -> OrderConnection:
+        filters = inputs.filters(filter)
+        page = await info.context.orders.search(filters, limit=first, after=after)
+        nodes = [types.order(order) for order in page.items]
+        edges = [
+            OrderEdge(cursor=cursor, node=node) for cursor, node in zip(page.cursors, nodes, strict=True)
+        ]
+        info_ = PageInfo(
+            has_next_page=page.after is not None,
+            has_previous_page=page.before is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+        return OrderConnection(edges=edges, page_info=info_, filters=filters)
+
+    @strawberry.field(description="Every order that is not Finalized, Canceled or Failed, oldest first.")
+    async def active_orders(self, info: Info) -> list[types.OrderNode]:
+        return [types.order(order) for order in await info.context.orders.active()]
+
+    @strawberry.field(description="The newest change's sequence: load, then subscribe with `since` this.")
+    async def last_sequence(self, info: Info) -> int:
+        return await info.context.orders.last_sequence()
+
+    @strawberry.field(description="Payment intents Dojo told us about that no order holds.")
+    async def unmatched_payments(self, info: Info) -> list[types.UnmatchedPaymentNode]:
+        return [types.unmatched(found) for found in await info.context.cashier.unmatched()]
+
+    @strawberry.field(description="Orders per status, and time spent in each status, since a moment.")
+    async def kitchen_stats(self, info: Info, since: datetime) -> types.KitchenStatsNode:
+        return types.stats(await info.context.orders.stats(since))

@@ -1,0 +1,37 @@
+"""Live changes: every committed change, each once, in sequence order; with `since`, every
+change after that number first, so a screen that reconnects misses nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from schema import types
+from schema.context import Info
+from server.changes import ChangeKind
+from server.lifecycle import OrderStatus
+
+
+@strawberry.type
+class OrderChange:
+    sequence: int
+    kind: ChangeKind
+    order: types.OrderNode
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="With `statuses`, only changes that move an order into, out of, or within those statuses."
+    )
+    async def order_changes(
+        self, info: Info, since: int | None = None, statuses: list[OrderStatus] | None = None
+    ) -> AsyncGenerator[OrderChange, None]:
+        wanted = frozenset(statuses) if statuses else None
+        async with info.context.feed.subscribe(since=since, statuses=wanted) as deliveries:
+            async for delivery in deliveries:
+                change = delivery.change
+                yield OrderChange(
+                    sequence=change.sequence, kind=change.kind, order=types.order(delivery.order)
+                )

@@ -1,0 +1,126 @@
+"""The GraphQL door: HTTP and WebSocket on /graphql, behind staff bearer tokens.
+
+HTTP takes `Authorization: Bearer <token>` (401 without a valid one; the GraphiQL page
+itself loads without). A WebSocket takes the same header on the upgrade, or
+`{"authorization": "Bearer <token>"}` in `connection_init`; without a valid token the socket
+is closed with 4401. The server pings every socket, so a screen can tell a live connection
+from a dead one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+
+from schema.context import Context
+from server.tokens import Tokens, bearer
+
+ACTOR = "orderpass.actor"
+
+
+class TokenGate:
+    """Authenticates the bearer header once, before GraphQL sees the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tokens: Tokens = scope["state"]["tokens"]
+        headers = Headers(scope=scope)
+        scope[ACTOR] = await tokens.authenticate(bearer(headers.get("authorization")))
+        if scope["type"] == "http" and scope[ACTOR] is None and not _graphiql_page(scope, headers):
+            body = {
+                "errors": [
+                    {
+                        "message": "a valid staff bearer token is required",
+                        "extensions": {"code": "UNAUTHORIZED"},
+                    }
+                ]
+            }
+            response = Response(orjson.dumps(body), 401, {"WWW-Authenticate": "Bearer"}, "application/json")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _graphiql_page(scope: Scope, headers: Headers) -> bool:
+    return (
+        scope["method"] == "GET"
+        and "text/html" in headers.get("accept", "")
+        and b"query=" not in scope["query_string"]
+    )
+
+
+class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with the token checked at connection_init and server pings."""
+
+    pinger: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload: Any = message.get("payload") or {}
+        if (
+            self.context.actor is None
+            and isinstance(payload, dict)
+            and isinstance(payload.get("authorization"), str)
+        ):
+            self.context.actor = await self.context.tokens.authenticate(bearer(payload["authorization"]))
+        if self.context.actor is None:
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.pinger is None:
+            self.pinger = asyncio.create_task(self._ping())
+
+    async def _ping(self) -> None:
+        interval = getattr(self.view, "ping_seconds", 5.0)
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(interval)
+                await self.send_message({"type": "ping"})
+
+    async def shutdown(self) -> None:
+        if self.pinger is not None:
+            self.pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.pinger
+        await super().shutdown()
+
+
+class GraphQLDoor(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TokenCheckedTransportWS
+
+    def __init__(self, schema: Any, *, ping_seconds: float) -> None:
+        # Only graphql-transport-ws: its connection_init is where the token is checked.
+        super().__init__(
+            schema,
+            connection_init_wait_timeout=timedelta(seconds=10),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.ping_seconds = ping_seconds
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        state = request.state
+        return Context(
+            orders=state.orders,
+            cashier=state.cashier,
+            tokens=state.tokens,
+            feed=state.feed,
+            actor=request.scope.get(ACTOR),
+        )
+
+
+def graphql_app(schema: Any, *, ping_seconds: float) -> ASGIApp:
+    return TokenGate(GraphQLDoor(schema, ping_seconds=ping_seconds))

@@ -1,0 +1,171 @@
+"""The live feed of committed changes, fanned out in-process to every subscriber.
+
+One broker subscription per process wakes one reader. It reads `sequence > last` from the
+store once, loads the changed orders once, and hands the same Delivery to every subscriber;
+it also polls now and then, so a lost notification costs a moment, never a change.
+
+A subscriber registers first, then replays what it missed from the store, then takes live
+deliveries, skipping any it already has: no gap and no duplicate at the seam. A subscriber
+whose queue fills (a screen that stopped reading) is not waited for: it is marked behind,
+its queue is dropped, and it catches up from the store, from its own cursor, when it reads again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from server.broker import Broker
+from server.changes import CHANNEL, Change
+from server.errors import Unavailable
+from server.lifecycle import OrderStatus
+from server.order import Order
+from server.orders import Orders
+
+log = logging.getLogger("orderpass.feed")
+BATCH: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    change: Change
+    order: Order  # as it is when the feed read it
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    queue: asyncio.Queue[Delivery]
+    behind: bool = False
+    statuses: frozenset[OrderStatus] | None = field(default=None)
+
+    def offer(self, delivery: Delivery) -> None:
+        if self.behind:
+            return
+        try:
+            self.queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            self.behind = True
+            self.queue = asyncio.Queue(self.queue.maxsize)  # let the backlog go; the store has it
+
+    def wants(self, change: Change) -> bool:
+        return self.statuses is None or change.touches(self.statuses)
+
+
+class Feed:
+    def __init__(
+        self, *, orders: Orders, broker: Broker, queue_size: int = 256, poll_seconds: float = 5.0
+    ) -> None:
+        self.orders = orders
+        self.broker = broker
+        self.queue_size = queue_size
+        self.poll_seconds = poll_seconds
+        self._subscribers: set[_Subscriber] = set()
+        self._last = 0
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(ready), name="orderpass-feed")
+        await ready.wait()
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, *, since: int | None = None, statuses: frozenset[OrderStatus] | None = None
+    ) -> AsyncIterator[AsyncIterator[Delivery]]:
+        """Every change after `since` (or from now on), each exactly once, in sequence order."""
+        subscriber = _Subscriber(asyncio.Queue(self.queue_size), statuses=statuses)
+        self._subscribers.add(subscriber)  # first: nothing committed from here on can be missed
+        try:
+            start = await self.orders.last_sequence() if since is None else since
+            yield self._deliveries(subscriber, start)
+        finally:
+            self._subscribers.discard(subscriber)
+
+    async def _deliveries(self, subscriber: _Subscriber, last: int) -> AsyncIterator[Delivery]:
+        async for delivery in self._replay(last):
+            last = delivery.change.sequence
+            if subscriber.wants(delivery.change):
+                yield delivery
+        while True:
+            if subscriber.behind:
+                subscriber.behind = False  # first: what the reader sees from now on is queued again
+                async for delivery in self._replay(last):
+                    last = delivery.change.sequence
+                    if subscriber.wants(delivery.change):
+                        yield delivery
+            delivery = await subscriber.queue.get()
+            if delivery.change.sequence <= last:
+                continue
+            last = delivery.change.sequence
+            if subscriber.wants(delivery.change):
+                yield delivery
+
+    async def _replay(self, after: int) -> AsyncIterator[Delivery]:
+        while batch := await self._read_batch(after):
+            for delivery in batch:
+                yield delivery
+            after = batch[-1].change.sequence
+
+    async def _read_batch(self, after: int) -> list[Delivery]:
+        """The next changes after `after`, each with its order (orders are never deleted)."""
+        changes = await self.orders.changes_after(after, limit=BATCH)
+        if not changes:
+            return []
+        ids = list(dict.fromkeys(change.order_id for change in changes))
+        orders = {order.id: order for order in await self.orders.get_many(ids)}
+        return [Delivery(change, orders[change.order_id]) for change in changes]
+
+    async def _read(self, ready: asyncio.Event) -> None:
+        async with self.broker.subscribe(CHANNEL) as messages:
+            ready.set()
+            self._last = await self._newest()
+            woken: asyncio.Future[str] | None = None
+            try:
+                while True:
+                    woken = woken or asyncio.ensure_future(anext(messages))
+                    done, _ = await asyncio.wait({woken}, timeout=self.poll_seconds)
+                    if done:
+                        woken.result()
+                        woken = None
+                    await self._fan_out()
+            finally:
+                if woken is not None:
+                    woken.cancel()
+
+    async def _newest(self) -> int:
+        """Where live delivery starts; waits (without holding up startup) for the store to answer."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.orders.last_sequence()
+            except Unavailable as exc:
+                log.warning("feed waits for the store: %s", exc.message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _fan_out(self) -> None:
+        try:
+            while batch := await self._read_batch(self._last):
+                for delivery in batch:
+                    for subscriber in tuple(self._subscribers):
+                        subscriber.offer(delivery)
+                self._last = batch[-1].change.sequence
+        except Unavailable as exc:  # the next wake or poll tries again
+            log.warning("feed could not read changes: %s", exc.message)
+        except Exception:  # a bug must not silence every screen: log it, and try again next wake
+            log.exception("feed failed to read changes after %s", self._last)

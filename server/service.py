@@ -1,0 +1,72 @@
+"""What every use case shares: its store, broker and clock, and how a change is recorded.
+
+A change is written in the use case's own transaction: the order's new state (guarded by
+its version, so a concurrent writer gets Conflict instead of a lost update), its history
+entries, and a change-log row with the next sequence number. It is published only after
+commit, and the message names the change, never the order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.broker import Broker
+from server.changes import CHANNEL, Change, ChangeKind
+from server.clock import Clock
+from server.errors import Conflict, NotFound
+from server.history import HistoryEntry
+from server.lifecycle import OrderStatus
+from server.order import Order
+from server.payments import Payment
+from server.queries import assembly, changes
+from server.queries import orders as order_rows
+from server.store import Store
+
+
+class Service:
+    def __init__(self, *, store: Store, broker: Broker, clock: Clock) -> None:
+        self.store = store
+        self.broker = broker
+        self.clock = clock
+
+    async def _record(
+        self,
+        tx: AsyncSession,
+        order: Order,
+        kind: ChangeKind,
+        entries: Sequence[HistoryEntry],
+        *,
+        now: datetime,
+        status: OrderStatus | None = None,
+        payments: tuple[Payment, ...] | None = None,
+    ) -> tuple[Order, Change]:
+        """Write one change to an order; return the order as it now is, and the change."""
+        updated = dataclasses.replace(
+            order,
+            status=status or order.status,
+            payments=order.payments if payments is None else payments,
+            version=order.version + 1,
+            updated_at=now,
+        )
+        paid = updated.paid_amount if payments is not None else None
+        if not await order_rows.save_state(tx, order, status=status, paid_amount=paid, now=now):
+            raise Conflict(f"order {order.id} was changed by someone else meanwhile; read it again")
+        await changes.append_history(tx, entries)
+        sequence = await changes.append_change(
+            tx, order.id, kind, from_status=order.status, to_status=updated.status, now=now
+        )
+        return updated, Change(sequence, order.id, kind, order.status, updated.status)
+
+    async def _publish(self, change: Change) -> None:
+        await self.broker.publish(CHANNEL, change.to_json())
+
+
+async def existing(tx: AsyncSession, order_id: str) -> Order:
+    order = await assembly.load_order(tx, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order

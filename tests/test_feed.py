@@ -1,0 +1,124 @@
+"""The live feed: replay then live with no gap and no duplicate, per-subscriber filters, and
+subscribers that fall behind catching up from the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from server.actors import Actor
+from server.broker.memory import MemoryBroker
+from server.changes import ChangeKind
+from server.feed import Delivery, Feed
+from server.lifecycle import OrderStatus
+from server.orders import Orders
+from tests.factories import make_draft
+
+STAFF = Actor.staff("expo")
+S = OrderStatus
+
+
+@pytest.fixture
+async def feed(orders: Orders, broker: MemoryBroker) -> AsyncIterator[Feed]:
+    feed = Feed(orders=orders, broker=broker, queue_size=8, poll_seconds=0.2)
+    await feed.start()
+    yield feed
+    await feed.stop()
+
+
+async def take(deliveries: AsyncIterator[Delivery], count: int) -> list[Delivery]:
+    return [await asyncio.wait_for(anext(deliveries), 5) for _ in range(count)]
+
+
+async def nothing_more(deliveries: AsyncIterator[Delivery]) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(deliveries), 0.3)
+
+
+async def test_a_live_subscriber_sees_each_change_once_in_order(feed: Feed, orders: Orders):
+    async with feed.subscribe() as deliveries:
+        placed = await orders.place(make_draft(), by=STAFF)
+        await orders.move(placed.id, S.ACCEPTED, by=STAFF)
+        got = await take(deliveries, 2)
+        await nothing_more(deliveries)
+    assert [d.change.kind for d in got] == [ChangeKind.CREATED, ChangeKind.STATUS_CHANGED]
+    assert got[0].change.sequence < got[1].change.sequence
+    assert got[1].order.status is S.ACCEPTED
+
+
+async def test_since_replays_what_was_missed_then_goes_live_without_a_duplicate(feed: Feed, orders: Orders):
+    first = await orders.place(make_draft(), by=STAFF)
+    since = await orders.last_sequence()
+    missed = [await orders.place(make_draft(), by=STAFF) for _ in range(3)]
+    async with feed.subscribe(since=since) as deliveries:
+        replayed = await take(deliveries, 3)
+        live = await orders.move(first.id, S.ACCEPTED, by=STAFF)
+        (after,) = await take(deliveries, 1)
+        await nothing_more(deliveries)
+    assert [d.order.id for d in replayed] == [o.id for o in missed]
+    assert after.order.id == live.id
+    sequences = [d.change.sequence for d in [*replayed, after]]
+    assert sequences == sorted(set(sequences))
+
+
+async def test_changes_committed_while_replaying_arrive_once(feed: Feed, orders: Orders):
+    for _ in range(5):
+        await orders.place(make_draft(), by=STAFF)
+    async with feed.subscribe(since=0) as deliveries:
+        writer = asyncio.gather(*(orders.place(make_draft(), by=STAFF) for _ in range(5)))
+        got = await take(deliveries, 10)
+        await writer
+        await nothing_more(deliveries)
+    sequences = [d.change.sequence for d in got]
+    assert sequences == sorted(set(sequences))
+    assert len(sequences) == 10
+
+
+async def test_statuses_filter_keeps_orders_arriving_in_or_leaving_them(feed: Feed, orders: Orders):
+    kitchen = frozenset({S.NEW, S.ACCEPTED, S.PREPARING})
+    placed = await orders.place(make_draft(), by=STAFF)
+    for status in (S.ACCEPTED, S.PREPARING):
+        await orders.move(placed.id, status, by=STAFF)
+    async with feed.subscribe(statuses=kitchen) as deliveries:
+        await orders.move(placed.id, S.PREPARED, by=STAFF)  # leaves the kitchen: a screen must hear
+        await orders.move(placed.id, S.READY, by=STAFF)  # Prepared -> Ready: none of its business
+        await orders.move(placed.id, S.PREPARED, by=STAFF)  # recalled within the pass: still not
+        await orders.move(placed.id, S.PREPARING, by=STAFF)  # recalled into the kitchen: yes
+        got = await take(deliveries, 2)
+        await nothing_more(deliveries)
+    assert [(d.change.from_status, d.change.to_status) for d in got] == [
+        (S.PREPARING, S.PREPARED),
+        (S.PREPARED, S.PREPARING),
+    ]
+
+
+async def test_a_subscriber_that_stops_reading_is_not_waited_for_and_catches_up(feed: Feed, orders: Orders):
+    async with feed.subscribe() as slow, feed.subscribe() as fast:
+        ids = []
+        for _ in range(20):  # more than the queue (8) holds
+            ids.append((await orders.place(make_draft(), by=STAFF)).id)
+            assert (await take(fast, 1))[0].order.id == ids[-1]
+        caught_up = await take(slow, 20)
+        await nothing_more(slow)
+    assert [d.order.id for d in caught_up] == ids
+
+
+async def test_leaving_unsubscribes(feed: Feed):
+    async with feed.subscribe():
+        assert feed.subscriber_count == 1
+    assert feed.subscriber_count == 0
+
+
+async def test_a_lost_notification_costs_a_moment_not_a_change(orders: Orders, store):
+    quiet = MemoryBroker()  # the service publishes to another broker: the feed is never woken
+    feed = Feed(orders=orders, broker=quiet, poll_seconds=0.1)
+    await feed.start()
+    try:
+        async with feed.subscribe() as deliveries:
+            placed = await orders.place(make_draft(), by=STAFF)
+            (got,) = await take(deliveries, 1)
+        assert got.order.id == placed.id
+    finally:
+        await feed.stop()

@@ -1,0 +1,51 @@
+"""The migrations: they build exactly the models' schema, and upgrade a populated database."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+import server.models  # noqa: F401
+from server import revisions
+
+
+def test_the_migrations_build_exactly_the_models(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    revisions.upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_upgrading_keeps_the_orders_and_changes_already_there(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    revisions.upgrade(url, "0001")
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        db.execute(
+            "INSERT INTO orders (id, status, version, order_type, currency, total_amount, paid_amount, created_at,"
+            " updated_at) VALUES ('ord_old', 'Ready', 1, 'DineIn', 'GBP', 100, 0, '2026-01-01 00:00:00.000000',"
+            " '2026-01-01 00:00:00.000000')"
+        )
+        db.execute(
+            "INSERT INTO order_changes (order_id, kind, at) VALUES ('ord_old', 'CREATED', '2026-01-01')"
+        )
+    revisions.upgrade(url)
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute("SELECT sequence, to_status FROM order_changes").fetchall() == [(1, "Ready")]
+        table = db.execute("SELECT sql FROM sqlite_master WHERE name = 'order_changes'").fetchone()[0]
+    assert "AUTOINCREMENT" in table  # a sequence number is never reused
+    assert revisions.revision(url).behind is False
+
+
+def test_a_fresh_database_is_behind_until_upgraded(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/new.db"
+    assert revisions.revision(url).behind
+    revisions.upgrade(url)
+    assert not revisions.revision(url).behind

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from server.actors import ActorKind
+from server.clock import ManualClock
+from server.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from server.roles import GRANTS, Permission, Role
+from server.store import Store
+from server.tokens import Tokens, bearer
+
+
+@pytest.fixture
+def tokens(store: Store, clock: ManualClock) -> Tokens:
+    return Tokens(store=store, clock=clock)
+
+
+async def test_a_token_authenticates_as_its_named_role(tokens: Tokens):
+    token = await tokens.create(name="grill-screen", role=Role.KITCHEN)
+    actor = await tokens.authenticate(token)
+    assert actor is not None
+    assert (actor.kind, actor.name, actor.role) == (ActorKind.STAFF, "grill-screen", Role.KITCHEN)
+
+
+async def test_only_the_hash_is_stored(tokens: Tokens, database_path: Path):
+    token = await tokens.create(name="office", role=Role.ADMIN)
+    with sqlite3.connect(database_path) as db:
+        dump = "\n".join(db.iterdump())
+    assert token not in dump
+    assert token.removeprefix("opt_") not in dump
+
+
+@pytest.mark.parametrize("presented", [None, "", "opt_", "opt_guess", "not-even-ours"])
+async def test_anything_else_authenticates_as_nobody(tokens: Tokens, presented):
+    await tokens.create(name="office", role=Role.ADMIN)
+    assert await tokens.authenticate(presented) is None
+
+
+async def test_a_revoked_token_stops_working_and_its_name_can_be_reused(tokens: Tokens):
+    old = await tokens.create(name="pass", role=Role.KITCHEN)
+    with pytest.raises(Conflict):
+        await tokens.create(name="pass", role=Role.KITCHEN)
+    await tokens.revoke("pass")
+    assert await tokens.authenticate(old) is None
+    new = await tokens.create(name="pass", role=Role.VIEWER)
+    assert (await tokens.authenticate(new)) is not None
+    listed = [(t.name, t.role, t.revoked_at is not None) for t in await tokens.list()]
+    assert listed == [("pass", Role.KITCHEN, True), ("pass", Role.VIEWER, False)]
+
+
+async def test_revoking_an_unknown_name_and_minting_without_one_are_refused(tokens: Tokens):
+    with pytest.raises(NotFound):
+        await tokens.revoke("nobody")
+    with pytest.raises(InvalidRequest):
+        await tokens.create(name="  ", role=Role.ADMIN)
+
+
+def test_roles_grant_what_the_issue_says():
+    assert GRANTS[Role.ADMIN] == set(Permission)
+    assert GRANTS[Role.KITCHEN] == {Permission.READ, Permission.MOVE, Permission.CANCEL}
+    assert GRANTS[Role.VIEWER] == {Permission.READ}
+
+
+async def test_a_staff_actor_acts_within_its_role(tokens: Tokens):
+    actor = await tokens.authenticate(await tokens.create(name="wall", role=Role.VIEWER))
+    assert actor is not None
+    actor.require(Permission.READ)
+    with pytest.raises(Forbidden):
+        actor.require(Permission.MOVE)
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", None), ("Bearer", None), (None, None)],
+)
+def test_bearer_reads_the_authorization_header(header, token):
+    assert bearer(header) == token
