@@ -70,13 +70,8 @@ class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     pinger: asyncio.Task[None] | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        payload: Any = message.get("payload") or {}
-        if (
-            self.context.actor is None
-            and isinstance(payload, dict)
-            and isinstance(payload.get("authorization"), str)
-        ):
-            self.context.actor = await self.context.tokens.authenticate(bearer(payload["authorization"]))
+        if self.context.actor is None:
+            self.context.actor = await self.context.tokens.authenticate(bearer(_authorization(message)))
         if self.context.actor is None:
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
@@ -97,6 +92,16 @@ class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.pinger
         await super().shutdown()
+
+
+def _authorization(message: ConnectionInitMessage) -> str | None:
+    """`authorization` from connection_init's payload, whatever its case (GraphiQL sends the
+    headers editor's `Authorization` there)."""
+    payload: Any = message.get("payload")
+    if not isinstance(payload, dict):
+        return None
+    found = {str(key).lower(): value for key, value in payload.items()}.get("authorization")
+    return found if isinstance(found, str) else None
 
 
 class GraphQLDoor(GraphQL[Context, None]):

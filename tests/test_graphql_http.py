@@ -145,6 +145,13 @@ async def test_a_socket_without_a_valid_token_is_closed_with_4401(live_server: L
         assert closed.value.rcvd.code == 4401
 
 
+async def test_graphiqls_capitalised_authorization_in_connection_init_is_accepted(live_server, admin_token):
+    async with connect(ws_url(live_server), subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        payload = {"Authorization": f"Bearer {admin_token}"}
+        await ws.send(orjson.dumps({"type": "connection_init", "payload": payload}).decode())
+        assert (await receive(ws))["type"] == "connection_ack"
+
+
 async def test_the_token_may_come_on_the_upgrade_header(live_server: LiveServer, admin_token: str):
     async with socket(live_server, header=f"Bearer {admin_token}") as ws:
         assert (await receive(ws))["type"] == "connection_ack"
