@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,24 +16,13 @@ from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings
 from server.store import create_store
 from server.tokens import Tokens
 from tests.factories import make_order
-
-COMMAND = Path(sys.executable).with_name("orderpass")
-
-
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(COMMAND), *args], env=env, capture_output=True, text=True, timeout=60)
+from tests.processes import run, serving
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
     return {**clean, "ORDERPASS_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_serve_refuses_to_start_without_dojo_credentials(env):
@@ -63,52 +47,25 @@ def test_a_malformed_setting_is_named(env):
 def test_upgrade_then_serve_dev_prints_its_credentials_and_takes_orders(env):
     upgraded = run("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [str(COMMAND), "serve", "--dev", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(url)
+    with serving(env) as server:
         response = httpx.post(
-            f"{url}/v1/orders", json=make_order(), auth=(DEV_DOJO_USERNAME, DEV_DOJO_PASSWORD)
+            f"{server.url}/v1/orders", json=make_order(), auth=(DEV_DOJO_USERNAME, DEV_DOJO_PASSWORD)
         )
         assert response.status_code == 200
         assert response.json()["status"] == "New"
-    finally:
-        server.send_signal(signal.SIGINT)
-        _, stderr = server.communicate(timeout=20)
-    assert f"{DEV_DOJO_USERNAME} / {DEV_DOJO_PASSWORD}" in stderr
-    assert server.returncode == 0
+        assert server.stop() == 0
+    assert f"{DEV_DOJO_USERNAME} / {DEV_DOJO_PASSWORD}" in server.stderr
 
 
 def test_configured_credentials_win_over_dev_ones(env):
     env = {**env, "ORDERPASS_DOJO_USERNAME": "venue", "ORDERPASS_DOJO_PASSWORD": "s3cret"}
     assert run("db", "upgrade", env=env).returncode == 0
-    port = free_port()
-    server = subprocess.Popen(
-        [str(COMMAND), "serve", "--dev", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(url)
+    with serving(env) as server:
+        url = server.url
         assert httpx.get(f"{url}/v1/orders/x", auth=(DEV_DOJO_USERNAME, DEV_DOJO_PASSWORD)).status_code == 401
         assert httpx.get(f"{url}/v1/orders/x", auth=("venue", "s3cret")).status_code == 404
-    finally:
-        server.send_signal(signal.SIGINT)
-        _, stderr = server.communicate(timeout=20)
-    assert "DEVELOPMENT" not in stderr
-
-
-def wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
+        server.stop()
+    assert "DEVELOPMENT" not in server.stderr
 
 
 def test_token_create_prints_the_token_alone_on_its_last_line_and_revoke_ends_it(env):

@@ -1,0 +1,71 @@
+"""The real `orderpass` command as a child process: for tests that start, kill and restart it."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+COMMAND = Path(sys.executable).with_name("orderpass")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(COMMAND), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+@dataclass
+class ServerProcess:
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    args: tuple[str, ...] = ("--dev",)
+    process: subprocess.Popen[str] | None = None
+    stderr: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [str(COMMAND), "serve", *self.args, "--port", str(self.port)]
+        self.process = subprocess.Popen(command, env=self.env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"orderpass serve exited: {self.process.communicate()[1]}")
+            try:
+                if httpx.get(f"{self.url}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError(f"{self.url} did not come up")
+
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        _, self.stderr = self.process.communicate(timeout=20)
+        return self.process.returncode
+
+
+@contextmanager
+def serving(env: dict[str, str], *args: str) -> Iterator[ServerProcess]:
+    server = ServerProcess(env, args=args or ("--dev",))
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.returncode is None:
+            server.stop()
