@@ -5,13 +5,15 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck unit clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint typecheck unit chromium screenshot clean
 
 run: $(VENV)/.run
 	$(BIN)/orderpass db upgrade
 	$(BIN)/orderpass serve --dev --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.test lint typecheck unit
+test: $(VENV)/.test chromium lint typecheck unit
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
@@ -22,6 +24,19 @@ typecheck: $(VENV)/.test
 
 unit: $(VENV)/.test
 	$(BIN)/pytest
+
+# The kitchen display tests drive Debian's Chromium; install it where we can (root on Debian).
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the kitchen display tests"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	else echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip"; fi
+
+# The README's picture of the board, taken from the real page.
+screenshot: $(VENV)/.test chromium
+	$(BIN)/python -m tests.screenshot static/kds-screenshot.png
 
 $(VENV)/.venv:
 	$(PYTHON) -m venv $(VENV)

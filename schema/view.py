@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -26,6 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from schema.context import Context
+from server.kds import COOKIE
 from server.tokens import Tokens, bearer
 
 ACTOR = "orderpass.actor"
@@ -40,7 +41,9 @@ class TokenGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tokens: Tokens = scope["state"]["tokens"]
         headers = Headers(scope=scope)
-        scope[ACTOR] = await tokens.authenticate(bearer(headers.get("authorization")))
+        scope[ACTOR] = await tokens.authenticate(
+            bearer(headers.get("authorization")) or _screen_cookie(scope, headers)
+        )
         if scope["type"] == "http" and scope[ACTOR] is None and not _graphiql_page(scope, headers):
             body = {
                 "errors": [
@@ -54,6 +57,15 @@ class TokenGate:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _screen_cookie(scope: Scope, headers: Headers) -> str | None:
+    """A paired kitchen screen's token, from its cookie; only for requests from our own pages
+    (SameSite=Strict keeps it off cross-site requests; the Origin check covers WebSockets)."""
+    origin = headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1] != headers.get("host"):
+        return None
+    return cookie_parser(headers.get("cookie", "")).get(COOKIE)
 
 
 def _graphiql_page(scope: Scope, headers: Headers) -> bool:

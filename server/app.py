@@ -22,6 +22,7 @@ from server.clock import Clock, SystemClock
 from server.dojo import openapi, rest
 from server.errors import OrderpassError
 from server.feed import Feed
+from server.kds import KitchenDisplay
 from server.orders import Orders
 from server.settings import Settings
 from server.store import Store, create_store
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 await store.close()
 
     graphql = graphql_app(build_schema(), ping_seconds=settings.ws_ping_seconds)
+    kitchen_display = KitchenDisplay.create(settings)
     routes = [
         rest.mount(username=username, password=password),
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -63,6 +65,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi_document),
+        *kitchen_display.routes(),
     ]
     return Starlette(
         routes=routes,

@@ -1,4 +1,4 @@
-"""The `orderpass` command: `serve`, `db upgrade` and `token create|list|revoke`."""
+"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke` and `simulate`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from server import simulate
 from server.clock import SystemClock
 from server.errors import OrderpassError
 from server.roles import Role
@@ -63,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", help="revoke the active token of that name")
     revoke.add_argument("name")
     revoke.set_defaults(run=_token_revoke)
+
+    play = commands.add_parser("simulate", help="play Dojo against a running orderpass: orders, payments")
+    play.add_argument("--url", default="http://127.0.0.1:8000", help="the orderpass to call (%(default)s)")
+    play.add_argument("--rate", type=simulate.per_minute, default=6.0, help="orders a minute (default 6)")
+    play.add_argument("--count", type=int, help="stop after this many orders (default: run until Ctrl-C)")
+    play.add_argument("--seed", type=int, help="repeat the same orders (their ids stay new)")
+    play.add_argument("--username", help="Dojo's Basic auth (default ORDERPASS_DOJO_USERNAME, else dev)")
+    play.add_argument("--password", help="(default ORDERPASS_DOJO_PASSWORD, else the development one)")
+    play.set_defaults(run=_simulate)
     return parser
 
 
@@ -114,6 +124,16 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=False,
     )
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    username, password = Settings.from_env().with_dev_credentials().dojo_credentials()
+    auth = (args.username or username, args.password or password)
+    try:
+        asyncio.run(simulate.play(url=args.url, rate=args.rate, count=args.count, seed=args.seed, auth=auth))
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

@@ -11,7 +11,7 @@ import base64
 import dataclasses
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from server.changes import Change, ChangeKind
 from server.clock import Clock
 from server.errors import Conflict, NotFound
 from server.history import HistoryEntry
-from server.lifecycle import OrderStatus, check_dojo_cancel, check_move
+from server.lifecycle import BUMP, RECALL, OrderStatus, check_dojo_cancel, check_move
 from server.order import Order, OrderDraft
 from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
 from server.payments import Payment, PaymentSource, PaymentStatus
@@ -142,6 +142,18 @@ class Orders(Service):
     async def changes_after(self, sequence: int, *, limit: int) -> list[Change]:
         async with self.store.read() as tx:
             return await changes.changes_after(tx, sequence, limit=limit)
+
+    async def recently_bumped(self, *, window: timedelta, limit: int) -> list[Order]:
+        """The orders last bumped forward within the window, newest bump first, that are still
+        where the bump left them and can be recalled from there."""
+        async with self.store.read() as tx:
+            moves = await changes.recent_moves(tx, since=self.clock.now() - window, limit=limit * 5)
+            bumped = [m for m in moves if m.from_status and BUMP.get(m.from_status) is m.to_status]
+            latest = {m.order_id: m for m in reversed(bumped)}  # the newest move per order wins
+            ids = sorted(latest, key=lambda order_id: latest[order_id].at, reverse=True)
+            orders = await assembly.load_orders(tx, ids)
+        recallable = [o for o in orders if o.status is latest[o.id].to_status and o.status in RECALL]
+        return recallable[:limit]
 
     async def stats(self, since: datetime) -> KitchenStats:
         async with self.store.read() as tx:

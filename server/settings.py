@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///./orderpass.db"
 DEV_DOJO_USERNAME = "dojo"
@@ -28,6 +29,11 @@ class Settings:
     log_level: str = "INFO"
     broker_url: str = "memory://"
     ws_ping_seconds: float = 3.0
+    kds_amber_seconds: int = 300
+    kds_red_seconds: int = 600
+    kds_recall_limit: int = 20
+    kds_recall_minutes: int = 15
+    timezone: str = "Europe/London"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -44,6 +50,11 @@ class Settings:
             log_level=read.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             broker_url=read.text("BROKER_URL", "memory://"),
             ws_ping_seconds=read.integer("WS_PING_SECONDS", 3),
+            kds_amber_seconds=read.integer("KDS_AMBER_SECONDS", 300),
+            kds_red_seconds=read.integer("KDS_RED_SECONDS", 600),
+            kds_recall_limit=read.integer("KDS_RECALL_LIMIT", 20),
+            kds_recall_minutes=read.integer("KDS_RECALL_MINUTES", 15),
+            timezone=read.timezone("TIMEZONE", "Europe/London"),
         )
 
     @property
@@ -95,6 +106,16 @@ class _Reader:
         if raw.lower() in {"0", "false", "no", "off"}:
             return False
         raise SettingsError(f"ORDERPASS_{name} must be true or false, got {raw!r}")
+
+    def timezone(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise SettingsError(
+                f"ORDERPASS_{name} must be an IANA time zone like Europe/London, got {value!r}"
+            ) from None
+        return value
 
     def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
         raw = (self.optional(name) or default).upper()

@@ -21,10 +21,12 @@ from server import revisions
 from server.app import create_app
 from server.broker.memory import MemoryBroker
 from server.cashier import Cashier
-from server.clock import ManualClock
+from server.clock import ManualClock, SystemClock
 from server.orders import Orders
+from server.roles import Role
 from server.settings import Settings
 from server.store import Store, create_store
+from server.tokens import Tokens
 from tests import dojo_contract
 
 DOJO_AUTH = ("dojo", "test-secret")
@@ -162,3 +164,14 @@ def dojo_client(server: LiveServer, **kwargs: Any) -> httpx.AsyncClient:
 
     kwargs.setdefault("auth", DOJO_AUTH)
     return httpx.AsyncClient(base_url=server.url, event_hooks={"response": [verify]}, timeout=30, **kwargs)
+
+
+async def mint(settings: Settings, role: Role, name: str | None = None) -> str:
+    """A staff token in the test's database, as `orderpass token create` makes one."""
+    store = create_store(settings)
+    try:
+        return await Tokens(store=store, clock=SystemClock()).create(
+            name=name or f"{role.value}-test", role=role
+        )
+    finally:
+        await store.close()

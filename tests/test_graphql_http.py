@@ -16,23 +16,12 @@ from websockets.typing import Subprotocol
 
 from server.clock import SystemClock
 from server.roles import Role
-from server.settings import Settings
 from server.store import create_store
 from server.tokens import Tokens
-from tests.conftest import LiveServer, dojo_client
+from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import make_order
 
 SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence kind order { id status } } }"
-
-
-async def mint(settings: Settings, role: Role, name: str | None = None) -> str:
-    store = create_store(settings)
-    try:
-        return await Tokens(store=store, clock=SystemClock()).create(
-            name=name or f"{role.value}-test", role=role
-        )
-    finally:
-        await store.close()
 
 
 @pytest.fixture

@@ -110,3 +110,14 @@ def _history_entry(row: Row[Any]) -> HistoryEntry:
         to_status=OrderStatus(row.to_status) if row.to_status else None,
         detail=orjson.loads(row.detail) if row.detail else None,
     )
+
+
+async def recent_moves(session: AsyncSession, *, since: datetime, limit: int) -> list[HistoryEntry]:
+    """Status moves since a moment, newest first."""
+    query = (
+        select(HISTORY)
+        .where(HISTORY.c.kind == ChangeKind.STATUS_CHANGED.value, HISTORY.c.at >= since)
+        .order_by(HISTORY.c.id.desc())
+        .limit(limit)
+    )
+    return [_history_entry(row) for row in await session.execute(query)]

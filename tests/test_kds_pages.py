@@ -1,0 +1,117 @@
+"""The KDS pages and fragments over real HTTP: pairing, the cookie, stages and panels."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
+
+from server.kds import COOKIE
+from server.roles import Role
+from tests.conftest import LiveServer, dojo_client, mint
+from tests.factories import collection_order, make_order
+
+
+@pytest.fixture
+async def kitchen(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client paired as a kitchen screen."""
+    token = await mint(live_server.settings, Role.KITCHEN, "pass")
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        paired = await client.get(f"/kds?token={token}")
+        assert paired.status_code == 303
+        yield client
+
+
+async def test_pairing_with_a_token_sets_an_httponly_samesite_cookie_and_drops_the_token_from_the_url(
+    live_server,
+):
+    token = await mint(live_server.settings, Role.KITCHEN)
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        response = await client.get(f"/kds?stage=kitchen&token={token}")
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/kds?stage=kitchen")
+    cookie = response.headers["set-cookie"]
+    assert f"{COOKIE}={token}" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+
+
+async def test_without_a_screen_cookie_the_board_is_the_login_page_and_fragments_refuse(live_server):
+    async with dojo_client(live_server) as dojo:
+        created = (await dojo.post("/v1/orders", json=make_order())).json()
+    async with httpx.AsyncClient(base_url=live_server.url) as stranger:
+        board = await stranger.get("/kds")
+        assert board.status_code == 200
+        assert 'action="/kds/login"' in board.text
+        assert created["id"] not in board.text
+        assert (await stranger.get(f"/kds/tickets/{created['id']}")).status_code == 401
+        assert (await stranger.get("/kds/allday")).status_code == 401
+        assert (await stranger.post("/kds/login", data={"token": "opt_nope"})).status_code == 401
+
+
+async def test_the_board_shows_its_stage_oldest_first(live_server, kitchen: httpx.AsyncClient):
+    async with dojo_client(live_server) as dojo:
+        first = (await dojo.post("/v1/orders", json=make_order())).json()
+        second = (await dojo.post("/v1/orders", json=collection_order())).json()
+    board = (await kitchen.get("/kds?stage=kitchen")).text
+    assert board.index(first["id"]) < board.index(second["id"])
+    assert 'data-stage="kitchen"' in board
+    assert first["id"] not in (await kitchen.get("/kds?stage=expo")).text
+
+
+async def test_a_ticket_fragment_says_whether_it_belongs_on_the_stage(
+    live_server, kitchen: httpx.AsyncClient
+):
+    async with dojo_client(live_server) as dojo:
+        created = (await dojo.post("/v1/orders", json=make_order())).json()
+    on_kitchen = await kitchen.get(f"/kds/tickets/{created['id']}?stage=kitchen")
+    assert on_kitchen.headers["x-on-stage"] == "1"
+    assert f'data-order-id="{created["id"]}"' in on_kitchen.text
+    assert 'data-action="bump"' in on_kitchen.text
+    assert int(on_kitchen.headers["x-server-time"]) > 0
+    assert (await kitchen.get(f"/kds/tickets/{created['id']}?stage=expo")).headers["x-on-stage"] == "0"
+    assert (await kitchen.get("/kds/tickets/ord_gone?stage=expo")).status_code == 204
+
+
+async def test_the_all_day_panel_counts_items_across_open_tickets(live_server, kitchen: httpx.AsyncClient):
+    async with dojo_client(live_server) as dojo:
+        for _ in range(3):
+            await dojo.post("/v1/orders", json=make_order())
+    panel = (await kitchen.get("/kds/allday?stage=kitchen")).text
+    assert '<span class="count">6</span> Burger' in panel
+
+
+async def test_a_viewer_screen_shows_tickets_without_bump_buttons(live_server):
+    async with dojo_client(live_server) as dojo:
+        await dojo.post("/v1/orders", json=make_order())
+    token = await mint(live_server.settings, Role.VIEWER, "wall")
+    async with httpx.AsyncClient(base_url=live_server.url, follow_redirects=True) as viewer:
+        board = (await viewer.get(f"/kds?token={token}")).text
+    assert 'data-can-bump="false"' in board
+    assert 'data-action="bump"' not in board
+
+
+async def test_the_screen_cookie_opens_graphql_from_its_own_pages_only(
+    live_server, kitchen: httpx.AsyncClient
+):
+    query = {"query": "{ lastSequence }"}
+    assert (await kitchen.post("/graphql", json=query)).status_code == 200
+    assert (
+        await kitchen.post("/graphql", json=query, headers={"Origin": "https://evil.example"})
+    ).status_code == 401
+    cookie = f"{COOKIE}={kitchen.cookies[COOKIE]}"
+    url = live_server.url.replace("http://", "ws://") + "/graphql"
+    protocol = [Subprotocol("graphql-transport-ws")]
+    async with connect(url, subprotocols=protocol, additional_headers={"Cookie": cookie}) as ws:
+        await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+    hijack = {"Cookie": cookie, "Origin": "https://evil.example"}  # another site's page riding the cookie
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, subprotocols=protocol, additional_headers=hijack):
+            pass
+    assert refused.value.response.status_code == 403
