@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from server import simulate
+from server.broker import crosses_processes
 from server.clock import SystemClock
 from server.errors import OrderpassError
 from server.roles import Role
@@ -104,6 +105,11 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     settings.dojo_credentials()  # refuses to start without a pair
+    if args.workers > 1 and not crosses_processes(settings.broker_url):
+        raise SettingsError(
+            f"--workers {args.workers} needs a broker every worker hears: set ORDERPASS_BROKER_URL to the "
+            "PostgreSQL URL (LISTEN/NOTIFY), or serve with one worker"
+        )
     state = revisions.revision(settings.database_url)
     if state.behind:
         where, current = _safe(settings.database_url), state.current or "none"

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 access = logging.getLogger("orderpass.access")
 errors = logging.getLogger("orderpass.errors")
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

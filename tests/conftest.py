@@ -3,9 +3,11 @@ server on loopback with a Dojo client whose every response is checked against Do
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,9 +29,14 @@ from server.roles import Role
 from server.settings import Settings
 from server.store import Store, create_store
 from server.tokens import Tokens
-from tests import dojo_contract
+from tests import dojo_contract, postgres
 
 DOJO_AUTH = ("dojo", "test-secret")
+
+
+POSTGRES_URL = os.environ.get("ORDERPASS_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+NO_POSTGRES = "ORDERPASS_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)"
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +46,41 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def database_path(tmp_path: Path, migrated_template: Path) -> Path:
-    path = tmp_path / "orderpass.db"
-    shutil.copy(migrated_template, path)
-    return path
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database that each test's database is copied from."""
+    name = f"orderpass_template_{os.getpid()}"
+    postgres.recreate(postgres.admin_url(), name)
+    revisions.upgrade(postgres.url_of(name))
+    yield name
+    postgres.drop(postgres.admin_url(), name)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path) -> Iterator[str]:
+    """A fresh, migrated database per test: a SQLite file, and PostgreSQL where it is configured."""
+    if request.param == "sqlite":
+        shutil.copy(migrated_template, tmp_path / "orderpass.db")
+        yield f"sqlite:///{tmp_path}/orderpass.db"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"orderpass_test_{uuid.uuid4().hex[:12]}"
+    postgres.recreate(postgres.admin_url(), name, template=template)
+    yield postgres.url_of(name)
+    postgres.drop(postgres.admin_url(), name)
 
 
 @pytest.fixture
-def settings(database_path: Path) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{database_path}", dojo_username=DOJO_AUTH[0], dojo_password=DOJO_AUTH[1]
-    )
+def sqlite_path(database_url: str) -> Path:
+    """For tests of SQLite itself (its file, its locks): skipped on the PostgreSQL run."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("exercises SQLite's own file and locking")
+    return Path(database_url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, dojo_username=DOJO_AUTH[0], dojo_password=DOJO_AUTH[1])
 
 
 # -- the service layer, in-process --------------------------------------------------------------

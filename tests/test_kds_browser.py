@@ -21,6 +21,7 @@ from tests.factories import collection_order, make_order
 from tests.processes import ServerProcess
 
 LIVE = '[data-connection="live"]'
+expect.set_options(timeout=10_000)  # generous: CI machines are shared and noisy
 
 
 @pytest.fixture

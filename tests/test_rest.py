@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import LiveServer, dojo_client
 from tests.factories import collection_order, item, make_order, money, payment_event
+from tests.postgres import run_sql
 
 
 def error_of(response: httpx.Response, status: int, error_type: str) -> str:
@@ -134,8 +135,10 @@ async def test_cancel_a_new_order_and_again(dojo: httpx.AsyncClient):
 
 async def test_cancel_after_the_kitchen_accepted_is_409(dojo: httpx.AsyncClient, live_server: LiveServer):
     created = (await dojo.post("/v1/orders", json=make_order())).json()
-    with sqlite3.connect(live_server.settings.database_url.removeprefix("sqlite:///")) as db:
-        db.execute("UPDATE orders SET status = 'Accepted' WHERE id = ?", (created["id"],))
+    run_sql(
+        live_server.settings.database_url,
+        f"UPDATE orders SET status = 'Accepted' WHERE id = '{created['id']}'",
+    )
     assert "Dojo may cancel only" in error_of(
         await dojo.delete(f"/v1/orders/{created['id']}"), 409, "Conflict"
     )
@@ -266,8 +269,7 @@ async def test_the_trace_id_in_the_body_is_in_the_log_line(dojo: httpx.AsyncClie
 
 async def test_an_unexpected_error_is_500_without_a_stack_trace(dojo: httpx.AsyncClient, live_server, caplog):
     created = (await dojo.post("/v1/orders", json=make_order())).json()
-    with sqlite3.connect(live_server.settings.database_url.removeprefix("sqlite:///")) as db:
-        db.execute("DROP TABLE order_tax_lines")  # a bug's stand-in: the code expects a table that is gone
+    run_sql(live_server.settings.database_url, "DROP TABLE order_tax_lines")  # a bug's stand-in: a table gone
     with caplog.at_level(logging.INFO):
         response = await dojo.get(f"/v1/orders/{created['id']}")
     message = error_of(response, 500, "UnexpectedError")
@@ -278,9 +280,9 @@ async def test_an_unexpected_error_is_500_without_a_stack_trace(dojo: httpx.Asyn
     assert logged[0].exc_info
 
 
-async def test_a_locked_database_is_503_with_retry_after_and_recovers(serve):
+async def test_a_locked_database_is_503_with_retry_after_and_recovers(serve, sqlite_path):
     server: LiveServer = serve(busy_timeout_ms=200)
-    path = server.settings.database_url.removeprefix("sqlite:///")
+    path = sqlite_path
     async with dojo_client(server) as dojo:
         blocker = sqlite3.connect(path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -146,11 +145,11 @@ async def test_wrong_credentials_end_the_run(live_server: LiveServer):
 
 
 @pytest.fixture
-def env(database_path: Path) -> dict[str, str]:
+def env(database_url: str) -> dict[str, str]:
     """No ORDERPASS_* from the caller's shell, and a database already migrated (as
     `orderpass db upgrade` leaves it, copied from the session's template: one process fewer)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
-    return {**clean, "ORDERPASS_DATABASE_URL": f"sqlite:///{database_path}"}
+    return {**clean, "ORDERPASS_DATABASE_URL": database_url}
 
 
 def test_the_command_plays_against_a_served_orderpass_with_its_dev_credentials(env):

@@ -22,7 +22,7 @@ def test_plain_urls_get_the_async_drivers():
     assert async_url("postgres://me@db/venue").drivername == "postgresql+asyncpg"
 
 
-async def test_sqlite_runs_in_wal_mode_with_the_configured_durability(store: Store):
+async def test_sqlite_runs_in_wal_mode_with_the_configured_durability(store: Store, sqlite_path):
     async with store.read() as session:
         assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await session.execute(text("PRAGMA synchronous"))).scalar() == 2  # FULL
@@ -30,6 +30,7 @@ async def test_sqlite_runs_in_wal_mode_with_the_configured_durability(store: Sto
 
 
 async def test_writers_in_one_process_queue_instead_of_failing_on_the_lock(settings: Settings, broker, clock):
+    """On SQLite they queue on the in-process lock; on PostgreSQL they simply run concurrently."""
     store = create_store(dataclasses.replace(settings, busy_timeout_ms=1))
     try:
         orders = Orders(store=store, broker=broker, clock=clock)
@@ -40,10 +41,10 @@ async def test_writers_in_one_process_queue_instead_of_failing_on_the_lock(setti
 
 
 async def test_a_lock_held_past_the_busy_timeout_is_unavailable_and_writes_nothing(
-    settings: Settings, broker, clock
+    settings: Settings, broker, clock, sqlite_path
 ):
     store = create_store(dataclasses.replace(settings, busy_timeout_ms=100))
-    blocker = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    blocker = sqlite3.connect(sqlite_path, isolation_level=None)
     try:
         orders = Orders(store=store, broker=broker, clock=clock)
         blocker.execute("BEGIN IMMEDIATE")

@@ -16,8 +16,18 @@ class Broker(Protocol):
 
 
 def create_broker(url: str) -> Broker:
-    if url.startswith("memory://"):
+    """`memory://` within one process; `postgresql://...` (LISTEN/NOTIFY) across processes."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0]
+    if scheme == "memory":
         from server.broker.memory import MemoryBroker
 
         return MemoryBroker()
-    raise ValueError(f"unsupported broker URL {url!r}; use memory://")
+    if scheme in {"postgresql", "postgres"}:
+        from server.broker.postgres import PostgresBroker
+
+        return PostgresBroker(url)
+    raise ValueError(f"unsupported broker URL {url!r}: use memory:// or postgresql://")
+
+
+def crosses_processes(url: str) -> bool:
+    return not url.startswith("memory://")

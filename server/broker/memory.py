@@ -1,7 +1,8 @@
 """The in-process broker: every subscriber of a channel gets its own bounded queue.
 
-A subscriber that falls behind loses messages rather than stalling the publisher; that is
-safe because messages only wake subscribers, who then read what they missed from the store.
+A subscriber that falls behind loses its oldest messages rather than stalling the publisher;
+that is safe because messages only wake subscribers, who then read what they missed from the
+store.
 """
 
 from __future__ import annotations
@@ -20,16 +21,14 @@ class MemoryBroker:
 
     async def publish(self, channel: str, message: str) -> None:
         for queue in tuple(self._queues.get(channel, ())):
-            if queue.full():
-                queue.get_nowait()  # drop the oldest: the subscriber re-reads from the store anyway
-            queue.put_nowait(message)
+            offer(queue, message)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         self._queues[channel].add(queue)
         try:
-            yield _drain(queue)
+            yield drain(queue)
         finally:
             self._queues[channel].discard(queue)
             if not self._queues[channel]:
@@ -42,6 +41,12 @@ class MemoryBroker:
         self._queues.clear()
 
 
-async def _drain(queue: asyncio.Queue[str]) -> AsyncIterator[str]:
+def offer(queue: asyncio.Queue[str], message: str) -> None:
+    if queue.full():
+        queue.get_nowait()  # drop the oldest: the subscriber re-reads from the store anyway
+    queue.put_nowait(message)
+
+
+async def drain(queue: asyncio.Queue[str]) -> AsyncIterator[str]:
     while True:
         yield await queue.get()

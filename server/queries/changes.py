@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.actors import Actor, ActorKind
@@ -18,6 +18,8 @@ from server.models import (
     CHANGES,
     HISTORY,
 )
+
+SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for change numbers
 
 # -- history and changes ------------------------------------------------------------------------
 
@@ -51,6 +53,11 @@ async def append_change(
     to_status: OrderStatus,
     now: datetime,
 ) -> int:
+    if session.get_bind().dialect.name == "postgresql":
+        # Numbers must become visible in order: a reader that has seen N must never later find
+        # a committed change below N. Taking this lock last, just before the number, and holding
+        # it to commit makes transactions take and publish their numbers one after another.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})
     values = {
         "order_id": order_id,
         "kind": kind.value,

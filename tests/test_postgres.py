@@ -1,0 +1,235 @@
+"""A venue group on one PostgreSQL: several real server processes behave as one service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from server.broker.postgres import APPLICATION, dsn
+from server.roles import Role
+from server.settings import Settings
+from tests.conftest import DOJO_AUTH, NO_POSTGRES, POSTGRES_URL, mint
+from tests.factories import make_order
+from tests.processes import ServerProcess
+
+pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)
+SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence kind order { id status } } }"
+MOVE = "mutation($id: ID!, $to: OrderStatus!, $expected: OrderStatus) { moveOrder(id: $id, to: $to, expected: $expected) { __typename } }"
+
+
+@pytest.fixture
+def postgres_url(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("runs on PostgreSQL only")
+    return database_url
+
+
+@pytest.fixture
+async def token(postgres_url: str) -> str:
+    return await mint(Settings(database_url=postgres_url), Role.ADMIN, "group-office")
+
+
+def environment(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    return env | {
+        "ORDERPASS_DATABASE_URL": database_url,
+        "ORDERPASS_BROKER_URL": database_url,
+        "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
+        "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],
+    }
+
+
+@pytest.fixture
+def servers(postgres_url: str) -> Iterator[list[ServerProcess]]:
+    """Two servers on different ports over one database."""
+    with ExitStack() as stack:
+        started = []
+        for _ in range(2):
+            server = ServerProcess(environment(postgres_url), args=())
+            server.start()
+            stack.callback(lambda s=server: s.stop() if s.process and s.process.returncode is None else None)
+            started.append(server)
+        yield started
+
+
+@asynccontextmanager
+async def subscriber(url: str, token: str, since: int = 0) -> AsyncIterator[ClientConnection]:
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    async with connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        await ws.send(
+            orjson.dumps(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            ).decode()
+        )
+        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": SUBSCRIBE, "variables": {"since": since}}
+        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
+        yield ws
+
+
+async def changes(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while len(found) < count:
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), 15))
+        if message["type"] == "next":
+            found.append(message["payload"]["data"]["orderChanges"])
+    return found
+
+
+async def quiet(ws: ClientConnection) -> None:
+    """Nothing more arrives (no duplicate turns up late)."""
+    try:
+        while True:
+            message = orjson.loads(await asyncio.wait_for(ws.recv(), 1.5))
+            assert message["type"] == "ping", message
+    except TimeoutError:
+        return
+
+
+async def listeners(database_url: str) -> set[int]:
+    connection = await asyncpg.connect(dsn(database_url))
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION
+        )
+        return {row["pid"] for row in rows}
+    finally:
+        await connection.close()
+
+
+async def test_changes_made_on_one_server_reach_a_subscriber_on_the_other_once_even_across_a_dropped_listen(
+    servers: list[ServerProcess], token: str, postgres_url: str
+):
+    here, there = servers
+    async with (
+        subscriber(here.url, token) as ws,
+        httpx.AsyncClient(base_url=there.url, auth=DOJO_AUTH) as dojo,
+    ):
+        first = [(await dojo.post("/v1/orders", json=make_order())).json()["id"] for _ in range(3)]
+        before = await changes(ws, 3)
+
+        dropped = await listeners(postgres_url)
+        assert len(dropped) == 2  # one LISTEN connection per server process
+        connection = await asyncpg.connect(dsn(postgres_url))
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", APPLICATION
+        )
+        await connection.close()
+        for _ in range(100):  # both processes listen again, on new connections
+            now = await listeners(postgres_url)
+            if len(now) == 2 and not now & dropped:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the LISTEN connections did not come back")
+
+        later = [(await dojo.post("/v1/orders", json=make_order())).json()["id"] for _ in range(3)]
+        await dojo.delete(f"/v1/orders/{later[0]}")
+        after = await changes(ws, 4)
+        await quiet(ws)
+    seen = before + after
+    assert [c["sequence"] for c in seen] == list(range(1, 8))
+    assert [c["order"]["id"] for c in seen] == [*first, *later, later[0]]
+
+
+async def test_concurrent_writers_on_two_servers_never_publish_a_number_below_one_already_seen(
+    servers: list[ServerProcess], token: str
+):
+    """Two transactions may take numbers 10 and 11 and commit 11 first; a screen that saw 11 would
+    then miss 10 forever. The numbers must reach every subscriber in order, with no gap."""
+    async with subscriber(servers[0].url, token) as ws:
+        async with httpx.AsyncClient(auth=DOJO_AUTH, timeout=30) as dojo:
+            writes = [dojo.post(f"{servers[n % 2].url}/v1/orders", json=make_order()) for n in range(60)]
+            assert {r.status_code for r in await asyncio.gather(*writes)} == {200}
+        seen = await changes(ws, 60)
+        await quiet(ws)
+    assert [c["sequence"] for c in seen] == list(range(1, 61))
+
+
+async def test_dojo_retries_through_different_servers_create_one_order(servers: list[ServerProcess]):
+    body = make_order()
+    async with httpx.AsyncClient(auth=DOJO_AUTH, timeout=30) as dojo:
+        answers = await asyncio.gather(
+            *(dojo.post(f"{servers[n % 2].url}/v1/orders", json=body) for n in range(20))
+        )
+        assert {a.status_code for a in answers} == {200}
+        assert len({a.json()["id"] for a in answers}) == 1
+        found = await dojo.post(f"{servers[0].url}/v1/orders/search", json={})
+    assert len(found.json()["data"]) == 1
+
+
+async def test_two_staff_moving_one_order_through_different_servers_one_wins(
+    servers: list[ServerProcess], token: str
+):
+    async with httpx.AsyncClient(auth=DOJO_AUTH) as dojo:
+        order_id = (await dojo.post(f"{servers[0].url}/v1/orders", json=make_order())).json()["id"]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(headers=headers) as staff:
+        variables = {"id": order_id, "to": "ACCEPTED", "expected": "NEW"}
+        moves = [
+            staff.post(f"{s.url}/graphql", json={"query": MOVE, "variables": variables}) for s in servers * 3
+        ]
+        results = [r.json()["data"]["moveOrder"]["__typename"] for r in await asyncio.gather(*moves)]
+    assert sorted(results) == ["Conflict"] * 5 + ["Order"]
+
+
+async def test_several_workers_behind_one_port_serve_every_subscriber(postgres_url: str, token: str):
+    server = ServerProcess(environment(postgres_url), args=("--workers", "2"))
+    server.start()
+    try:
+        async with (
+            subscriber(server.url, token) as a,
+            subscriber(server.url, token) as b,
+            subscriber(server.url, token) as c,
+            subscriber(server.url, token) as d,
+            httpx.AsyncClient(base_url=server.url, auth=DOJO_AUTH) as dojo,
+        ):
+            ids = [(await dojo.post("/v1/orders", json=make_order())).json()["id"] for _ in range(8)]
+            for ws in (a, b, c, d):
+                assert [x["order"]["id"] for x in await changes(ws, 8)] == ids
+    finally:
+        server.stop()
+
+
+def test_several_workers_on_the_memory_broker_are_refused(postgres_url: str):
+    env = environment(postgres_url) | {"ORDERPASS_BROKER_URL": "memory://"}
+    server = ServerProcess(env, args=("--workers", "2"))
+    with pytest.raises(AssertionError, match="ORDERPASS_BROKER_URL"):
+        server.start()
+
+
+async def test_a_change_number_waits_for_the_transaction_holding_an_earlier_one(postgres_url: str, store):
+    """The mechanism behind the test above, made deterministic: while one transaction holds number
+    N uncommitted, another cannot take N+1; it gets it only once N is committed."""
+    from datetime import UTC, datetime
+
+    from server.changes import ChangeKind
+    from server.lifecycle import OrderStatus
+    from server.queries.changes import append_change
+
+    now = datetime.now(UTC)
+    async with store.write() as first:
+        earlier = await append_change(
+            first, "ord_a", ChangeKind.CREATED, from_status=None, to_status=OrderStatus.NEW, now=now
+        )
+
+        async def second() -> int:
+            async with store.write() as tx:
+                return await append_change(
+                    tx, "ord_b", ChangeKind.CREATED, from_status=None, to_status=OrderStatus.NEW, now=now
+                )
+
+        later = asyncio.create_task(second())
+        await asyncio.sleep(0.5)
+        assert not later.done(), "a second writer took a number while an earlier one was uncommitted"
+    assert await later == earlier + 1
