@@ -57,9 +57,14 @@ def servers(postgres_url: str) -> Iterator[list[ServerProcess]]:
         for _ in range(2):
             server = ServerProcess(environment(postgres_url), args=())
             server.start()
-            stack.callback(lambda s=server: s.stop() if s.process and s.process.returncode is None else None)
+            stack.callback(stop_if_running, server)
             started.append(server)
         yield started
+
+
+def stop_if_running(server: ServerProcess) -> None:
+    if server.process is not None and server.process.returncode is None:
+        server.stop()
 
 
 @asynccontextmanager
