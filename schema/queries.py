@@ -76,6 +76,13 @@ class Query:
     async def unmatched_payments(self, info: Info) -> list[types.UnmatchedPaymentNode]:
         return [types.unmatched(found) for found in await info.context.cashier.unmatched()]
 
+    @strawberry.field(description="POS events owed to Dojo: how many, and since when.")
+    async def dojo_outbox(self, info: Info) -> types.DojoOutboxNode:
+        found = await info.context.orders.owed_to_dojo()
+        return types.DojoOutboxNode(
+            owed=found.owed, failing=found.failing, oldest_undelivered_at=found.oldest
+        )
+
     @strawberry.field(description="Orders per status, and time spent in each status, since a moment.")
     async def kitchen_stats(self, info: Info, since: datetime) -> types.KitchenStatsNode:
         return types.stats(await info.context.orders.stats(since))

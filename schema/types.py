@@ -177,6 +177,16 @@ class UnmatchedPaymentNode:
     status_at: datetime
     first_seen_at: datetime
     events: int
+    lookups: int = strawberry.field(description="Times Dojo's payment-intent API was asked, in vain.")
+    last_error: str | None
+    next_lookup_at: datetime | None
+
+
+@strawberry.type(name="DojoOutbox", description="POS events owed to Dojo and not yet delivered.")
+class DojoOutboxNode:
+    owed: int
+    failing: int
+    oldest_undelivered_at: datetime | None
 
 
 @strawberry.type

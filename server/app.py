@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,6 +22,9 @@ from server.broker import create_broker
 from server.cashier import Cashier
 from server.clock import Clock, SystemClock
 from server.dojo import openapi, rest
+from server.dojo.client import DojoClient
+from server.dojo.outbox import Dispatcher
+from server.dojo.resolver import Resolver
 from server.errors import OrderpassError
 from server.feed import Feed
 from server.kds import KitchenDisplay
@@ -27,6 +32,8 @@ from server.orders import Orders
 from server.settings import Settings
 from server.store import Store, create_store
 from server.tokens import Tokens
+
+log = logging.getLogger("orderpass")
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
@@ -36,21 +43,30 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = create_store(settings)
         broker = create_broker(settings.broker_url)
-        parts: dict[str, Any] = {"store": store, "broker": broker, "clock": clock or SystemClock()}
+        dojo_events = timedelta(milliseconds=settings.dojo_event_delay_ms) if settings.talks_to_dojo else None
+        parts: dict[str, Any] = {
+            "store": store,
+            "broker": broker,
+            "clock": clock or SystemClock(),
+            "dojo_events": dojo_events,
+        }
         orders = Orders(**parts, auto_confirm=settings.auto_confirm)
+        cashier = Cashier(**parts)
         feed = Feed(orders=orders, broker=broker)
         await feed.start()
+        dojo = await _talk_to_dojo(settings, orders=orders, cashier=cashier)
         try:
             yield {
                 "settings": settings,
                 "store": store,
                 "orders": orders,
-                "cashier": Cashier(**parts),
+                "cashier": cashier,
                 "tokens": Tokens(store=store, clock=parts["clock"]),
                 "feed": feed,
             }
         finally:
             try:
+                await dojo.aclose()
                 await feed.stop()
             finally:
                 await broker.close()
@@ -73,6 +89,33 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         middleware=[Middleware(logs.Tracing, fallback=rest.unexpected)],
         exception_handlers={OrderpassError: rest.error_response, HTTPException: rest.error_response},
     )
+
+
+async def _talk_to_dojo(settings: Settings, *, orders: Orders, cashier: Cashier) -> AsyncExitStack:
+    """With an API key: the client, the outbox dispatcher and the payment resolver, all in the
+    background. Without one, all of it is off, and the log says so once."""
+    stack = AsyncExitStack()
+    if not settings.talks_to_dojo:
+        log.warning(
+            "ORDERPASS_DOJO_API_KEY is not set: POS events to Dojo and payment-intent lookups are off"
+        )
+        return stack
+    assert settings.dojo_api_key is not None
+    client = DojoClient(
+        base_url=settings.dojo_api_url,
+        api_key=settings.dojo_api_key,
+        software_house_id=settings.dojo_software_house_id,
+    )
+    stack.push_async_callback(client.close)
+    delay = timedelta(milliseconds=settings.dojo_event_delay_ms)
+    dispatcher = Dispatcher(
+        store=orders.store, dojo=client, clock=orders.clock, broker=orders.broker, delay=delay
+    )
+    resolver = Resolver(cashier=cashier, dojo=client, clock=orders.clock)
+    for worker in (dispatcher, resolver):
+        await worker.start()
+        stack.push_async_callback(worker.stop)
+    return stack
 
 
 def app_from_env() -> Starlette:

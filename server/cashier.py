@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from server.actors import Actor
-from server.changes import ChangeKind
+from server.changes import Change, ChangeKind
 from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
 from server.lifecycle import TERMINAL
+from server.locks import Lock
 from server.money import Money
 from server.order import Order
 from server.payments import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
+from server.queries import locks
 from server.queries import payments as payment_rows
 from server.roles import Permission
 from server.service import Service, existing
@@ -72,44 +77,150 @@ class Cashier(Service):
         payment_intent_id: str,
         paid_amount: Money,
         tips_amount: Money | None = None,
+        lock_id: str | None = None,
         by: Actor,
     ) -> Order:
         """Record a payment (a split bill's share, say) against an open order; recording the same
-        payment intent again with the same amounts changes nothing."""
+        payment intent again with the same amounts changes nothing. Under Dojo's lock, only the
+        payment made under that lock is taken."""
         by.require(Permission.PAY)
         tips = tips_amount or Money.of(0, paid_amount.currency_code)
         now = self.clock.now()
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
             _check_currency(order, paid_amount, tips)
+            lock = order.lock_at(now)
+            if lock is not None and lock.lock_id != lock_id:
+                raise Conflict(f"order {order_id} is locked for another payment ({lock.describe()})")
             held = next((p for p in order.payments if p.payment_intent_id == payment_intent_id), None)
             if held is not None:
                 if (held.paid_amount, held.tips_amount) != (paid_amount.value, tips.value):
                     raise Conflict(f"payment intent {payment_intent_id} was recorded with other amounts")
                 return order
-            owner = await payment_rows.payment_owner(tx, payment_intent_id)
-            if owner is not None:
-                raise Conflict(f"payment intent {payment_intent_id} already belongs to order {owner}")
             if order.status in TERMINAL:
                 raise Conflict(f"order {order_id} is {order.status.value}; it takes no more payments")
-            latest = (await payment_rows.latest_events(tx, [payment_intent_id])).get(payment_intent_id)
-            payment = Payment(
-                payment_intent_id=payment_intent_id,
-                paid_amount=paid_amount.value,
-                tips_amount=tips.value,
-                source=PaymentSource.RECORDED,
-                status=PaymentStatus(latest.payment_status) if latest else None,
-                status_at=latest.created_at if latest else None,
-            )
-            await payment_rows.insert_payment(
-                tx, order.id, position=len(order.payments), payment=payment, now=now
-            )
-            entry = _payment_entry(order, None, payment, by=by, now=now)
-            order, change = await self._record(
-                tx, order, ChangeKind.PAYMENT_CHANGED, [entry], now=now, payments=(*order.payments, payment)
+            order, change = await self._take(
+                tx,
+                order,
+                payment_intent_id,
+                paid_amount.value,
+                tips.value,
+                PaymentSource.RECORDED,
+                by=by,
+                now=now,
             )
         await self._publish(change)
         return order
+
+    async def attach_resolved(
+        self, order_id: str, *, payment_intent_id: str, paid_amount: Money, tips_amount: Money, by: Actor
+    ) -> Order:
+        """Attach a payment Dojo told us of by event, once its payment intent names our order. It
+        is a fact about money, so it is kept whatever the order's status."""
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
+            _check_currency(order, paid_amount, tips_amount)
+            if any(p.payment_intent_id == payment_intent_id for p in order.payments):
+                return order
+            order, change = await self._take(
+                tx,
+                order,
+                payment_intent_id,
+                paid_amount.value,
+                tips_amount.value,
+                PaymentSource.RESOLVED,
+                by=by,
+                now=now,
+            )
+        await self._publish(change)
+        return order
+
+    async def _take(
+        self,
+        tx: AsyncSession,
+        order: Order,
+        intent: str,
+        paid: int,
+        tips: int,
+        source: PaymentSource,
+        *,
+        by: Actor,
+        now: datetime,
+    ) -> tuple[Order, Change]:
+        """A new payment on the order, with whatever status Dojo's events already gave its intent."""
+        owner = await payment_rows.payment_owner(tx, intent)
+        if owner is not None:
+            raise Conflict(f"payment intent {intent} already belongs to order {owner}")
+        latest = (await payment_rows.latest_events(tx, [intent])).get(intent)
+        payment = Payment(
+            payment_intent_id=intent,
+            paid_amount=paid,
+            tips_amount=tips,
+            source=source,
+            status=PaymentStatus(latest.payment_status) if latest else None,
+            status_at=latest.created_at if latest else None,
+        )
+        await payment_rows.insert_payment(
+            tx, order.id, position=len(order.payments), payment=payment, now=now
+        )
+        entry = _payment_entry(order, None, payment, by=by, now=now)
+        return await self._record(
+            tx, order, ChangeKind.PAYMENT_CHANGED, [entry], now=now, payments=(*order.payments, payment)
+        )
+
+    async def lookups_due(self, *, limit: int = 20) -> list[str]:
+        """Unmatched payment intents it is time to ask Dojo about."""
+        async with self.store.read() as tx:
+            return await payment_rows.lookups_due(tx, now=self.clock.now(), limit=limit)
+
+    async def lookup_failed(
+        self, payment_intent_id: str, *, error: str, retry_after: Callable[[int], timedelta]
+    ) -> int:
+        """Note a failed lookup and when to ask again (after `retry_after(attempts)`); the attempts."""
+        async with self.store.write() as tx:
+            state = (await payment_rows.lookup_state(tx, [payment_intent_id])).get(payment_intent_id)
+            attempts = (state.attempts if state else 0) + 1
+            retry_at = self.clock.now() + retry_after(attempts)
+            await payment_rows.lookup_failed(
+                tx, payment_intent_id, attempts=attempts, error=error, retry_at=retry_at
+            )
+        return attempts
+
+    # -- Dojo's locks (Pay at Table) --------------------------------------------------------------
+
+    async def lock(self, order_id: str, *, lock_id: str, expiry: datetime, by: Actor) -> Order:
+        """Lock an open order for Dojo while a table pays; taking the same lock again renews it."""
+        by.require(Permission.PAY)
+        now = self.clock.now()
+        if expiry <= now:
+            raise InvalidRequest("expiry: must be in the future", field="expiry")
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
+            held = order.lock_at(now)
+            if held is not None and held.lock_id != lock_id:
+                raise Conflict(f"order {order_id} is already locked ({held.describe()})")
+            if order.status in TERMINAL:
+                raise Conflict(f"order {order_id} is {order.status.value}; there is nothing to pay")
+            await locks.take(tx, order_id, lock_id=lock_id, expiry=expiry, now=now)
+        return dataclasses.replace(order, lock=Lock(lock_id, expiry))
+
+    async def extend(self, order_id: str, *, lock_id: str, expiry: datetime, by: Actor) -> Order:
+        """Move the lock's expiry; a lock that lapsed unclaimed is taken again."""
+        return await self.lock(order_id, lock_id=lock_id, expiry=expiry, by=by)
+
+    async def unlock(self, order_id: str, *, lock_id: str, by: Actor) -> Order:
+        """Release Dojo's lock; releasing one that is already gone answers the order as it is."""
+        by.require(Permission.PAY)
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
+            held = order.lock_at(now)
+            if held is not None and held.lock_id != lock_id:
+                raise Conflict(f"order {order_id} is locked by another lock ({held.describe()})")
+            if order.lock is not None:
+                await locks.release(tx, order_id)
+        return dataclasses.replace(order, lock=None)
 
     async def unmatched(self, *, limit: int = 100) -> list[UnmatchedPayment]:
         async with self.store.read() as tx:

@@ -1,4 +1,5 @@
-"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke` and `simulate`."""
+"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke`, `dojo register|status`
+and `simulate`."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from server import simulate
-from server.broker import crosses_processes
+from server.broker import create_broker, crosses_processes
 from server.clock import SystemClock
+from server.dojo import registration
+from server.dojo.client import DojoClient
+from server.dojo.outbox import describe as outbox_describe
+from server.dojo.rest import capabilities
 from server.errors import OrderpassError
+from server.orders import Orders
 from server.roles import Role
 from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings, SettingsError
 from server.store import create_store
@@ -65,6 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", help="revoke the active token of that name")
     revoke.add_argument("name")
     revoke.set_defaults(run=_token_revoke)
+
+    dojo = commands.add_parser("dojo", help="this POS as Dojo knows it")
+    dojo_commands = dojo.add_subparsers(required=True, metavar="ACTION")
+    register = dojo_commands.add_parser(
+        "register", help="register our URL, credentials and capabilities with Dojo"
+    )
+    register.add_argument(
+        "--public-url", required=True, help="where Dojo reaches this orderpass (https://...)"
+    )
+    register.set_defaults(run=_dojo_register)
+    dojo_commands.add_parser("status", help="what Dojo has registered, and what is owed to it").set_defaults(
+        run=_dojo_status
+    )
 
     play = commands.add_parser("simulate", help="play Dojo against a running orderpass: orders, payments")
     play.add_argument("--url", default="http://127.0.0.1:8000", help="the orderpass to call (%(default)s)")
@@ -131,6 +151,57 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
     )
     return 0
+
+
+def _dojo_register(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    username, password = settings.dojo_credentials()
+    answer = asyncio.run(
+        _with_dojo(
+            settings,
+            lambda dojo: registration.register(
+                dojo, public_url=args.public_url, username=username, password=password
+            ),
+        )
+    )
+    print(
+        f"registered {args.public_url} with Dojo: {len(capabilities())} capabilities",
+        file=sys.stderr,
+    )
+    for integration in answer:
+        print(f"  {integration.get('url')}: {len(integration.get('capabilities') or [])} capabilities")
+    return 0
+
+
+def _dojo_status(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    for line in registration.report(asyncio.run(_with_dojo(settings, registration.registered))):
+        print(line)
+    owed = asyncio.run(_with_orders(settings, lambda orders: orders.owed_to_dojo()))
+    print(outbox_describe(owed, datetime.now(UTC)))
+    return 0
+
+
+async def _with_dojo(settings: Settings, work: Callable[[DojoClient], Awaitable[T]]) -> T:
+    if settings.dojo_api_key is None:
+        raise SettingsError(
+            "set ORDERPASS_DOJO_API_KEY (and ORDERPASS_DOJO_SOFTWARE_HOUSE_ID) to talk to Dojo"
+        )
+    client = DojoClient(
+        base_url=settings.dojo_api_url,
+        api_key=settings.dojo_api_key,
+        software_house_id=settings.dojo_software_house_id,
+    )
+    async with client:
+        return await work(client)
+
+
+async def _with_orders(settings: Settings, work: Callable[[Orders], Awaitable[T]]) -> T:
+    store = create_store(settings)
+    try:
+        return await work(Orders(store=store, broker=create_broker("memory://"), clock=SystemClock()))
+    finally:
+        await store.close()
 
 
 def _simulate(args: argparse.Namespace) -> int:

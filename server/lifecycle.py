@@ -66,6 +66,10 @@ RECALL: Final[Mapping[OrderStatus, OrderStatus]] = {
 # Dojo may cancel only before the kitchen has accepted the order.
 DOJO_CANCELLABLE: Final = frozenset({S.NEW, S.SUBMITTED, S.CONFIRMED})
 
+# Moves that change what is being paid: refused to staff while Dojo's lock holds the order.
+# (The kitchen's own moves are not among them: cooking goes on while a table pays.)
+PAYMENT_ALTERING: Final = frozenset({S.CANCELED, S.FAILED})
+
 
 def check_move(current: OrderStatus, target: OrderStatus, *, paid_in_full: bool) -> None:
     """Raise unless the table allows `current -> target` (Finalized also needs the bill paid)."""

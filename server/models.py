@@ -217,6 +217,58 @@ class StaffTokenRow(SQLModel, table=True):
     revoked_at: datetime | None = _time(default=None)
 
 
+class OrderLockRow(SQLModel, table=True):
+    """Dojo's write lock on an order while it takes payment (Pay at Table); at most one per order."""
+
+    __tablename__ = "order_locks"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    lock_id: str
+    expiry: datetime = _time()
+    locked_at: datetime = _time()
+
+
+class OutboxRow(SQLModel, table=True):
+    """An `OrderUpdated` event owed to Dojo, written in the same transaction as the change.
+
+    At most one undelivered row per order: a burst of changes bumps `changes` on it, and a
+    delivery only counts if `changes` did not move while it was under way."""
+
+    __tablename__ = "dojo_outbox"
+    __table_args__ = (
+        Index(
+            "ux_dojo_outbox_pending",
+            "order_id",
+            unique=True,
+            sqlite_where=text("delivered_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
+        Index("ix_dojo_outbox_due", "delivered_at", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=_Serial)
+    order_id: str
+    event_type: str = "OrderUpdated"
+    changes: int = 1
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+    next_attempt_at: datetime = _time()
+    attempts: int = 0
+    claimed_until: datetime | None = _time(default=None)  # a dispatcher is delivering it
+    delivered_at: datetime | None = _time(default=None)
+    last_error: str | None = None
+
+
+class IntentLookupRow(SQLModel, table=True):
+    """Asking Dojo which order an unmatched payment intent belongs to: when to ask again."""
+
+    __tablename__ = "payment_intent_lookups"
+    payment_intent_id: str = Field(primary_key=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    last_error: str | None = None
+    resolved_at: datetime | None = _time(default=None)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -232,3 +284,6 @@ PAYMENT_EVENTS = _table(PaymentEventRow)
 HISTORY = _table(HistoryRow)
 CHANGES = _table(ChangeRow)
 STAFF_TOKENS = _table(StaffTokenRow)
+LOCKS = _table(OrderLockRow)
+OUTBOX = _table(OutboxRow)
+INTENT_LOOKUPS = _table(IntentLookupRow)

@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from server.clock import UtcDatetime
 from server.lifecycle import TERMINAL, OrderStatus
+from server.locks import Lock
 from server.money import Money, is_currency
 from server.payments import Payment
 
@@ -47,10 +48,22 @@ class OrderSubItem(Content):
     note: str | None = None
     modifiers: tuple[Modifier, ...] = ()
 
+    def unit_price(self) -> int:
+        """One of this item with its modifiers (a modifier's quantity is per single item)."""
+        return self.amount_per_item.value + sum(
+            m.quantity * m.amount_per_modifier.value for m in self.modifiers
+        )
+
+    def line_total(self) -> int:
+        return self.quantity * self.unit_price()
+
 
 class OrderItem(OrderSubItem):
     model_config = ConfigDict(title="OrderItem")
     sub_items: tuple[OrderSubItem, ...] = ()
+
+    def unit_price(self) -> int:
+        return super().unit_price() + sum(sub.line_total() for sub in self.sub_items)
 
 
 class Customer(Content):
@@ -196,6 +209,7 @@ class Order:
     payments: tuple[Payment, ...]
     created_at: datetime
     updated_at: datetime
+    lock: Lock | None = None  # Dojo's, while it takes payment; may have expired
 
     @property
     def currency(self) -> str:
@@ -220,3 +234,7 @@ class Order:
     @property
     def payable(self) -> bool:
         return self.status not in TERMINAL and not self.paid_in_full
+
+    def lock_at(self, now: datetime) -> Lock | None:
+        """The lock that holds now, if any."""
+        return self.lock if self.lock is not None and self.lock.holds(now) else None

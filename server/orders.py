@@ -22,11 +22,11 @@ from server.changes import Change, ChangeKind
 from server.clock import Clock
 from server.errors import Conflict, NotFound
 from server.history import HistoryEntry
-from server.lifecycle import BUMP, RECALL, OrderStatus, check_dojo_cancel, check_move
+from server.lifecycle import BUMP, PAYMENT_ALTERING, RECALL, OrderStatus, check_dojo_cancel, check_move
 from server.order import Order, OrderDraft
 from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
 from server.payments import Payment, PaymentSource, PaymentStatus
-from server.queries import assembly, changes
+from server.queries import assembly, changes, outbox
 from server.queries import orders as order_rows
 from server.queries import payments as payment_rows
 from server.roles import Permission
@@ -38,8 +38,16 @@ MAX_ACTIVE: Final = 1000  # a kitchen with more open orders than this has other 
 
 
 class Orders(Service):
-    def __init__(self, *, store: Store, broker: Broker, clock: Clock, auto_confirm: bool = False) -> None:
-        super().__init__(store=store, broker=broker, clock=clock)
+    def __init__(
+        self,
+        *,
+        store: Store,
+        broker: Broker,
+        clock: Clock,
+        dojo_events: timedelta | None = None,
+        auto_confirm: bool = False,
+    ) -> None:
+        super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
         self.auto_confirm = auto_confirm
 
     # -- placing --------------------------------------------------------------------------------
@@ -76,6 +84,7 @@ class Orders(Service):
             if confirm:
                 history.append(_moved(order_id, now, POS, OrderStatus.NEW, OrderStatus.CONFIRMED))
             await changes.append_history(tx, history)
+            await self._owe_dojo(tx, order_id, now=now)
             sequence = await changes.append_change(
                 tx, order_id, ChangeKind.CREATED, from_status=None, to_status=status, now=now
             )
@@ -155,6 +164,11 @@ class Orders(Service):
         recallable = [o for o in orders if o.status is latest[o.id].to_status and o.status in RECALL]
         return recallable[:limit]
 
+    async def owed_to_dojo(self) -> outbox.Depth:
+        """POS events written but not yet delivered to Dojo: what an operator watches."""
+        async with self.store.read() as tx:
+            return await outbox.depth(tx)
+
     async def stats(self, since: datetime) -> KitchenStats:
         async with self.store.read() as tx:
             counts = await order_rows.status_counts(tx, since=since)
@@ -196,6 +210,11 @@ class Orders(Service):
     ) -> tuple[Order, Change]:
         check_move(order.status, to, paid_in_full=order.paid_in_full)
         now = self.clock.now()
+        lock = order.lock_at(now)
+        if lock is not None and to in PAYMENT_ALTERING and not by.is_dojo:
+            raise Conflict(
+                f"Dojo is taking payment for order {order.id} ({lock.describe()}); try once it is paid"
+            )
         kind = ChangeKind.CANCELED if to is OrderStatus.CANCELED else ChangeKind.STATUS_CHANGED
         entry = _moved(
             order.id, now, by, order.status, to, kind=kind, detail={"reason": reason} if reason else None

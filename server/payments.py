@@ -66,6 +66,9 @@ class UnmatchedPayment:
     status_at: datetime  # createdAt of the newest event
     first_seen_at: datetime
     events: int
+    lookups: int = 0  # times Dojo's payment-intent API was asked, in vain
+    last_error: str | None = None
+    next_lookup_at: datetime | None = None
 
 
 EVENT_TYPES: Final = frozenset({"payment_intent.created", "payment_intent.status_updated"})

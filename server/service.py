@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,16 +22,21 @@ from server.history import HistoryEntry
 from server.lifecycle import OrderStatus
 from server.order import Order
 from server.payments import Payment
-from server.queries import assembly, changes
+from server.queries import assembly, changes, outbox
 from server.queries import orders as order_rows
 from server.store import Store
 
 
 class Service:
-    def __init__(self, *, store: Store, broker: Broker, clock: Clock) -> None:
+    def __init__(
+        self, *, store: Store, broker: Broker, clock: Clock, dojo_events: timedelta | None = None
+    ) -> None:
+        """`dojo_events`: owe Dojo an `OrderUpdated` for every change, due that long after it (so
+        a burst goes as one); None when orderpass does not talk to Dojo."""
         self.store = store
         self.broker = broker
         self.clock = clock
+        self.dojo_events = dojo_events
 
     async def _record(
         self,
@@ -56,10 +61,16 @@ class Service:
         if not await order_rows.save_state(tx, order, status=status, paid_amount=paid, now=now):
             raise Conflict(f"order {order.id} was changed by someone else meanwhile; read it again")
         await changes.append_history(tx, entries)
+        await self._owe_dojo(tx, order.id, now=now)
         sequence = await changes.append_change(
             tx, order.id, kind, from_status=order.status, to_status=updated.status, now=now
         )
         return updated, Change(sequence, order.id, kind, order.status, updated.status)
+
+    async def _owe_dojo(self, tx: AsyncSession, order_id: str, *, now: datetime) -> None:
+        """In the change's own transaction: a crash can lose neither without the other."""
+        if self.dojo_events is not None:
+            await outbox.announce(tx, order_id, now=now, due=now + self.dojo_events)
 
     async def _publish(self, change: Change) -> None:
         await self.broker.publish(CHANNEL, change.to_json())

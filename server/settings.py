@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DATABASE_URL = "sqlite:///./orderpass.db"
 DEV_DOJO_USERNAME = "dojo"
 DEV_DOJO_PASSWORD = "orderpass-dev"  # printed by `serve --dev`; never used unless asked for
+DOJO_API_URL = "https://api.dojo.tech"  # the `servers` entry of Dojo's API description
 
 
 class SettingsError(ValueError):
@@ -34,6 +35,17 @@ class Settings:
     kds_recall_limit: int = 20
     kds_recall_minutes: int = 15
     timezone: str = "Europe/London"
+    dojo_api_url: str = DOJO_API_URL
+    dojo_api_key: str | None = None
+    dojo_software_house_id: str | None = None
+    dojo_event_delay_ms: int = 250
+    dojo_poll_seconds: float = 2.0
+    merchant_name: str = "orderpass"
+    merchant_address: tuple[str, ...] = ()
+    merchant_postcode: str = ""
+    merchant_vat_number: str | None = None
+    merchant_phone: str | None = None
+    merchant_email: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -55,7 +67,25 @@ class Settings:
             kds_recall_limit=read.integer("KDS_RECALL_LIMIT", 20),
             kds_recall_minutes=read.integer("KDS_RECALL_MINUTES", 15),
             timezone=read.timezone("TIMEZONE", "Europe/London"),
+            dojo_api_url=read.text("DOJO_API_URL", DOJO_API_URL),
+            dojo_api_key=read.optional("DOJO_API_KEY"),
+            dojo_software_house_id=read.optional("DOJO_SOFTWARE_HOUSE_ID"),
+            dojo_event_delay_ms=read.integer("DOJO_EVENT_DELAY_MS", 250),
+            dojo_poll_seconds=read.integer("DOJO_POLL_SECONDS", 2),
+            merchant_name=read.text("MERCHANT_NAME", "orderpass"),
+            merchant_address=tuple(
+                line.strip() for line in read.text("MERCHANT_ADDRESS", "").split("|") if line.strip()
+            ),
+            merchant_postcode=read.text("MERCHANT_POSTCODE", ""),
+            merchant_vat_number=read.optional("MERCHANT_VAT_NUMBER"),
+            merchant_phone=read.optional("MERCHANT_PHONE"),
+            merchant_email=read.optional("MERCHANT_EMAIL"),
         )
+
+    @property
+    def talks_to_dojo(self) -> bool:
+        """Calls to Dojo (POS events, payment-intent lookups) need an API key."""
+        return self.dojo_api_key is not None
 
     @property
     def has_dojo_credentials(self) -> bool:

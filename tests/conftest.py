@@ -23,7 +23,7 @@ from server import revisions
 from server.app import create_app
 from server.broker.memory import MemoryBroker
 from server.cashier import Cashier
-from server.clock import ManualClock, SystemClock
+from server.clock import Clock, ManualClock, SystemClock
 from server.orders import Orders
 from server.roles import Role
 from server.settings import Settings
@@ -31,6 +31,7 @@ from server.store import Store, create_store
 from server.tokens import Tokens
 from tests import dojo_contract, postgres
 
+pytest_plugins = ["tests.fake_dojo"]  # the fake_dojo fixture
 DOJO_AUTH = ("dojo", "test-secret")
 
 
@@ -128,8 +129,10 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def start_server(settings: Settings) -> LiveServer:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on")
+def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
+    config = uvicorn.Config(
+        create_app(settings, clock=clock), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -147,8 +150,8 @@ def serve(settings: Settings) -> Iterator[Callable[..., LiveServer]]:
     """Start a server; keyword arguments override the test's settings."""
     started: list[LiveServer] = []
 
-    def start(**overrides: Any) -> LiveServer:
-        started.append(start_server(replace(settings, **overrides)))
+    def start(clock: Clock | None = None, **overrides: Any) -> LiveServer:
+        started.append(start_server(replace(settings, **overrides), clock))
         return started[-1]
 
     yield start

@@ -32,8 +32,26 @@ REQUESTS = [
     "CollectionDetails",
     "SearchDineInDetails",
     "Cursor",
+    "PaymentWithLockId",
+    "CreateOrderLockRequest",
+    "ExtendOrderLockRequest",
 ]
-RESPONSES = ["Order", "PagedOrdersResponse", "EPOSError"]
+RESPONSES = [
+    "Order",
+    "PagedOrdersResponse",
+    "EPOSError",
+    "ExtendOrderLockResponse",
+    "OrderBill",
+    "BillSection",
+    "BillLine",
+    "BillText",
+    "BillMerchantName",
+    "BillMerchantAddress",
+    "BillMerchantPhoneNumber",
+    "BillMerchantEmailAddress",
+    "BillHorizontalLine",
+    "BillTaxNumber",
+]
 
 
 def dojo_schema(name: str) -> dict[str, Any]:

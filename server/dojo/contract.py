@@ -12,7 +12,7 @@ from typing import Any, Final
 import orjson
 from pydantic import ConfigDict, Field
 
-from server.clock import iso
+from server.clock import UtcDatetime, iso
 from server.errors import (
     Conflict,
     Forbidden,
@@ -31,6 +31,22 @@ class CreateOrderRequest(OrderDraft):
     model_config = ConfigDict(title="CreateOrderRequest")
     dojo_order_id: str = Field(min_length=1, max_length=200, description="The Dojo API order ID")
     payments: tuple[PaymentIn, ...]
+
+
+class PaymentWithLockId(PaymentIn):
+    model_config = ConfigDict(title="PaymentWithLockId")
+    lock_id: str | None = None
+
+
+class CreateOrderLockRequest(Content):
+    model_config = ConfigDict(title="CreateOrderLockRequest")
+    lock_id: str = Field(min_length=1)
+    expiry: UtcDatetime
+
+
+class ExtendOrderLockRequest(Content):
+    model_config = ConfigDict(title="ExtendOrderLockRequest")
+    expiry: UtcDatetime
 
 
 class SearchDineInDetails(Content):

@@ -3,15 +3,24 @@ from the very models that parse the requests, named as Dojo names them."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 from typing import Any, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from server.dojo.contract import CreateOrderRequest, SearchOrdersRequest
+from server.dojo.contract import (
+    CreateOrderLockRequest,
+    CreateOrderRequest,
+    ExtendOrderLockRequest,
+    PaymentWithLockId,
+    SearchOrdersRequest,
+)
+from server.dojo.rest import OPERATIONS, Operation
 from server.lifecycle import OrderStatus
 from server.money import Money
 from server.order import Content, OrderContent, PaymentIn
@@ -56,14 +65,88 @@ class Empty(BaseModel):
     model_config = ConfigDict(title="Empty", extra="forbid")
 
 
-def _operation(
-    operation_id: str, summary: str, capability: str, *, body: str | None, ok: str, errors: tuple[int, ...]
-) -> dict[str, Any]:
+class ExtendOrderLockResponse(BaseModel):
+    model_config = ConfigDict(title="ExtendOrderLockResponse", extra="forbid")
+
+
+class BillText(Content):
+    model_config = ConfigDict(title="BillText")
+    value: str
+    size: Literal["Body", "Header1", "Header2"]
+    align: Literal["Center", "Left", "Right"] | None = None
+    bold: bool | None = None
+
+
+class BillMerchantName(Content):
+    model_config = ConfigDict(title="BillMerchantName")
+    name: str
+
+
+class BillMerchantAddress(Content):
+    model_config = ConfigDict(title="BillMerchantAddress")
+    address_lines: tuple[str, ...]
+    postcode: str
+
+
+class BillMerchantPhoneNumber(Content):
+    model_config = ConfigDict(title="BillMerchantPhoneNumber")
+    phone_number: str
+
+
+class BillMerchantEmailAddress(Content):
+    model_config = ConfigDict(title="BillMerchantEmailAddress")
+    email_address: str
+
+
+class BillHorizontalLine(Content):
+    model_config = ConfigDict(title="BillHorizontalLine")
+    line: Literal["Single", "Double"] | None = None
+
+
+class BillTaxNumber(Content):
+    model_config = ConfigDict(title="BillTaxNumber")
+    name: str
+    number: str
+
+
+class BillLine(Content):
+    model_config = ConfigDict(title="BillLine")
+    line_type: Literal[
+        "MerchantName",
+        "MerchantAddress",
+        "MerchantPhoneNumber",
+        "MerchantEmailAddress",
+        "Text",
+        "HorizontalLine",
+        "TaxNumber",
+    ]
+    merchant_name: BillMerchantName | None = None
+    merchant_address: BillMerchantAddress | None = None
+    merchant_phone_number: BillMerchantPhoneNumber | None = None
+    merchant_email_address: BillMerchantEmailAddress | None = None
+    text: BillText | None = None
+    horizontal_line: BillHorizontalLine | None = None
+    tax_number: BillTaxNumber | None = None
+
+
+class BillSection(Content):
+    model_config = ConfigDict(title="BillSection")
+    lines: tuple[BillLine, ...]
+
+
+class OrderBill(Content):
+    model_config = ConfigDict(title="OrderBill")
+    header: BillSection
+    order: OrderResponse
+    footer: BillSection
+
+
+def _operation(op: Operation) -> dict[str, Any]:
     operation: dict[str, Any] = {
-        "operationId": operation_id,
-        "summary": summary,
-        "description": f"Capability: `{capability}`",
-        "tags": ["Events" if capability.startswith("HandleEvent") else "Orders"],
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": "Capability: " + ", ".join(f"`{name}`" for name in op.capabilities),
+        "tags": ["Events" if op.path == "/events" else "Orders"],
         "parameters": [
             {
                 "in": "header",
@@ -73,15 +156,31 @@ def _operation(
                 "description": text,
             }
             for name, text in HEADERS.items()
+        ]
+        + [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_params(op)
         ],
         "responses": {
-            "200": _json("OK", ok),
-            **{str(code): _json("Error", "EPOSError") for code in (401, 500, 503, *errors)},
+            "200": _json("OK", op.answer),
+            **{str(code): _json("Error", "EPOSError") for code in sorted({401, 500, 503, *op.errors})},
         },
     }
-    if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    if op.body:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(op.body)}},
+        }
     return operation
+
+
+def _dojo_path(op: Operation) -> str:
+    """/orders/{order_id} as Dojo spells it: /v1/orders/{orderId}."""
+    return "/v1" + re.sub(r"\{(\w+)\}", lambda m: "{" + to_camel(m.group(1)) + "}", op.path)
+
+
+def _path_params(op: Operation) -> list[str]:
+    return [to_camel(name) for name in re.findall(r"\{(\w+)\}", op.path)]
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:
@@ -93,8 +192,22 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _schemas() -> dict[str, Any]:
-    requests: list[type[BaseModel]] = [CreateOrderRequest, SearchOrdersRequest, Event]
-    responses: list[type[BaseModel]] = [OrderResponse, PagedOrdersResponse, EPOSError, Empty]
+    requests: list[type[BaseModel]] = [
+        CreateOrderRequest,
+        SearchOrdersRequest,
+        Event,
+        PaymentWithLockId,
+        CreateOrderLockRequest,
+        ExtendOrderLockRequest,
+    ]
+    responses: list[type[BaseModel]] = [
+        OrderResponse,
+        PagedOrdersResponse,
+        EPOSError,
+        Empty,
+        ExtendOrderLockResponse,
+        OrderBill,
+    ]
     modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [(model, "validation") for model in requests]
     modes += [(model, "serialization") for model in responses]
     _, top = models_json_schema(
@@ -109,22 +222,11 @@ def _schemas() -> dict[str, Any]:
     return {RENAMED.get(name, name): schema for name, schema in defs.items()}
 
 
-ORDER_ID: Final = {"name": "orderId", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
 @cache
 def document() -> dict[str, Any]:
-    get = _operation(
-        "v1-get-orders-orderId", "Get an order by id", "GetOrderById", body=None, ok="Order", errors=(404,)
-    )
-    cancel = _operation(
-        "v1-delete-orders-orderId",
-        "Cancel an order by id",
-        "CancelOrderById",
-        body=None,
-        ok="Order",
-        errors=(404, 409),
-    )
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(_dojo_path(op), {})[op.method.lower()] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -133,39 +235,7 @@ def document() -> dict[str, Any]:
             "description": "The subset of Dojo's EPOS Data API 1.0 that this orderpass build implements.",
         },
         "security": [{"basic": []}],
-        "paths": {
-            "/v1/orders": {
-                "post": _operation(
-                    "v1-post-orders",
-                    "Create an order",
-                    "CreateOrder",
-                    body="CreateOrderRequest",
-                    ok="Order",
-                    errors=(400, 409, 413),
-                ),
-            },
-            "/v1/orders/search": {
-                "post": _operation(
-                    "v1-search-orders",
-                    "Search orders",
-                    "SearchOrders",
-                    body="SearchOrdersRequest",
-                    ok="PagedOrdersResponse",
-                    errors=(400, 413),
-                ),
-            },
-            "/v1/orders/{orderId}": {"parameters": [ORDER_ID], "get": get, "delete": cancel},
-            "/v1/events": {
-                "post": _operation(
-                    "v1-post-events",
-                    "Handle a Dojo event",
-                    "HandleEvent:payment_intent.status_updated",
-                    body="Event",
-                    ok="Empty",
-                    errors=(400, 413),
-                ),
-            },
-        },
+        "paths": paths,
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},

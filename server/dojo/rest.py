@@ -10,7 +10,10 @@ import base64
 import binascii
 import hmac
 import logging
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
@@ -23,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.actors import Actor
 from server.cashier import Cashier
 from server.dojo import contract
+from server.dojo.bill import Merchant, order_bill
 from server.errors import OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
 from server.orders import Orders
 from server.paging import SearchFilters
@@ -33,13 +37,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def mount(*, username: str, password: str) -> Mount:
-    routes = [
-        Route("/orders", create_order, methods=["POST"]),
-        Route("/orders/search", search_orders, methods=["POST"]),
-        Route("/orders/{order_id}", get_order, methods=["GET"]),
-        Route("/orders/{order_id}", cancel_order, methods=["DELETE"]),
-        Route("/events", handle_event, methods=["POST"]),
-    ]
+    routes = [Route(op.path, op.endpoint, methods=[op.method]) for op in OPERATIONS]
     guard = Middleware(BasicAuth, username=username, password=password)
     return Mount("/v1", routes=routes, middleware=[guard])
 
@@ -76,6 +74,193 @@ async def handle_event(request: Request) -> Response:
     outcome = await cashier(request).handle_event(event, by=Actor.dojo(request.headers))
     log.info("Dojo event %s (%s): %s", event.id, event.event, outcome.value)
     return render({})
+
+
+async def record_payment(request: Request) -> Response:
+    payment = await parse(request, contract.PaymentWithLockId)
+    order = await cashier(request).record_payment(
+        request.path_params["order_id"],
+        payment_intent_id=payment.payment_intent_id,
+        paid_amount=payment.paid_amount,
+        tips_amount=payment.tips_amount,
+        lock_id=payment.lock_id,
+        by=Actor.dojo(request.headers),
+    )
+    return render(contract.order(order))
+
+
+async def create_lock(request: Request) -> Response:
+    lock = await parse(request, contract.CreateOrderLockRequest)
+    order = await cashier(request).lock(
+        request.path_params["order_id"],
+        lock_id=lock.lock_id,
+        expiry=lock.expiry,
+        by=Actor.dojo(request.headers),
+    )
+    return render(contract.order(order))
+
+
+async def extend_lock(request: Request) -> Response:
+    extension = await parse(request, contract.ExtendOrderLockRequest)
+    params = request.path_params
+    await cashier(request).extend(
+        params["order_id"], lock_id=params["lock_id"], expiry=extension.expiry, by=Actor.dojo(request.headers)
+    )
+    return render({})  # Dojo's ExtendOrderLockResponse is an empty object
+
+
+async def delete_lock(request: Request) -> Response:
+    params = request.path_params
+    order = await cashier(request).unlock(
+        params["order_id"], lock_id=params["lock_id"], by=Actor.dojo(request.headers)
+    )
+    return render(contract.order(order))
+
+
+async def get_bill(request: Request) -> Response:
+    order = await orders(request).get(request.path_params["order_id"])
+    settings = request.state.settings
+    printed = order_bill(
+        order,
+        merchant=Merchant.from_settings(settings),
+        printed_at=orders(request).clock.now(),
+        timezone=ZoneInfo(settings.timezone),
+    )
+    return render(printed)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    capabilities: tuple[str, ...]  # the names Dojo routes by (the API's CapabilityName)
+    method: str
+    path: str
+    endpoint: Callable[[Request], Awaitable[Response]]
+    operation_id: str  # as in Dojo's description
+    summary: str
+    body: str | None  # the request schema, by Dojo's name
+    answer: str  # the 200 response schema
+    errors: tuple[int, ...]
+
+
+# What this build implements, in one table: the routes, the capabilities `orderpass dojo
+# register` sends, and the operations /openapi.json describes.
+OPERATIONS: Final = (
+    Operation(
+        ("CreateOrder",),
+        "POST",
+        "/orders",
+        create_order,
+        "v1-post-orders",
+        "Create an order",
+        "CreateOrderRequest",
+        "Order",
+        (400, 409, 413),
+    ),
+    Operation(
+        ("SearchOrders",),
+        "POST",
+        "/orders/search",
+        search_orders,
+        "v1-search-orders",
+        "Search orders",
+        "SearchOrdersRequest",
+        "PagedOrdersResponse",
+        (400, 413),
+    ),
+    Operation(
+        ("GetOrderById",),
+        "GET",
+        "/orders/{order_id}",
+        get_order,
+        "v1-get-orders-orderId",
+        "Get an order by id",
+        None,
+        "Order",
+        (404,),
+    ),
+    Operation(
+        ("CancelOrderById",),
+        "DELETE",
+        "/orders/{order_id}",
+        cancel_order,
+        "v1-delete-orders-orderId",
+        "Cancel an order by id",
+        None,
+        "Order",
+        (404, 409),
+    ),
+    Operation(
+        ("RecordOrderPayment",),
+        "POST",
+        "/orders/{order_id}/record-payment",
+        record_payment,
+        "v1-post-record-order-payment",
+        "Record a payment against an order",
+        "PaymentWithLockId",
+        "Order",
+        (400, 404, 409, 413),
+    ),
+    Operation(
+        ("CreateOrderLock",),
+        "POST",
+        "/orders/{order_id}/lock",
+        create_lock,
+        "v1-post-order-lock",
+        "Lock an order while Dojo takes payment",
+        "CreateOrderLockRequest",
+        "Order",
+        (400, 404, 409, 413),
+    ),
+    Operation(
+        ("ExtendOrderLock",),
+        "PUT",
+        "/orders/{order_id}/locks/{lock_id}",
+        extend_lock,
+        "v1-put-extend-order-lock",
+        "Extend Dojo's lock on an order",
+        "ExtendOrderLockRequest",
+        "ExtendOrderLockResponse",
+        (400, 404, 409, 413),
+    ),
+    Operation(
+        ("DeleteOrderLock",),
+        "DELETE",
+        "/orders/{order_id}/locks/{lock_id}",
+        delete_lock,
+        "v1-delete-order-lock",
+        "Release Dojo's lock on an order",
+        None,
+        "Order",
+        (404, 409),
+    ),
+    Operation(
+        ("GetOrderBill",),
+        "GET",
+        "/orders/{order_id}/bill",
+        get_bill,
+        "v1-get-orders-bill",
+        "The order as a terminal prints it",
+        None,
+        "OrderBill",
+        (404,),
+    ),
+    Operation(
+        ("HandleEvent:payment_intent.created", "HandleEvent:payment_intent.status_updated"),
+        "POST",
+        "/events",
+        handle_event,
+        "v1-post-events",
+        "Handle a Dojo event",
+        "Event",
+        "Empty",
+        (400, 413),
+    ),
+)
+CAPABILITY_VERSION: Final = "1.0.0"  # the version Dojo's own examples register these names with
+
+
+def capabilities() -> list[tuple[str, str]]:
+    return [(name, CAPABILITY_VERSION) for op in OPERATIONS for name in op.capabilities]
 
 
 # -- plumbing -----------------------------------------------------------------------------------

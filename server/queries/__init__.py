@@ -14,11 +14,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def insert_ignoring(session: AsyncSession, table: Table, *targets: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING, in the current dialect."""
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """INSERT in the current dialect, for its ON CONFLICT clauses (SQLite and PostgreSQL agree)."""
     dialect = session.get_bind().dialect.name
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-    return statement.on_conflict_do_nothing(index_elements=list(targets) or None)
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def insert_ignoring(session: AsyncSession, table: Table, *targets: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING."""
+    return dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(targets) or None)
 
 
 async def rows(session: AsyncSession, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:

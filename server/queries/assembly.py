@@ -6,13 +6,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.lifecycle import OrderStatus
+from server.locks import Lock
 from server.models import (
     DISCOUNTS,
     ITEMS,
+    LOCKS,
     MODIFIERS,
     ORDERS,
     PAYMENTS,
@@ -42,11 +44,15 @@ async def load_order(session: AsyncSession, order_id: str) -> Order | None:
     return orders[0] if orders else None
 
 
+# The order with Dojo's lock on it, if any, in one statement.
+_HEADS = select(ORDERS, LOCKS.c.lock_id, LOCKS.c.expiry).outerjoin(LOCKS, LOCKS.c.order_id == ORDERS.c.id)
+
+
 async def load_orders(session: AsyncSession, ids: Sequence[str]) -> list[Order]:
     """Whole orders, in the order of `ids`, in six statements however many there are."""
     if not ids:
         return []
-    heads = {row.id: row for row in await rows(session, ORDERS, ORDERS.c.id.in_(ids))}
+    heads = {row.id: row for row in await session.execute(_HEADS.where(ORDERS.c.id.in_(ids)))}
     found = list(heads)
     lines = grouped(await rows(session, ITEMS, ITEMS.c.order_id.in_(found), ITEMS.c.line))
     modifiers = grouped(
@@ -131,6 +137,7 @@ def _order(
         payments=tuple(_payment(row) for row in payments),
         created_at=head.created_at,
         updated_at=head.updated_at,
+        lock=Lock(head.lock_id, head.expiry) if head.lock_id is not None else None,
     )
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import (
+    INTENT_LOOKUPS,
     PAYMENT_EVENTS,
     PAYMENTS,
 )
 from server.payments import Event, Payment, PaymentStatus, UnmatchedPayment
-from server.queries import insert_ignoring
+from server.queries import dialect_insert, insert_ignoring
 
 # -- payments and Dojo's events -----------------------------------------------------------------
 
@@ -110,4 +112,47 @@ async def unmatched(session: AsyncSession, *, limit: int) -> list[UnmatchedPayme
             first_seen_at=first.first_seen_at if first else row.received_at,
             events=(first.events if first else 0) + 1,
         )
-    return sorted(found.values(), key=lambda p: p.first_seen_at)[:limit]
+    chosen = sorted(found.values(), key=lambda p: p.first_seen_at)[:limit]
+    lookups = await lookup_state(session, [p.payment_intent_id for p in chosen])
+    return [_with_lookup(p, lookups.get(p.payment_intent_id)) for p in chosen]
+
+
+def _with_lookup(payment: UnmatchedPayment, lookup: Row[Any] | None) -> UnmatchedPayment:
+    if lookup is None:
+        return payment
+    return dataclasses.replace(
+        payment, lookups=lookup.attempts, last_error=lookup.last_error, next_lookup_at=lookup.next_attempt_at
+    )
+
+
+async def lookups_due(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
+    """Unmatched payment intents it is time to ask Dojo about (never asked, or due again)."""
+    held = select(PAYMENTS.c.payment_intent_id)
+    waiting = select(INTENT_LOOKUPS.c.payment_intent_id).where(INTENT_LOOKUPS.c.next_attempt_at > now)
+    query = (
+        select(PAYMENT_EVENTS.c.payment_intent_id)
+        .where(
+            PAYMENT_EVENTS.c.payment_intent_id.not_in(held),
+            PAYMENT_EVENTS.c.payment_intent_id.not_in(waiting),
+        )
+        .group_by(PAYMENT_EVENTS.c.payment_intent_id)
+        .order_by(func.min(PAYMENT_EVENTS.c.received_at))
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def lookup_failed(
+    session: AsyncSession, intent_id: str, *, attempts: int, error: str, retry_at: datetime
+) -> None:
+    values = {"attempts": attempts, "next_attempt_at": retry_at, "last_error": error[:500]}
+    statement = dialect_insert(session, INTENT_LOOKUPS).values(payment_intent_id=intent_id, **values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[INTENT_LOOKUPS.c.payment_intent_id], set_=values
+    )
+    await session.execute(statement)
+
+
+async def lookup_state(session: AsyncSession, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
+    query = select(INTENT_LOOKUPS).where(INTENT_LOOKUPS.c.payment_intent_id.in_(intent_ids))
+    return {row.payment_intent_id: row for row in await session.execute(query)}

@@ -1,0 +1,54 @@
+"""Telling Dojo where we are and what we can do: `orderpass dojo register` and `dojo status`.
+
+Capabilities use the names of the API's `CapabilityName` enum with version "1.0.0", as the
+API description and its examples do; newer docs also accept `RecordOrderPaymentById` and
+`GetOrderBillById` with "v1", but the description we are validated against is the contract.
+Dojo routes only what each registration lists, so every PUT sends the full set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.dojo.client import DojoApi
+from server.dojo.rest import capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    url: str
+    capabilities: frozenset[tuple[str, str]]
+
+
+async def register(dojo: DojoApi, *, public_url: str, username: str, password: str) -> list[dict[str, Any]]:
+    return await dojo.register_rest(
+        url=public_url.rstrip("/"), username=username, password=password, capabilities=capabilities()
+    )
+
+
+async def registered(dojo: DojoApi) -> list[Registration]:
+    answer = await dojo.integrations()
+    found = []
+    for integration in answer.get("restIntegrations") or []:
+        names = frozenset(
+            (c.get("name", ""), c.get("version", "")) for c in integration.get("capabilities") or []
+        )
+        found.append(Registration(str(integration.get("url", "")), names))
+    return found
+
+
+def report(found: list[Registration]) -> list[str]:
+    """What Dojo has registered, against what this build implements."""
+    ours = frozenset(capabilities())
+    if not found:
+        return ["Dojo has no REST integration registered: run `orderpass dojo register --public-url URL`"]
+    lines = []
+    for registration in found:
+        lines.append(f"registered at {registration.url}: {len(registration.capabilities)} capabilities")
+        missing, extra = sorted(ours - registration.capabilities), sorted(registration.capabilities - ours)
+        lines += [f"  not registered, though implemented: {name} {version}" for name, version in missing]
+        lines += [f"  registered, though not implemented: {name} {version}" for name, version in extra]
+        if not missing and not extra:
+            lines.append("  exactly what this build implements")
+    return lines

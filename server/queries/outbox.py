@@ -1,0 +1,94 @@
+"""The Dojo outbox: `OrderUpdated` events owed to Dojo, and their delivery state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models import OUTBOX
+from server.queries import dialect_insert
+
+_PENDING = OUTBOX.c.delivered_at.is_(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    id: int
+    order_id: str
+    changes: int
+    attempts: int
+
+
+async def announce(session: AsyncSession, order_id: str, *, now: datetime, due: datetime) -> None:
+    """Owe Dojo an event for this order: a new row, or one more change on the one still pending."""
+    statement = dialect_insert(session, OUTBOX).values(
+        order_id=order_id, changes=1, created_at=now, updated_at=now, next_attempt_at=due, attempts=0
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[OUTBOX.c.order_id],
+        index_where=_PENDING,
+        set_={"changes": OUTBOX.c.changes + 1, "updated_at": now},
+    )
+    await session.execute(statement)
+
+
+async def claim(session: AsyncSession, *, now: datetime, until: datetime, limit: int) -> list[Owed]:
+    """Due events nobody is delivering, claimed for this dispatcher until `until`."""
+    free = or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now)
+    query = (
+        select(OUTBOX.c.id, OUTBOX.c.order_id, OUTBOX.c.changes, OUTBOX.c.attempts)
+        .where(_PENDING, OUTBOX.c.next_attempt_at <= now, free)
+        .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
+        .limit(limit)
+    )
+    owed = [Owed(r.id, r.order_id, r.changes, r.attempts) for r in await session.execute(query)]
+    if owed:
+        ids = [o.id for o in owed]
+        await session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), free).values(claimed_until=until))
+    return owed
+
+
+async def delivered(session: AsyncSession, owed: Owed, *, now: datetime) -> bool:
+    """Done, unless the order changed again while it was being delivered: then it stays owed."""
+    done = await session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == owed.id, OUTBOX.c.changes == owed.changes)
+        .values(delivered_at=now, claimed_until=None, last_error=None)
+    )
+    if done.rowcount:  # type: ignore[attr-defined]
+        return True
+    await session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == owed.id)
+        .values(claimed_until=None, next_attempt_at=now, attempts=0)
+    )
+    return False
+
+
+async def failed(session: AsyncSession, owed: Owed, *, error: str, retry_at: datetime) -> None:
+    await session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == owed.id)
+        .values(
+            attempts=OUTBOX.c.attempts + 1,
+            last_error=error[:500],
+            next_attempt_at=retry_at,
+            claimed_until=None,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Depth:
+    owed: int
+    oldest: datetime | None  # when the oldest undelivered change happened
+    failing: int  # owed events that have failed at least once
+
+
+async def depth(session: AsyncSession) -> Depth:
+    query = select(func.count(), func.min(OUTBOX.c.created_at), func.count().filter(OUTBOX.c.attempts > 0))
+    owed, oldest, failing = (await session.execute(query.where(_PENDING))).one()
+    return Depth(int(owed), oldest, int(failing))
