@@ -139,13 +139,21 @@ class Feed:
                 while True:
                     woken = woken or asyncio.ensure_future(anext(messages))
                     done, _ = await asyncio.wait({woken}, timeout=self.poll_seconds)
-                    if done:
-                        woken.result()
-                        woken = None
-                    await self._fan_out()
+                    message = woken.result() if done else None
+                    woken = None if done else woken
+                    if self._subscribers:
+                        await self._fan_out()
+                    else:
+                        self._skip(message)
             finally:
                 if woken is not None:
                     woken.cancel()
+
+    def _skip(self, message: str | None) -> None:
+        """Nobody listens: move past the change the message names without reading anything (a
+        subscriber who arrives later replays from the store, from its own starting point)."""
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            self._last = max(self._last, Change.from_json(message).sequence) if message else self._last
 
     async def _newest(self) -> int:
         """Where live delivery starts; waits (without holding up startup) for the store to answer."""

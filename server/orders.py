@@ -7,33 +7,33 @@ Dojo REST shim and GraphQL) call these methods and nothing below them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.actors import POS, Actor
+from server.actors import Actor
 from server.broker import Broker
 from server.changes import Change, ChangeKind
 from server.clock import Clock
-from server.errors import Conflict, NotFound
+from server.errors import Conflict, NotFound, OrderpassError
 from server.history import HistoryEntry
 from server.lifecycle import BUMP, PAYMENT_ALTERING, RECALL, OrderStatus, check_dojo_cancel, check_move
 from server.order import Order, OrderDraft
 from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
-from server.payments import Payment, PaymentSource, PaymentStatus
+from server.placing import Outcome, Placement, place_batch
 from server.queries import assembly, changes, outbox
 from server.queries import orders as order_rows
-from server.queries import payments as payment_rows
 from server.roles import Permission
 from server.service import Service, existing
 from server.stats import KitchenStats, kitchen_stats
 from server.store import Store
 
+MAX_BATCH: Final = 32  # orders one transaction places at most
 MAX_ACTIVE: Final = 1000  # a kitchen with more open orders than this has other problems
 
 
@@ -49,47 +49,51 @@ class Orders(Service):
     ) -> None:
         super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
         self.auto_confirm = auto_confirm
+        self._waiting: list[tuple[Placement, asyncio.Future[Outcome]]] = []
+        self._placer: asyncio.Task[None] | None = None
 
     # -- placing --------------------------------------------------------------------------------
 
     async def place(self, draft: OrderDraft, *, by: Actor, client_key: str | None = None) -> Order:
         """Place an order. A retry (the same Dojo order id, or the same client key) returns the
-        order it already placed; the same id with a different order is a Conflict."""
+        order it already placed; the same id with a different order is a Conflict. Requests that
+        arrive together share one transaction (server/placing.py), each with its own answer."""
         by.require(Permission.CREATE)
-        fingerprint = hashlib.sha256(draft.model_dump_json().encode()).hexdigest()
-        now, order_id = self.clock.now(), new_order_id()
-        async with self.store.write() as tx:
-            placed = await _placed(tx, draft, client_key, fingerprint)
-            if placed is not None:
-                return placed
-            payments = await _payments_for(tx, draft)
-            confirm = self.auto_confirm and by.is_dojo
-            status = OrderStatus.CONFIRMED if confirm else OrderStatus.NEW
-            inserted = await order_rows.insert_order(
-                tx,
-                order_id=order_id,
-                draft=draft,
-                status=status,
-                payments=payments,
-                fingerprint=fingerprint,
-                client_key=client_key,
-                now=now,
-            )
-            if not inserted:  # another process placed it between our check and our insert
-                placed = await _placed(tx, draft, client_key, fingerprint)
-                if placed is None:
-                    raise Conflict("this order is being placed concurrently; retry")
-                return placed
-            history = [HistoryEntry(order_id, now, ChangeKind.CREATED, by, to_status=OrderStatus.NEW)]
-            if confirm:
-                history.append(_moved(order_id, now, POS, OrderStatus.NEW, OrderStatus.CONFIRMED))
-            await changes.append_history(tx, history)
-            await self._owe_dojo(tx, order_id, now=now)
-            sequence = await changes.append_change(
-                tx, order_id, ChangeKind.CREATED, from_status=None, to_status=status, now=now
-            )
-        await self._publish(Change(sequence, order_id, ChangeKind.CREATED, None, status))
-        return Order(order_id, draft.dojo_order_id, status, 1, draft.content(), tuple(payments), now, now)
+        placement = Placement(draft, by, client_key)
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((placement, answer))
+        if self._placer is None or self._placer.done():
+            self._placer = asyncio.create_task(self._place_waiting())
+        outcome = await answer
+        if isinstance(outcome, OrderpassError):
+            raise outcome
+        return outcome
+
+    async def _place_waiting(self) -> None:
+        """Place whatever is waiting, a batch at a time, until nothing is."""
+        while self._waiting:
+            await asyncio.sleep(0)  # let requests that already arrived join this batch
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                async with self.store.write() as tx:
+                    outcomes, last = await place_batch(
+                        tx,
+                        [placement for placement, _ in batch],
+                        now=self.clock.now(),
+                        new_id=new_order_id,
+                        auto_confirm=self.auto_confirm,
+                        dojo_events=self.dojo_events,
+                    )
+            except Exception as exc:  # nothing of the batch was kept: every request hears why
+                for _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            if last is not None:  # one wake-up for the batch: subscribers read every change after theirs
+                await self._publish(last)
+            for (_, answer), outcome in zip(batch, outcomes, strict=True):
+                if not answer.done():
+                    answer.set_result(outcome)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -220,46 +224,6 @@ class Orders(Service):
             order.id, now, by, order.status, to, kind=kind, detail={"reason": reason} if reason else None
         )
         return await self._record(tx, order, kind, [entry], now=now, status=to)
-
-
-async def _placed(
-    tx: AsyncSession, draft: OrderDraft, client_key: str | None, fingerprint: str
-) -> Order | None:
-    found = await order_rows.find_placed(tx, dojo_order_id=draft.dojo_order_id, client_key=client_key)
-    if found is None:
-        return None
-    order_id, stored = found
-    if stored != fingerprint:
-        key = f"dojoOrderId {draft.dojo_order_id}" if draft.dojo_order_id else f"client key {client_key}"
-        raise Conflict(f"{key} was already used for a different order ({order_id})")
-    return await existing(tx, order_id)
-
-
-async def _payments_for(tx: AsyncSession, draft: OrderDraft) -> list[Payment]:
-    """The draft's payments, with any status Dojo's events already told us about them."""
-    intent_ids = [payment.payment_intent_id for payment in draft.payments]
-    if not intent_ids:
-        return []
-    if len(set(intent_ids)) != len(intent_ids):
-        raise Conflict("the same paymentIntentId appears twice in one order")
-    owners = await payment_rows.owners_of(tx, intent_ids)
-    if owners:
-        intent, owner = next(iter(owners.items()))
-        raise Conflict(f"payment intent {intent} already belongs to order {owner}")
-    latest = await payment_rows.latest_events(tx, intent_ids)
-    return [
-        Payment(
-            payment_intent_id=given.payment_intent_id,
-            paid_amount=given.paid_amount.value,
-            tips_amount=given.tips_amount.value if given.tips_amount else 0,
-            source=PaymentSource.ORDER,
-            status=PaymentStatus(event.payment_status)
-            if (event := latest.get(given.payment_intent_id))
-            else None,
-            status_at=event.created_at if event else None,
-        )
-        for given in draft.payments
-    ]
 
 
 def _moved(

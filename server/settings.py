@@ -40,6 +40,7 @@ class Settings:
     dojo_software_house_id: str | None = None
     dojo_event_delay_ms: int = 250
     dojo_poll_seconds: float = 2.0
+    tune_gc: bool = False  # on for `orderpass serve` (from the environment); off where apps come and go
     merchant_name: str = "orderpass"
     merchant_address: tuple[str, ...] = ()
     merchant_postcode: str = ""
@@ -72,6 +73,7 @@ class Settings:
             dojo_software_house_id=read.optional("DOJO_SOFTWARE_HOUSE_ID"),
             dojo_event_delay_ms=read.integer("DOJO_EVENT_DELAY_MS", 250),
             dojo_poll_seconds=read.integer("DOJO_POLL_SECONDS", 2),
+            tune_gc=read.flag("TUNE_GC", True),
             merchant_name=read.text("MERCHANT_NAME", "orderpass"),
             merchant_address=tuple(
                 line.strip() for line in read.text("MERCHANT_ADDRESS", "").split("|") if line.strip()

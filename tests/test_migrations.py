@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import orjson
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -49,3 +51,31 @@ def test_a_fresh_database_is_behind_until_upgraded(tmp_path: Path):
     assert revisions.revision(url).behind
     revisions.upgrade(url)
     assert not revisions.revision(url).behind
+
+
+def test_modifiers_move_onto_their_items_and_back(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    revisions.upgrade(url, "0003")
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        db.execute(
+            "INSERT INTO orders (id, status, version, order_type, currency, total_amount, paid_amount, created_at,"
+            " updated_at) VALUES ('ord_old', 'New', 1, 'DineIn', 'GBP', 100, 0, '2026-01-01 00:00:00.000000',"
+            " '2026-01-01 00:00:00.000000')"
+        )
+        db.execute("INSERT INTO order_items VALUES ('ord_old', 1, NULL, 'Burger', 'B', 1, 1000, NULL)")
+        db.executemany(
+            "INSERT INTO item_modifiers VALUES ('ord_old', 1, ?, ?, ?, 1, ?)",
+            [(0, "Cheese", "C", 100), (1, "Bacon", "BA", 150)],
+        )
+    revisions.upgrade(url)
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        (modifiers,) = db.execute("SELECT modifiers FROM order_items").fetchone()
+    assert orjson.loads(modifiers) == [["Cheese", "C", 1, 100], ["Bacon", "BA", 1, 150]]
+    command.downgrade(revisions.alembic_config(url), "0003")
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute(
+            "SELECT name, amount_per_modifier FROM item_modifiers ORDER BY position"
+        ).fetchall() == [
+            ("Cheese", 100),
+            ("Bacon", 150),
+        ]

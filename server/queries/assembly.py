@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +16,6 @@ from server.models import (
     DISCOUNTS,
     ITEMS,
     LOCKS,
-    MODIFIERS,
     ORDERS,
     PAYMENTS,
     TAX_LINES,
@@ -49,18 +49,12 @@ _HEADS = select(ORDERS, LOCKS.c.lock_id, LOCKS.c.expiry).outerjoin(LOCKS, LOCKS.
 
 
 async def load_orders(session: AsyncSession, ids: Sequence[str]) -> list[Order]:
-    """Whole orders, in the order of `ids`, in six statements however many there are."""
+    """Whole orders, in the order of `ids`, in five statements however many there are."""
     if not ids:
         return []
     heads = {row.id: row for row in await session.execute(_HEADS.where(ORDERS.c.id.in_(ids)))}
     found = list(heads)
     lines = grouped(await rows(session, ITEMS, ITEMS.c.order_id.in_(found), ITEMS.c.line))
-    modifiers = grouped(
-        await rows(
-            session, MODIFIERS, MODIFIERS.c.order_id.in_(found), MODIFIERS.c.line, MODIFIERS.c.position
-        ),
-        key=lambda row: (row.order_id, row.line),
-    )
     discounts = grouped(await rows(session, DISCOUNTS, DISCOUNTS.c.order_id.in_(found), DISCOUNTS.c.position))
     taxes = grouped(await rows(session, TAX_LINES, TAX_LINES.c.order_id.in_(found), TAX_LINES.c.position))
     payments = grouped(await rows(session, PAYMENTS, PAYMENTS.c.order_id.in_(found), PAYMENTS.c.position))
@@ -68,7 +62,6 @@ async def load_orders(session: AsyncSession, ids: Sequence[str]) -> list[Order]:
         _order(
             heads[order_id],
             lines[order_id],
-            modifiers,
             discounts[order_id],
             taxes[order_id],
             payments[order_id],
@@ -81,7 +74,6 @@ async def load_orders(session: AsyncSession, ids: Sequence[str]) -> list[Order]:
 def _order(
     head: Row[Any],
     lines: list[Row[Any]],
-    modifiers: dict[Any, list[Row[Any]]],
     discounts: list[Row[Any]],
     taxes: list[Row[Any]],
     payments: list[Row[Any]],
@@ -91,18 +83,16 @@ def _order(
     def money(value: int) -> Money:
         return Money.of(value, currency)
 
-    def mods(line: int) -> tuple[Modifier, ...]:
+    def mods(encoded: str | None) -> tuple[Modifier, ...]:
         return tuple(
-            Modifier.model_construct(
-                name=m.name, quantity=m.quantity, amount_per_modifier=money(m.amount_per_modifier), plu=m.plu
-            )
-            for m in modifiers.get((head.id, line), ())
+            Modifier.model_construct(name=name, plu=plu, quantity=quantity, amount_per_modifier=money(amount))
+            for name, plu, quantity, amount in (orjson.loads(encoded) if encoded else ())
         )
 
     def sub_item(row: Row[Any]) -> OrderSubItem:
         fields = {"name": row.name, "plu": row.plu, "quantity": row.quantity, "note": row.note}
         return OrderSubItem.model_construct(
-            **fields, amount_per_item=money(row.amount_per_item), modifiers=mods(row.line)
+            **fields, amount_per_item=money(row.amount_per_item), modifiers=mods(row.modifiers)
         )
 
     children: defaultdict[int, list[OrderSubItem]] = defaultdict(list)

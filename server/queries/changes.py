@@ -53,20 +53,37 @@ async def append_change(
     to_status: OrderStatus,
     now: datetime,
 ) -> int:
+    (sequence,) = await append_changes(session, [(order_id, kind, from_status, to_status)], now=now)
+    return sequence
+
+
+async def append_changes(
+    session: AsyncSession,
+    found: Sequence[tuple[str, ChangeKind, OrderStatus | None, OrderStatus]],
+    *,
+    now: datetime,
+) -> list[int]:
+    """Log changes, last thing before commit; their sequence numbers, in the order given."""
     if session.get_bind().dialect.name == "postgresql":
         # Numbers must become visible in order: a reader that has seen N must never later find
-        # a committed change below N. Taking this lock last, just before the number, and holding
+        # a committed change below N. Taking this lock last, just before the numbers, and holding
         # it to commit makes transactions take and publish their numbers one after another.
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})
-    values = {
-        "order_id": order_id,
-        "kind": kind.value,
-        "from_status": from_status.value if from_status else None,
-        "to_status": to_status.value,
-        "at": now,
-    }
-    statement = insert(CHANGES).values(values).returning(CHANGES.c.sequence)
-    return int((await session.execute(statement)).scalar_one())
+    rows = [
+        {
+            "order_id": order_id,
+            "kind": kind.value,
+            "from_status": from_status.value if from_status else None,
+            "to_status": to_status.value,
+            "at": now,
+        }
+        for order_id, kind, from_status, to_status in found
+    ]
+    # One change per order in a batch, so the order id says which number is whose (asking the
+    # database to keep the parameters' order would cost a statement per row on SQLite).
+    statement = insert(CHANGES).returning(CHANGES.c.order_id, CHANGES.c.sequence)
+    numbers = {order_id: int(sequence) for order_id, sequence in await session.execute(statement, rows)}
+    return [numbers[order_id] for order_id, *_ in found]
 
 
 async def changes_after(session: AsyncSession, sequence: int, *, limit: int) -> list[Change]:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, tuple_, update
+import orjson
+from sqlalchemy import Table, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
 from server.models import (
     DISCOUNTS,
     ITEMS,
-    MODIFIERS,
     ORDERS,
     PAYMENTS,
     TAX_LINES,
@@ -24,6 +25,7 @@ from server.order import (
     Content,
     Customer,
     DineInDetails,
+    Modifier,
     Order,
     OrderDraft,
     OrderItem,
@@ -38,34 +40,44 @@ from server.queries.payments import payment_row
 # -- writing an order ---------------------------------------------------------------------------
 
 
-async def insert_order(
-    session: AsyncSession,
-    *,
-    order_id: str,
-    draft: OrderDraft,
-    status: OrderStatus,
-    payments: Sequence[Payment],
-    fingerprint: str,
-    client_key: str | None,
-    now: datetime,
-) -> bool:
-    """Insert an order and all its lines; False (and nothing written) if its Dojo id or client
-    key is taken."""
-    row = _order_row(order_id, draft, status, payments, fingerprint, now) | {"client_key": client_key}
-    inserted = await session.execute(insert_ignoring(session, ORDERS).returning(ORDERS.c.id), [row])
-    if inserted.first() is None:
-        return False
-    items, modifiers = _line_rows(order_id, draft.items)
-    for table, rows in (
-        (ITEMS, items),
-        (MODIFIERS, modifiers),
-        (DISCOUNTS, [_dump(order_id, n, d) for n, d in enumerate(draft.discounts)]),
-        (TAX_LINES, [_tax_row(order_id, n, t) for n, t in enumerate(draft.tax_lines)]),
-        (PAYMENTS, [payment_row(order_id, n, p, now) for n, p in enumerate(payments)]),
-    ):
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    order_id: str
+    draft: OrderDraft
+    status: OrderStatus
+    payments: tuple[Payment, ...]
+    fingerprint: str
+    client_key: str | None
+
+
+async def insert_orders(session: AsyncSession, news: Sequence[NewOrder], *, now: datetime) -> set[str]:
+    """Insert orders and all their lines, one statement per table however many there are; the ids
+    inserted (an order whose Dojo id or client key another process just took is left out)."""
+    heads = [
+        _order_row(n.order_id, n.draft, n.status, n.payments, n.fingerprint, now)
+        | {"client_key": n.client_key}
+        for n in news
+    ]
+    inserted = set(
+        (await session.execute(insert_ignoring(session, ORDERS).returning(ORDERS.c.id), heads)).scalars()
+    )
+    tables: dict[Table, list[dict[str, Any]]] = {
+        ITEMS: [],
+        DISCOUNTS: [],
+        TAX_LINES: [],
+        PAYMENTS: [],
+    }
+    for new in news:
+        if new.order_id not in inserted:
+            continue
+        tables[ITEMS] += _line_rows(new.order_id, new.draft.items)
+        tables[DISCOUNTS] += [_dump(new.order_id, n, d) for n, d in enumerate(new.draft.discounts)]
+        tables[TAX_LINES] += [_tax_row(new.order_id, n, t) for n, t in enumerate(new.draft.tax_lines)]
+        tables[PAYMENTS] += [payment_row(new.order_id, n, p, now) for n, p in enumerate(new.payments)]
+    for table, rows in tables.items():
         if rows:
             await session.execute(insert(table), rows)
-    return True
+    return inserted
 
 
 def _order_row(
@@ -105,35 +117,39 @@ def _order_row(
     }
 
 
-def _line_rows(
-    order_id: str, items: Sequence[OrderItem]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _line_rows(order_id: str, items: Sequence[OrderItem]) -> list[dict[str, Any]]:
     """Items take lines 1..n in order; sub-items follow, each naming its parent's line."""
     lines: list[dict[str, Any]] = []
-    modifiers: list[dict[str, Any]] = []
 
     def add(item: OrderSubItem, parent: int | None) -> int:
-        line = len(lines) + 1
         lines.append(
             {
                 "order_id": order_id,
-                "line": line,
+                "line": len(lines) + 1,
                 "parent_line": parent,
                 "name": item.name,
                 "plu": item.plu,
                 "quantity": item.quantity,
                 "amount_per_item": item.amount_per_item.value,
                 "note": item.note,
+                "modifiers": _modifiers(item.modifiers),
             }
         )
-        modifiers.extend(_dump(order_id, n, m, line=line) for n, m in enumerate(item.modifiers))
-        return line
+        return len(lines)
 
     parents = [add(item, None) for item in items]
     for item, parent in zip(items, parents, strict=True):
         for sub_item in item.sub_items:
             add(sub_item, parent)
-    return lines, modifiers
+    return lines
+
+
+def _modifiers(modifiers: Sequence[Modifier]) -> str | None:
+    if not modifiers:
+        return None
+    return orjson.dumps(
+        [[m.name, m.plu, m.quantity, m.amount_per_modifier.value] for m in modifiers]
+    ).decode()
 
 
 def _dump(order_id: str, position: int, model: Content, **extra: Any) -> dict[str, Any]:
@@ -153,15 +169,25 @@ def _tax_row(order_id: str, position: int, tax: TaxLine) -> dict[str, Any]:
     return row
 
 
-async def find_placed(
-    session: AsyncSession, *, dojo_order_id: str | None, client_key: str | None
-) -> tuple[str, str | None] | None:
-    """The id and fingerprint of the order already placed under this Dojo id or client key."""
-    if dojo_order_id is None and client_key is None:
-        return None
-    where = ORDERS.c.dojo_order_id == dojo_order_id if dojo_order_id else ORDERS.c.client_key == client_key
-    row = (await session.execute(select(ORDERS.c.id, ORDERS.c.fingerprint).where(where))).first()
-    return (row.id, row.fingerprint) if row else None
+async def find_placed_many(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """The orders already placed under these keys (("dojo", dojoOrderId) or ("client", key)):
+    their ids and fingerprints."""
+    dojo_ids = [value for kind, value in keys if kind == "dojo"]
+    client_keys = [value for kind, value in keys if kind == "client"]
+    if not keys:
+        return {}
+    query = select(ORDERS.c.id, ORDERS.c.fingerprint, ORDERS.c.dojo_order_id, ORDERS.c.client_key).where(
+        or_(ORDERS.c.dojo_order_id.in_(dojo_ids), ORDERS.c.client_key.in_(client_keys))
+    )
+    found: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for row in await session.execute(query):
+        if row.dojo_order_id in dojo_ids:
+            found[("dojo", row.dojo_order_id)] = (row.id, row.fingerprint)
+        if row.client_key in client_keys:
+            found[("client", row.client_key)] = (row.id, row.fingerprint)
+    return found
 
 
 async def order_exists(session: AsyncSession, order_id: str) -> bool:

@@ -23,16 +23,28 @@ class Owed:
 
 
 async def announce(session: AsyncSession, order_id: str, *, now: datetime, due: datetime) -> None:
-    """Owe Dojo an event for this order: a new row, or one more change on the one still pending."""
-    statement = dialect_insert(session, OUTBOX).values(
-        order_id=order_id, changes=1, created_at=now, updated_at=now, next_attempt_at=due, attempts=0
-    )
-    statement = statement.on_conflict_do_update(
+    await announce_many(session, [order_id], now=now, due=due)
+
+
+async def announce_many(session: AsyncSession, order_ids: list[str], *, now: datetime, due: datetime) -> None:
+    """Owe Dojo an event for each order: a new row, or one more change on the one still pending."""
+    statement = dialect_insert(session, OUTBOX).on_conflict_do_update(
         index_elements=[OUTBOX.c.order_id],
         index_where=_PENDING,
         set_={"changes": OUTBOX.c.changes + 1, "updated_at": now},
     )
-    await session.execute(statement)
+    rows = [
+        {
+            "order_id": o,
+            "changes": 1,
+            "created_at": now,
+            "updated_at": now,
+            "next_attempt_at": due,
+            "attempts": 0,
+        }
+        for o in order_ids
+    ]
+    await session.execute(statement, rows)
 
 
 async def claim(session: AsyncSession, *, now: datetime, until: datetime, limit: int) -> list[Owed]:

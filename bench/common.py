@@ -1,0 +1,122 @@
+"""What every benchmark shares: the machine it ran on, servers to start, and RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "RESULTS.md"
+ORDERPASS = Path(sys.executable).with_name("orderpass")
+AUTH = ("bench", "bench-secret")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        model = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = model.group(1).strip() if model else cpu
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_up(url: str, path: str = "/healthz", seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + path).status_code < 500:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def process(
+    command: Sequence[str], *, env: dict[str, str], url: str, health: str = "/healthz"
+) -> Iterator[subprocess.Popen[bytes]]:
+    child = subprocess.Popen(
+        list(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
+    try:
+        wait_up(url, health)
+        yield child
+    finally:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def orderpass_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    env |= {
+        "ORDERPASS_DATABASE_URL": database_url,
+        "ORDERPASS_DOJO_USERNAME": AUTH[0],
+        "ORDERPASS_DOJO_PASSWORD": AUTH[1],
+        "ORDERPASS_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    return env
+
+
+@contextmanager
+def orderpass(database_url: str | None = None, *, workers: int = 1, **extra: str) -> Iterator[str]:
+    """A migrated orderpass serving on a free port; yields its URL."""
+    with tempfile.TemporaryDirectory() as folder:
+        url_db = database_url or f"sqlite:///{folder}/bench.db"
+        env = orderpass_env(url_db, **extra)
+        subprocess.run([str(ORDERPASS), "db", "upgrade"], env=env, check=True, capture_output=True)
+        port = free_port()
+        command = [str(ORDERPASS), "serve", "--port", str(port), "--workers", str(workers)]
+        with process(command, env=env, url=f"http://127.0.0.1:{port}"):
+            yield f"http://127.0.0.1:{port}"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace this benchmark's section of RESULTS.md, leaving the others as they were."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else "# Benchmark results\n\nEach section is written by its script in `bench/`; rerun it to refresh.\n"
+    )
+    section = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text:
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
+def need(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        sys.exit(f"{tool} is not installed (Debian: apt-get install {tool})")
+    return found

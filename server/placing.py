@@ -1,0 +1,186 @@
+"""Placing orders, many to a transaction: group commit for CreateOrder.
+
+Writes are serialized anyway (SQLite's one writer; on PostgreSQL, the change-number lock), so
+requests that arrive while a transaction is under way wait for the next one, and that next one
+places all of them: one BEGIN, one statement per table, one COMMIT and one fsync for the lot.
+Each request still gets exactly its own answer under exactly its own rules: a retry gets the
+order it placed, a clash gets its Conflict, and one request's mistake never fails another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.actors import POS, Actor
+from server.changes import Change, ChangeKind
+from server.errors import Conflict, OrderpassError, Unavailable
+from server.history import HistoryEntry
+from server.lifecycle import OrderStatus
+from server.order import Order, OrderDraft
+from server.payments import Payment, PaymentSource, PaymentStatus
+from server.queries import assembly, changes, outbox
+from server.queries import orders as order_rows
+from server.queries import payments as payment_rows
+
+Outcome = Order | OrderpassError
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One request to place an order."""
+
+    draft: OrderDraft
+    by: Actor
+    client_key: str | None
+    fingerprint: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(self.draft.model_dump_json().encode()).hexdigest()
+        object.__setattr__(self, "fingerprint", digest)
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        """What makes a retry a retry: Dojo's order id, or a staff client's idempotency key."""
+        if self.draft.dojo_order_id:
+            return ("dojo", self.draft.dojo_order_id)
+        return ("client", self.client_key) if self.client_key else None
+
+
+@dataclass
+class Batch:
+    """What one transaction places, and what each placement gets back."""
+
+    now: datetime
+    outcomes: list[Outcome | None]
+    new: list[order_rows.NewOrder] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    retried: dict[int, str] = field(default_factory=dict)  # placement index -> order already placed
+
+
+async def place_batch(
+    tx: AsyncSession,
+    placements: list[Placement],
+    *,
+    now: datetime,
+    new_id: Callable[[], str],
+    auto_confirm: bool,
+    dojo_events: timedelta | None,
+) -> tuple[list[Outcome], Change | None]:
+    """Place them all in this transaction: each one's outcome, and the last change written."""
+    batch = Batch(now, [None] * len(placements))
+    known = await order_rows.find_placed_many(tx, [p.key for p in placements if p.key])
+    intents = [i.payment_intent_id for p in placements for i in p.draft.payments]
+    owners = await payment_rows.owners_of(tx, intents) if intents else {}
+    latest = await payment_rows.latest_events(tx, intents) if intents else {}
+    for index, placement in enumerate(placements):
+        try:
+            _plan(batch, index, placement, known, owners, latest, new_id=new_id, auto_confirm=auto_confirm)
+        except OrderpassError as exc:
+            batch.outcomes[index] = exc
+    last = await _write(tx, batch, dojo_events=dojo_events)
+    if batch.retried:
+        found = {o.id: o for o in await assembly.load_orders(tx, list(set(batch.retried.values())))}
+        for index, order_id in batch.retried.items():
+            batch.outcomes[index] = found[order_id]
+    return [
+        o if o is not None else Conflict("this order could not be placed; retry") for o in batch.outcomes
+    ], last
+
+
+def _plan(
+    batch: Batch,
+    index: int,
+    placement: Placement,
+    known: dict[tuple[str, str], tuple[str, str | None]],
+    owners: dict[str, str],
+    latest: Mapping[str, Row[Any]],
+    *,
+    new_id: Callable[[], str],
+    auto_confirm: bool,
+) -> None:
+    """Decide what this placement becomes: a retry's existing order, a Conflict, or a new order."""
+    key = placement.key
+    if key is not None and key in known:
+        order_id, fingerprint = known[key]
+        if fingerprint != placement.fingerprint:
+            raise Conflict(f"{_describe(key)} was already used for a different order ({order_id})")
+        batch.retried[index] = order_id
+        return
+    payments = _payments(placement.draft, owners, latest)
+    order_id = new_id()
+    confirm = auto_confirm and placement.by.is_dojo
+    status = OrderStatus.CONFIRMED if confirm else OrderStatus.NEW
+    new = order_rows.NewOrder(
+        order_id, placement.draft, status, tuple(payments), placement.fingerprint, placement.client_key
+    )
+    batch.new.append(new)
+    batch.history.append(
+        HistoryEntry(order_id, batch.now, ChangeKind.CREATED, placement.by, to_status=OrderStatus.NEW)
+    )
+    if confirm:
+        confirmed = HistoryEntry(
+            order_id, batch.now, ChangeKind.STATUS_CHANGED, POS, from_status=OrderStatus.NEW, to_status=status
+        )
+        batch.history.append(confirmed)
+    if key is not None:
+        known[key] = (order_id, placement.fingerprint)  # a retry later in this batch gets this order
+    owners.update({p.payment_intent_id: order_id for p in payments})
+    content = placement.draft.content()
+    placed = Order(
+        order_id, placement.draft.dojo_order_id, status, 1, content, tuple(payments), batch.now, batch.now
+    )
+    batch.outcomes[index] = placed
+
+
+def _payments(draft: OrderDraft, owners: dict[str, str], latest: Mapping[str, Row[Any]]) -> list[Payment]:
+    """The draft's payments, with any status Dojo's events already told us about them."""
+    intent_ids = [payment.payment_intent_id for payment in draft.payments]
+    if len(set(intent_ids)) != len(intent_ids):
+        raise Conflict("the same paymentIntentId appears twice in one order")
+    for intent in intent_ids:
+        if intent in owners:
+            raise Conflict(f"payment intent {intent} already belongs to order {owners[intent]}")
+    payments = []
+    for given in draft.payments:
+        event = latest.get(given.payment_intent_id)
+        payments.append(
+            Payment(
+                payment_intent_id=given.payment_intent_id,
+                paid_amount=given.paid_amount.value,
+                tips_amount=given.tips_amount.value if given.tips_amount else 0,
+                source=PaymentSource.ORDER,
+                status=PaymentStatus(event.payment_status) if event else None,
+                status_at=event.created_at if event else None,
+            )
+        )
+    return payments
+
+
+async def _write(tx: AsyncSession, batch: Batch, *, dojo_events: timedelta | None) -> Change | None:
+    if not batch.new:
+        return None
+    inserted = await order_rows.insert_orders(tx, batch.new, now=batch.now)
+    if len(inserted) != len(batch.new):
+        # Another process placed one of these between our check and our insert. Nothing of this
+        # transaction is kept; every request in it is told to retry, and a retry finds its order.
+        raise Unavailable("an order was placed concurrently by another worker; retry")
+    await changes.append_history(tx, batch.history)
+    if dojo_events is not None:
+        await outbox.announce_many(
+            tx, [new.order_id for new in batch.new], now=batch.now, due=batch.now + dojo_events
+        )
+    created = [(new.order_id, ChangeKind.CREATED, None, new.status) for new in batch.new]
+    sequences = await changes.append_changes(tx, created, now=batch.now)
+    return Change(sequences[-1], created[-1][0], ChangeKind.CREATED, None, created[-1][3])
+
+
+def _describe(key: tuple[str, str]) -> str:
+    kind, value = key
+    return f"dojoOrderId {value}" if kind == "dojo" else f"client key {value}"
