@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
 from server.changes import Change, ChangeKind
@@ -138,7 +138,7 @@ class Cashier(Service):
 
     async def _take(
         self,
-        tx: AsyncSession,
+        tx: AsyncConnection,
         order: Order,
         intent: str,
         paid: int,

@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
 from server.broker import Broker
@@ -210,7 +210,7 @@ class Orders(Service):
         return order
 
     async def _move(
-        self, tx: AsyncSession, order: Order, to: OrderStatus, *, by: Actor, reason: str | None = None
+        self, tx: AsyncConnection, order: Order, to: OrderStatus, *, by: Actor, reason: str | None = None
     ) -> tuple[Order, Change]:
         check_move(order.status, to, paid_in_full=order.paid_in_full)
         now = self.clock.now()

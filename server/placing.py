@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
 from server.changes import Change, ChangeKind
@@ -65,7 +65,7 @@ class Batch:
 
 
 async def place_batch(
-    tx: AsyncSession,
+    tx: AsyncConnection,
     placements: list[Placement],
     *,
     now: datetime,
@@ -163,7 +163,7 @@ def _payments(draft: OrderDraft, owners: dict[str, str], latest: Mapping[str, Ro
     return payments
 
 
-async def _write(tx: AsyncSession, batch: Batch, *, dojo_events: timedelta | None) -> Change | None:
+async def _write(tx: AsyncConnection, batch: Batch, *, dojo_events: timedelta | None) -> Change | None:
     if not batch.new:
         return None
     inserted = await order_rows.insert_orders(tx, batch.new, now=batch.now)

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.broker import Broker
 from server.changes import CHANNEL, Change, ChangeKind
@@ -40,7 +40,7 @@ class Service:
 
     async def _record(
         self,
-        tx: AsyncSession,
+        tx: AsyncConnection,
         order: Order,
         kind: ChangeKind,
         entries: Sequence[HistoryEntry],
@@ -67,7 +67,7 @@ class Service:
         )
         return updated, Change(sequence, order.id, kind, order.status, updated.status)
 
-    async def _owe_dojo(self, tx: AsyncSession, order_id: str, *, now: datetime) -> None:
+    async def _owe_dojo(self, tx: AsyncConnection, order_id: str, *, now: datetime) -> None:
         """In the change's own transaction: a crash can lose neither without the other."""
         if self.dojo_events is not None:
             await outbox.announce(tx, order_id, now=now, due=now + self.dojo_events)
@@ -76,7 +76,7 @@ class Service:
         await self.broker.publish(CHANNEL, change.to_json())
 
 
-async def existing(tx: AsyncSession, order_id: str) -> Order:
+async def existing(tx: AsyncConnection, order_id: str) -> Order:
     order = await assembly.load_order(tx, order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")

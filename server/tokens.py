@@ -61,7 +61,7 @@ class Tokens:
         active = (STAFF_TOKENS.c.name == name) & STAFF_TOKENS.c.revoked_at.is_(None)
         async with self.store.write() as tx:
             result = await tx.execute(update(STAFF_TOKENS).where(active).values(revoked_at=self.clock.now()))
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not result.rowcount:
                 raise NotFound(f"no active token named {name!r}")
 
     async def authenticate(self, token: str | None) -> Actor | None:

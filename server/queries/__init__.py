@@ -11,21 +11,21 @@ from typing import Any
 
 from sqlalchemy import Row, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def dialect_insert(session: AsyncSession, table: Table) -> Any:
+def dialect_insert(session: AsyncConnection, table: Table) -> Any:
     """INSERT in the current dialect, for its ON CONFLICT clauses (SQLite and PostgreSQL agree)."""
-    dialect = session.get_bind().dialect.name
+    dialect = session.dialect.name
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
-def insert_ignoring(session: AsyncSession, table: Table, *targets: str) -> Any:
+def insert_ignoring(session: AsyncConnection, table: Table, *targets: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING."""
     return dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(targets) or None)
 
 
-async def rows(session: AsyncSession, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:
+async def rows(session: AsyncConnection, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:
     return (await session.execute(select(table).where(where).order_by(*order_by))).all()
 
 

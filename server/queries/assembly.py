@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.lifecycle import OrderStatus
 from server.locks import Lock
@@ -39,7 +39,7 @@ from server.payments import Payment, PaymentSource, PaymentStatus
 from server.queries import grouped, rows
 
 
-async def load_order(session: AsyncSession, order_id: str) -> Order | None:
+async def load_order(session: AsyncConnection, order_id: str) -> Order | None:
     orders = await load_orders(session, [order_id])
     return orders[0] if orders else None
 
@@ -48,7 +48,7 @@ async def load_order(session: AsyncSession, order_id: str) -> Order | None:
 _HEADS = select(ORDERS, LOCKS.c.lock_id, LOCKS.c.expiry).outerjoin(LOCKS, LOCKS.c.order_id == ORDERS.c.id)
 
 
-async def load_orders(session: AsyncSession, ids: Sequence[str]) -> list[Order]:
+async def load_orders(session: AsyncConnection, ids: Sequence[str]) -> list[Order]:
     """Whole orders, in the order of `ids`, in five statements however many there are."""
     if not ids:
         return []

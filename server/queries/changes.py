@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor, ActorKind
 from server.changes import Change, ChangeKind
@@ -24,7 +24,7 @@ SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for c
 # -- history and changes ------------------------------------------------------------------------
 
 
-async def append_history(session: AsyncSession, entries: Sequence[HistoryEntry]) -> None:
+async def append_history(session: AsyncConnection, entries: Sequence[HistoryEntry]) -> None:
     rows = [
         {
             "order_id": entry.order_id,
@@ -45,7 +45,7 @@ async def append_history(session: AsyncSession, entries: Sequence[HistoryEntry])
 
 
 async def append_change(
-    session: AsyncSession,
+    session: AsyncConnection,
     order_id: str,
     kind: ChangeKind,
     *,
@@ -58,13 +58,13 @@ async def append_change(
 
 
 async def append_changes(
-    session: AsyncSession,
+    session: AsyncConnection,
     found: Sequence[tuple[str, ChangeKind, OrderStatus | None, OrderStatus]],
     *,
     now: datetime,
 ) -> list[int]:
     """Log changes, last thing before commit; their sequence numbers, in the order given."""
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         # Numbers must become visible in order: a reader that has seen N must never later find
         # a committed change below N. Taking this lock last, just before the numbers, and holding
         # it to commit makes transactions take and publish their numbers one after another.
@@ -86,7 +86,7 @@ async def append_changes(
     return [numbers[order_id] for order_id, *_ in found]
 
 
-async def changes_after(session: AsyncSession, sequence: int, *, limit: int) -> list[Change]:
+async def changes_after(session: AsyncConnection, sequence: int, *, limit: int) -> list[Change]:
     query = select(CHANGES).where(CHANGES.c.sequence > sequence).order_by(CHANGES.c.sequence).limit(limit)
     return [
         Change(
@@ -100,11 +100,11 @@ async def changes_after(session: AsyncSession, sequence: int, *, limit: int) -> 
     ]
 
 
-async def last_sequence(session: AsyncSession) -> int:
+async def last_sequence(session: AsyncConnection) -> int:
     return int((await session.execute(select(func.coalesce(func.max(CHANGES.c.sequence), 0)))).scalar_one())
 
 
-async def histories(session: AsyncSession, order_ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
+async def histories(session: AsyncConnection, order_ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
     """The histories of many orders in one statement."""
     found: dict[str, list[HistoryEntry]] = {order_id: [] for order_id in order_ids}
     query = (
@@ -115,7 +115,7 @@ async def histories(session: AsyncSession, order_ids: Sequence[str]) -> dict[str
     return found
 
 
-async def history_since(session: AsyncSession, since: datetime) -> list[HistoryEntry]:
+async def history_since(session: AsyncConnection, since: datetime) -> list[HistoryEntry]:
     query = select(HISTORY).where(HISTORY.c.at >= since).order_by(HISTORY.c.order_id, HISTORY.c.id)
     return [_history_entry(row) for row in await session.execute(query)]
 
@@ -136,7 +136,7 @@ def _history_entry(row: Row[Any]) -> HistoryEntry:
     )
 
 
-async def recent_moves(session: AsyncSession, *, since: datetime, limit: int) -> list[HistoryEntry]:
+async def recent_moves(session: AsyncConnection, *, since: datetime, limit: int) -> list[HistoryEntry]:
     """Status moves since a moment, newest first."""
     query = (
         select(HISTORY)

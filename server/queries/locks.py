@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import LOCKS
 from server.queries import dialect_insert
 
 
 async def take(
-    session: AsyncSession, order_id: str, *, lock_id: str, expiry: datetime, now: datetime
+    session: AsyncConnection, order_id: str, *, lock_id: str, expiry: datetime, now: datetime
 ) -> None:
     """Take, extend or replace the order's one lock."""
     statement = dialect_insert(session, LOCKS).values(
@@ -24,5 +24,5 @@ async def take(
     await session.execute(statement)
 
 
-async def release(session: AsyncSession, order_id: str) -> None:
+async def release(session: AsyncConnection, order_id: str) -> None:
     await session.execute(delete(LOCKS).where(LOCKS.c.order_id == order_id))

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, func, insert, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
 from server.models import (
@@ -50,7 +50,7 @@ class NewOrder:
     client_key: str | None
 
 
-async def insert_orders(session: AsyncSession, news: Sequence[NewOrder], *, now: datetime) -> set[str]:
+async def insert_orders(session: AsyncConnection, news: Sequence[NewOrder], *, now: datetime) -> set[str]:
     """Insert orders and all their lines, one statement per table however many there are; the ids
     inserted (an order whose Dojo id or client key another process just took is left out)."""
     heads = [
@@ -170,7 +170,7 @@ def _tax_row(order_id: str, position: int, tax: TaxLine) -> dict[str, Any]:
 
 
 async def find_placed_many(
-    session: AsyncSession, keys: Sequence[tuple[str, str]]
+    session: AsyncConnection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[str, str | None]]:
     """The orders already placed under these keys (("dojo", dojoOrderId) or ("client", key)):
     their ids and fingerprints."""
@@ -190,7 +190,7 @@ async def find_placed_many(
     return found
 
 
-async def order_exists(session: AsyncSession, order_id: str) -> bool:
+async def order_exists(session: AsyncConnection, order_id: str) -> bool:
     return (await session.execute(select(ORDERS.c.id).where(ORDERS.c.id == order_id))).first() is not None
 
 
@@ -198,7 +198,7 @@ async def order_exists(session: AsyncSession, order_id: str) -> bool:
 
 
 async def search_ids(
-    session: AsyncSession, *, where: Sequence[Any], after: Key | None, before: Key | None, limit: int
+    session: AsyncConnection, *, where: Sequence[Any], after: Key | None, before: Key | None, limit: int
 ) -> tuple[list[str], bool]:
     """Ids of one page, oldest first, and whether more lie beyond it in the walk's direction."""
     key = tuple_(ORDERS.c.created_at, ORDERS.c.id)
@@ -246,12 +246,12 @@ def filters(search: SearchFilters) -> list[Any]:
     return where
 
 
-async def count(session: AsyncSession, where: Sequence[Any]) -> int:
+async def count(session: AsyncConnection, where: Sequence[Any]) -> int:
     query = select(func.count()).select_from(ORDERS).where(*where)
     return int((await session.execute(query)).scalar_one())
 
 
-async def active_ids(session: AsyncSession, *, limit: int) -> list[str]:
+async def active_ids(session: AsyncConnection, *, limit: int) -> list[str]:
     """Every order that is not terminal, oldest first: what a kitchen screen loads."""
     query = (
         select(ORDERS.c.id)
@@ -262,7 +262,7 @@ async def active_ids(session: AsyncSession, *, limit: int) -> list[str]:
     return list((await session.scalars(query)).all())
 
 
-async def status_counts(session: AsyncSession, *, since: datetime) -> dict[OrderStatus, int]:
+async def status_counts(session: AsyncConnection, *, since: datetime) -> dict[OrderStatus, int]:
     query = (
         select(ORDERS.c.status, func.count()).where(ORDERS.c.created_at >= since).group_by(ORDERS.c.status)
     )
@@ -273,7 +273,7 @@ async def status_counts(session: AsyncSession, *, since: datetime) -> dict[Order
 
 
 async def save_state(
-    session: AsyncSession,
+    session: AsyncConnection,
     order: Order,
     *,
     status: OrderStatus | None = None,
@@ -290,4 +290,4 @@ async def save_state(
         update(ORDERS).where(ORDERS.c.id == order.id, ORDERS.c.version == order.version).values(values)
     )
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)

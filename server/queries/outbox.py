@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import OUTBOX
 from server.queries import dialect_insert
@@ -22,11 +22,13 @@ class Owed:
     attempts: int
 
 
-async def announce(session: AsyncSession, order_id: str, *, now: datetime, due: datetime) -> None:
+async def announce(session: AsyncConnection, order_id: str, *, now: datetime, due: datetime) -> None:
     await announce_many(session, [order_id], now=now, due=due)
 
 
-async def announce_many(session: AsyncSession, order_ids: list[str], *, now: datetime, due: datetime) -> None:
+async def announce_many(
+    session: AsyncConnection, order_ids: list[str], *, now: datetime, due: datetime
+) -> None:
     """Owe Dojo an event for each order: a new row, or one more change on the one still pending."""
     statement = dialect_insert(session, OUTBOX).on_conflict_do_update(
         index_elements=[OUTBOX.c.order_id],
@@ -47,7 +49,7 @@ async def announce_many(session: AsyncSession, order_ids: list[str], *, now: dat
     await session.execute(statement, rows)
 
 
-async def claim(session: AsyncSession, *, now: datetime, until: datetime, limit: int) -> list[Owed]:
+async def claim(session: AsyncConnection, *, now: datetime, until: datetime, limit: int) -> list[Owed]:
     """Due events nobody is delivering, claimed for this dispatcher until `until`."""
     free = or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now)
     query = (
@@ -63,14 +65,14 @@ async def claim(session: AsyncSession, *, now: datetime, until: datetime, limit:
     return owed
 
 
-async def delivered(session: AsyncSession, owed: Owed, *, now: datetime) -> bool:
+async def delivered(session: AsyncConnection, owed: Owed, *, now: datetime) -> bool:
     """Done, unless the order changed again while it was being delivered: then it stays owed."""
     done = await session.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == owed.id, OUTBOX.c.changes == owed.changes)
         .values(delivered_at=now, claimed_until=None, last_error=None)
     )
-    if done.rowcount:  # type: ignore[attr-defined]
+    if done.rowcount:
         return True
     await session.execute(
         update(OUTBOX)
@@ -80,7 +82,7 @@ async def delivered(session: AsyncSession, owed: Owed, *, now: datetime) -> bool
     return False
 
 
-async def failed(session: AsyncSession, owed: Owed, *, error: str, retry_at: datetime) -> None:
+async def failed(session: AsyncConnection, owed: Owed, *, error: str, retry_at: datetime) -> None:
     await session.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == owed.id)
@@ -100,7 +102,7 @@ class Depth:
     failing: int  # owed events that have failed at least once
 
 
-async def depth(session: AsyncSession) -> Depth:
+async def depth(session: AsyncConnection) -> Depth:
     query = select(func.count(), func.min(OUTBOX.c.created_at), func.count().filter(OUTBOX.c.attempts > 0))
     owed, oldest, failing = (await session.execute(query.where(_PENDING))).one()
     return Depth(int(owed), oldest, int(failing))

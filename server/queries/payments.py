@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import (
     INTENT_LOOKUPS,
@@ -21,7 +21,7 @@ from server.queries import dialect_insert, insert_ignoring
 # -- payments and Dojo's events -----------------------------------------------------------------
 
 
-async def owners_of(session: AsyncSession, intent_ids: Sequence[str]) -> dict[str, str]:
+async def owners_of(session: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, str]:
     """Which order already holds each of these payment intents."""
     query = select(PAYMENTS.c.payment_intent_id, PAYMENTS.c.order_id).where(
         PAYMENTS.c.payment_intent_id.in_(intent_ids)
@@ -29,7 +29,7 @@ async def owners_of(session: AsyncSession, intent_ids: Sequence[str]) -> dict[st
     return {row.payment_intent_id: row.order_id for row in await session.execute(query)}
 
 
-async def latest_events(session: AsyncSession, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
+async def latest_events(session: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
     """The newest event (by Dojo's createdAt) already received for each of these intents."""
     query = (
         select(PAYMENT_EVENTS)
@@ -39,7 +39,7 @@ async def latest_events(session: AsyncSession, intent_ids: Sequence[str]) -> dic
     return {row.payment_intent_id: row for row in await session.execute(query)}
 
 
-async def record_event(session: AsyncSession, event: Event, *, now: datetime) -> bool:
+async def record_event(session: AsyncConnection, event: Event, *, now: datetime) -> bool:
     """Store a payment event once; False if its id, or its intent and status, was seen before."""
     data = event.payment()
     row = {
@@ -58,13 +58,13 @@ async def record_event(session: AsyncSession, event: Event, *, now: datetime) ->
     return result.first() is not None
 
 
-async def payment_owner(session: AsyncSession, intent_id: str) -> str | None:
+async def payment_owner(session: AsyncConnection, intent_id: str) -> str | None:
     query = select(PAYMENTS.c.order_id).where(PAYMENTS.c.payment_intent_id == intent_id)
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def set_payment_status(
-    session: AsyncSession, intent_id: str, status: PaymentStatus, status_at: datetime
+    session: AsyncConnection, intent_id: str, status: PaymentStatus, status_at: datetime
 ) -> None:
     statement = (
         update(PAYMENTS)
@@ -89,12 +89,12 @@ def payment_row(order_id: str, position: int, payment: Payment, now: datetime) -
 
 
 async def insert_payment(
-    session: AsyncSession, order_id: str, *, position: int, payment: Payment, now: datetime
+    session: AsyncConnection, order_id: str, *, position: int, payment: Payment, now: datetime
 ) -> None:
     await session.execute(insert(PAYMENTS), [payment_row(order_id, position, payment, now)])
 
 
-async def unmatched(session: AsyncSession, *, limit: int) -> list[UnmatchedPayment]:
+async def unmatched(session: AsyncConnection, *, limit: int) -> list[UnmatchedPayment]:
     """Payment intents Dojo told us about that no order holds: each with its newest status."""
     held = select(PAYMENTS.c.payment_intent_id)
     query = (
@@ -125,7 +125,7 @@ def _with_lookup(payment: UnmatchedPayment, lookup: Row[Any] | None) -> Unmatche
     )
 
 
-async def lookups_due(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
+async def lookups_due(session: AsyncConnection, *, now: datetime, limit: int) -> list[str]:
     """Unmatched payment intents it is time to ask Dojo about (never asked, or due again)."""
     held = select(PAYMENTS.c.payment_intent_id)
     waiting = select(INTENT_LOOKUPS.c.payment_intent_id).where(INTENT_LOOKUPS.c.next_attempt_at > now)
@@ -143,7 +143,7 @@ async def lookups_due(session: AsyncSession, *, now: datetime, limit: int) -> li
 
 
 async def lookup_failed(
-    session: AsyncSession, intent_id: str, *, attempts: int, error: str, retry_at: datetime
+    session: AsyncConnection, intent_id: str, *, attempts: int, error: str, retry_at: datetime
 ) -> None:
     values = {"attempts": attempts, "next_attempt_at": retry_at, "last_error": error[:500]}
     statement = dialect_insert(session, INTENT_LOOKUPS).values(payment_intent_id=intent_id, **values)
@@ -153,6 +153,6 @@ async def lookup_failed(
     await session.execute(statement)
 
 
-async def lookup_state(session: AsyncSession, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
+async def lookup_state(session: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
     query = select(INTENT_LOOKUPS).where(INTENT_LOOKUPS.c.payment_intent_id.in_(intent_ids))
     return {row.payment_intent_id: row for row in await session.execute(query)}
