@@ -14,13 +14,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Final
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
 from server.broker import Broker
 from server.changes import Change, ChangeKind
 from server.clock import Clock
-from server.errors import Conflict, NotFound, OrderpassError
+from server.errors import Conflict, NotFound, OrderpassError, Unavailable
 from server.history import HistoryEntry
 from server.lifecycle import BUMP, PAYMENT_ALTERING, RECALL, OrderStatus, check_dojo_cancel, check_move
 from server.order import Order, OrderDraft
@@ -84,16 +85,25 @@ class Orders(Service):
                         auto_confirm=self.auto_confirm,
                         dojo_events=self.dojo_events,
                     )
+            except IntegrityError as exc:  # a payment intent taken elsewhere meanwhile: nothing kept
+                self._fail(
+                    batch, Unavailable(f"this order clashed with a concurrent one; retry ({exc.orig})")
+                )
+                continue
             except Exception as exc:  # nothing of the batch was kept: every request hears why
-                for _, answer in batch:
-                    if not answer.done():
-                        answer.set_exception(exc)
+                self._fail(batch, exc)
                 continue
             if last is not None:  # one wake-up for the batch: subscribers read every change after theirs
                 await self._publish(last)
             for (_, answer), outcome in zip(batch, outcomes, strict=True):
                 if not answer.done():
                     answer.set_result(outcome)
+
+    @staticmethod
+    def _fail(batch: list[tuple[Placement, asyncio.Future[Outcome]]], exc: BaseException) -> None:
+        for _, answer in batch:
+            if not answer.done():
+                answer.set_exception(exc)
 
     # -- reading --------------------------------------------------------------------------------
 

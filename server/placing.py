@@ -59,7 +59,7 @@ class Batch:
 
     now: datetime
     outcomes: list[Outcome | None]
-    new: list[order_rows.NewOrder] = field(default_factory=list)
+    new: dict[int, order_rows.NewOrder] = field(default_factory=dict)  # by placement index
     history: list[HistoryEntry] = field(default_factory=list)
     retried: dict[int, str] = field(default_factory=dict)  # placement index -> order already placed
 
@@ -84,11 +84,13 @@ async def place_batch(
             _plan(batch, index, placement, known, owners, latest, new_id=new_id, auto_confirm=auto_confirm)
         except OrderpassError as exc:
             batch.outcomes[index] = exc
-    last = await _write(tx, batch, dojo_events=dojo_events)
+    last = await _write(tx, batch, placements, dojo_events=dojo_events)
     if batch.retried:
         found = {o.id: o for o in await assembly.load_orders(tx, list(set(batch.retried.values())))}
         for index, order_id in batch.retried.items():
-            batch.outcomes[index] = found[order_id]
+            batch.outcomes[index] = found.get(order_id) or Unavailable(
+                "the order placed for this retry is gone; retry"
+            )
     return [
         o if o is not None else Conflict("this order could not be placed; retry") for o in batch.outcomes
     ], last
@@ -120,7 +122,7 @@ def _plan(
     new = order_rows.NewOrder(
         order_id, placement.draft, status, tuple(payments), placement.fingerprint, placement.client_key
     )
-    batch.new.append(new)
+    batch.new[index] = new
     batch.history.append(
         HistoryEntry(order_id, batch.now, ChangeKind.CREATED, placement.by, to_status=OrderStatus.NEW)
     )
@@ -163,22 +165,54 @@ def _payments(draft: OrderDraft, owners: dict[str, str], latest: Mapping[str, Ro
     return payments
 
 
-async def _write(tx: AsyncConnection, batch: Batch, *, dojo_events: timedelta | None) -> Change | None:
+async def _write(
+    tx: AsyncConnection, batch: Batch, placements: list[Placement], *, dojo_events: timedelta | None
+) -> Change | None:
     if not batch.new:
         return None
-    inserted = await order_rows.insert_orders(tx, batch.new, now=batch.now)
+    inserted = await order_rows.insert_orders(tx, list(batch.new.values()), now=batch.now)
     if len(inserted) != len(batch.new):
-        # Another process placed one of these between our check and our insert. Nothing of this
-        # transaction is kept; every request in it is told to retry, and a retry finds its order.
-        raise Unavailable("an order was placed concurrently by another worker; retry")
-    await changes.append_history(tx, batch.history)
+        await _lost_races(tx, batch, placements, inserted)
+    placed = [new for new in batch.new.values() if new.order_id in inserted]
+    if not placed:
+        return None
+    await changes.append_history(tx, [entry for entry in batch.history if entry.order_id in inserted])
     if dojo_events is not None:
         await outbox.announce_many(
-            tx, [new.order_id for new in batch.new], now=batch.now, due=batch.now + dojo_events
+            tx, [new.order_id for new in placed], now=batch.now, due=batch.now + dojo_events
         )
-    created = [(new.order_id, ChangeKind.CREATED, None, new.status) for new in batch.new]
+    created = [(new.order_id, ChangeKind.CREATED, None, new.status) for new in placed]
     sequences = await changes.append_changes(tx, created, now=batch.now)
     return Change(sequences[-1], created[-1][0], ChangeKind.CREATED, None, created[-1][3])
+
+
+async def _lost_races(
+    tx: AsyncConnection, batch: Batch, placements: list[Placement], inserted: set[str]
+) -> None:
+    """Another process placed some of these between our check and our insert (its row is now
+    visible): each loser becomes a retry of that order, or a Conflict if it was another order;
+    so do the retries later in this batch that counted on the loser."""
+    lost = {index: new for index, new in batch.new.items() if new.order_id not in inserted}
+    known = await order_rows.find_placed_many(tx, [key for i in lost if (key := placements[i].key)])
+    became: dict[str, Outcome | str] = {}  # a lost order id -> the order that stands instead, or why not
+    for index, new in lost.items():
+        key = placements[index].key
+        found = known.get(key) if key else None
+        if key is None or found is None:
+            became[new.order_id] = Unavailable("this order clashed with one being placed elsewhere; retry")
+        elif found[1] != placements[index].fingerprint:
+            clash = f"{_describe(key)} was already used for a different order ({found[0]})"
+            became[new.order_id] = Conflict(clash)
+        else:
+            became[new.order_id] = found[0]
+    for index, order_id in [(i, new.order_id) for i, new in lost.items()] + list(batch.retried.items()):
+        if order_id in became:
+            batch.retried.pop(index, None)
+            outcome = became[order_id]
+            if isinstance(outcome, str):
+                batch.retried[index] = outcome
+            else:
+                batch.outcomes[index] = outcome
 
 
 def _describe(key: tuple[str, str]) -> str:

@@ -15,6 +15,7 @@ from server.changes import CHANNEL, Change, ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
+from server.order import Order
 from server.orders import Orders
 from server.paging import SearchFilters
 from server.payments import Event, PaymentStatus
@@ -382,3 +383,22 @@ async def test_a_cursor_only_pages_the_search_it_came_from(orders: Orders, clock
     page = await orders.search(SearchFilters(), limit=1)
     with pytest.raises(InvalidRequest, match="different search"):
         await orders.search(SearchFilters(table_id="5"), limit=1, after=page.after)
+
+
+async def test_orders_placed_together_each_get_their_own_answer(orders: Orders):
+    """Concurrent places share a transaction; a clash in one never fails another."""
+    first = make_draft()
+    clash = make_draft(payments=[p.model_dump(by_alias=True) for p in first.payments])
+    results = await asyncio.gather(
+        orders.place(first, by=DOJO),
+        orders.place(clash, by=DOJO),
+        orders.place(make_draft(), by=DOJO),
+        orders.place(first, by=DOJO),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], Order)
+    assert isinstance(results[1], Conflict)
+    assert isinstance(results[2], Order)
+    assert isinstance(results[3], Order)
+    assert results[3].id == results[0].id
+    assert len((await orders.search(SearchFilters())).items) == 2
