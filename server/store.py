@@ -1,18 +1,20 @@
 """The database: one engine per app, short transactions, and database trouble mapped to
 `Unavailable` in one place.
 
-SQLite runs in WAL mode. A write transaction starts with BEGIN IMMEDIATE, so it takes the
-write lock before it reads and can never fail half-way on a lock upgrade; writers in one
-process queue on an asyncio lock instead of spinning in SQLite's busy handler, and
-`busy_timeout` covers writers in other processes. Because SQLite writes are serialized, the
-autoincrement change sequence is assigned in commit order.
+SQLite runs in WAL mode, on the event loop's own thread (server/sqlite_inline.py). A write
+transaction starts with BEGIN IMMEDIATE, so it takes the write lock before it reads and can
+never fail half-way on a lock upgrade; writers in one process queue on an asyncio lock, and a
+writer in another process is waited for with asyncio.sleep, up to `busy_timeout_ms`. Because
+SQLite writes are serialized, the autoincrement change sequence is assigned in commit order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import event, text
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from server.errors import Unavailable
 from server.settings import Settings
+from server.sqlite_inline import connector
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
@@ -34,9 +37,10 @@ def async_url(url: str) -> URL:
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, patience: timedelta = timedelta(seconds=5)) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.patience = patience  # how long a write waits for another process's lock
         # Core connections, not ORM sessions: every query here is a Core statement, and a
         # session's unit of work cost a sixth of a busy CreateOrder for nothing.
         self._writer = engine.execution_options(begin="IMMEDIATE") if self.dialect == "sqlite" else engine
@@ -46,8 +50,29 @@ class Store:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         queue: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
-        async with queue, _mapped_errors(), self._writer.begin() as connection:
-            yield connection
+        async with queue, _mapped_errors():
+            connection = await self._begin_write()
+            try:
+                yield connection
+                await connection.commit()
+            finally:
+                await connection.close()  # rolls back whatever was not committed
+
+    async def _begin_write(self) -> AsyncConnection:
+        """Begin a write transaction, waiting (without holding up the event loop) while another
+        process holds SQLite's write lock; past `patience`, the database is unavailable."""
+        deadline, pause = time.monotonic() + self.patience.total_seconds(), 0.005
+        while True:
+            connection = await self._writer.connect()
+            try:
+                await connection.begin()
+                return connection
+            except OperationalError as exc:
+                await connection.close()
+                if "locked" not in str(exc.orig) or time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -65,12 +90,15 @@ class Store:
 
 def create_store(settings: Settings) -> Store:
     url = async_url(settings.database_url)
+    patience = timedelta(milliseconds=settings.busy_timeout_ms)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        engine = create_async_engine(
+            url, pool_size=8, max_overflow=8, async_creator=connector(url.database or "")
+        )
         _tune_sqlite(engine, settings)
     else:
         engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    return Store(engine)
+    return Store(engine, patience=patience)
 
 
 def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
@@ -81,7 +109,7 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
         for pragma in (
             "journal_mode=WAL",
             f"synchronous={settings.sqlite_synchronous}",
-            f"busy_timeout={settings.busy_timeout_ms}",
+            "busy_timeout=20",  # a short in-SQLite wait; the store waits longer itself, off the loop
             "foreign_keys=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")

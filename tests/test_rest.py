@@ -308,3 +308,21 @@ async def test_readiness_fails_when_the_database_cannot_be_opened(serve, tmp_pat
     async with httpx.AsyncClient(base_url=server.url) as client:
         error_of(await client.get("/readyz"), 503, "UnexpectedError")
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_write_waits_for_another_processs_lock_without_holding_up_the_server(serve, sqlite_path):
+    server: LiveServer = serve(busy_timeout_ms=5000)
+    blocker = sqlite3.connect(sqlite_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process (a backup, say) holds the write lock
+    try:
+        async with dojo_client(server) as dojo:
+            waiting = asyncio.create_task(dojo.post("/v1/orders", json=make_order()))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            alive = await asyncio.wait_for(dojo.get("/healthz"), 1)  # the event loop is not blocked
+            assert alive.status_code == 200
+            blocker.execute("COMMIT")
+            placed = await asyncio.wait_for(waiting, 5)
+        assert placed.status_code == 200  # it waited, and then it went through
+    finally:
+        blocker.close()
