@@ -43,6 +43,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = create_store(settings)
+        await store.start()
         broker = create_broker(settings.broker_url)
         dojo_events = timedelta(milliseconds=settings.dojo_event_delay_ms) if settings.talks_to_dojo else None
         parts: dict[str, Any] = {

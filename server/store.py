@@ -11,6 +11,9 @@ SQLite writes are serialized, the autoincrement change sequence is assigned in c
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -45,6 +48,7 @@ class Store:
         # session's unit of work cost a sixth of a busy CreateOrder for nothing.
         self._writer = engine.execution_options(begin="IMMEDIATE") if self.dialect == "sqlite" else engine
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._checkpointer: Checkpointer | None = None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -84,8 +88,49 @@ class Store:
         async with self.read() as session:
             await session.execute(text("SELECT 1"))
 
+    async def start(self) -> None:
+        if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            self._checkpointer = Checkpointer(str(self.engine.url.database))
+            await self._checkpointer.start()
+
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
         await self.engine.dispose()
+
+
+class Checkpointer:
+    """Copies SQLite's write-ahead log back into the database on a worker thread, every second.
+
+    Left to SQLite, a checkpoint runs inside whichever commit crosses the threshold, on the event
+    loop; here it runs beside it, on the other core, and never waits for anyone (PASSIVE)."""
+
+    def __init__(self, path: str, every: float = 1.0) -> None:
+        self.path = path
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="orderpass-sqlite-checkpoint")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.to_thread(self._checkpoint)  # leave the log short for the next start
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            try:
+                await asyncio.to_thread(self._checkpoint)
+            except sqlite3.Error as exc:  # the next round tries again
+                log.warning("SQLite checkpoint failed: %s", exc)
+
+    def _checkpoint(self) -> None:
+        with contextlib.closing(sqlite3.connect(self.path, timeout=1)) as db:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def create_store(settings: Settings) -> Store:
@@ -111,6 +156,7 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
             f"synchronous={settings.sqlite_synchronous}",
             "busy_timeout=20",  # a short in-SQLite wait; the store waits longer itself, off the loop
             "foreign_keys=ON",
+            "wal_autocheckpoint=0",  # the store checkpoints in the background instead (Checkpointer)
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -120,6 +166,7 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
         connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('begin', 'DEFERRED')}")
 
 
+log = logging.getLogger("orderpass.store")
 _UNAVAILABLE_WORDS = ("locked", "busy", "unable to open", "disk i/o", "connection", "terminat", "timeout")
 
 
