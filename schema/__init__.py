@@ -9,6 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.errors import ErrorPolicy
+from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.subscriptions import Subscription
@@ -23,6 +24,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=SharedEventExecutor,
         extensions=[  # factories: each operation gets fresh extension state
             ErrorPolicy,
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),

@@ -10,6 +10,7 @@ import strawberry
 from schema import types
 from schema.context import Info
 from server.changes import ChangeKind
+from server.feed import Delivery
 from server.lifecycle import OrderStatus
 
 
@@ -18,6 +19,20 @@ class OrderChange:
     sequence: int
     kind: ChangeKind
     order: types.OrderNode
+    rendered: strawberry.Private[dict[object, object]]  # results by query shape: schema/execution.py
+
+
+def _change(delivery: Delivery) -> OrderChange:
+    """One OrderChange per committed change, shared by every subscriber it reaches."""
+    found = delivery.memo.get("graphql")
+    if found is None:
+        change = delivery.change
+        found = OrderChange(
+            sequence=change.sequence, kind=change.kind, order=types.order(delivery.order), rendered={}
+        )
+        delivery.memo["graphql"] = found
+    assert isinstance(found, OrderChange)
+    return found
 
 
 @strawberry.type
@@ -31,7 +46,4 @@ class Subscription:
         wanted = frozenset(statuses) if statuses else None
         async with info.context.feed.subscribe(since=since, statuses=wanted) as deliveries:
             async for delivery in deliveries:
-                change = delivery.change
-                yield OrderChange(
-                    sequence=change.sequence, kind=change.kind, order=types.order(delivery.order)
-                )
+                yield _change(delivery)

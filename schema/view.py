@@ -128,6 +128,9 @@ class GraphQLDoor(GraphQL[Context, None]):
         )
         self.ping_seconds = ping_seconds
 
+    def encode_json(self, data: object) -> str:
+        return orjson.dumps(data).decode()  # several times faster than json, for every screen's every change
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         state = request.state
         return Context(

@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from server.broker import Broker
 from server.changes import CHANNEL, Change
@@ -34,6 +34,8 @@ BATCH: Final = 500
 class Delivery:
     change: Change
     order: Order  # as it is when the feed read it
+    # What the doors made of it, shared by every subscriber it reaches (rendered once).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(eq=False)

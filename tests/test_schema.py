@@ -413,3 +413,27 @@ async def test_order_changes_replays_since_then_goes_live(schema, run, orders: O
         "kind": "STATUS_CHANGED",
         "order": {"id": first["id"], "status": "ACCEPTED"},
     }
+
+
+async def test_screens_asking_different_shapes_of_the_same_change_each_get_their_own(schema, run, feed: Feed):
+    await feed.start()
+    since = (await run("{ lastSequence }"))["lastSequence"]
+    brief = "subscription($since: Int) { orderChanges(since: $since) { sequence order { id } } }"
+    full = "subscription($s: Int) { orderChanges(since: $s) { kind order { id status reference } } }"
+    streams = [
+        await schema.subscribe(brief, variable_values={"since": since}, context_value=run.context(KITCHEN)),
+        await schema.subscribe(brief, variable_values={"since": since}, context_value=run.context(VIEWER)),
+        await schema.subscribe(full, variable_values={"s": since}, context_value=run.context(KITCHEN)),
+    ]
+    order = await placed(run)
+    got = [(await asyncio.wait_for(anext(stream), 5)).data for stream in streams]
+    for stream in streams:
+        await stream.aclose()
+    await feed.stop()
+    assert got[0] == got[1] == {"orderChanges": {"sequence": since + 1, "order": {"id": order["id"]}}}
+    assert got[2] == {
+        "orderChanges": {
+            "kind": "CREATED",
+            "order": {"id": order["id"], "status": "NEW", "reference": "STAFF-1"},
+        }
+    }
