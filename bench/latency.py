@@ -39,7 +39,11 @@ class Screen:
 async def watch(url: str, token: str, since: int, screen: Screen, ready: asyncio.Event, total: int) -> None:
     ws: ClientConnection
     async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")], max_size=None) as ws:
-        await ws.send(orjson.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}).decode())
+        await ws.send(
+            orjson.dumps(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            ).decode()
+        )
         await ws.recv()
         payload = {"query": SCREEN, "variables": {"since": since}}
         await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
@@ -59,13 +63,18 @@ async def watch(url: str, token: str, since: int, screen: Screen, ready: asyncio
 async def run(base: str, token: str, *, screens: int, rate: float, seconds: float) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, auth=AUTH, timeout=30) as dojo:
         staff = {"Authorization": f"Bearer {token}"}
-        since = (await dojo.post("/graphql", json={"query": "{ lastSequence }"}, headers=staff, auth=None)).json()
+        since = (
+            await dojo.post("/graphql", json={"query": "{ lastSequence }"}, headers=staff, auth=None)
+        ).json()
         since = since["data"]["lastSequence"]
         total = int(rate * seconds)
         watchers = [Screen() for _ in range(screens)]
         ready = [asyncio.Event() for _ in range(screens)]
         ws_url = base.replace("http://", "ws://") + "/graphql"
-        tasks = [asyncio.create_task(watch(ws_url, token, since, s, r, total)) for s, r in zip(watchers, ready, strict=True)]
+        tasks = [
+            asyncio.create_task(watch(ws_url, token, since, s, r, total))
+            for s, r in zip(watchers, ready, strict=True)
+        ]
         await asyncio.gather(*(r.wait() for r in ready))
         await asyncio.sleep(0.5)
         sent: dict[str, float] = {}
@@ -101,8 +110,13 @@ async def run(base: str, token: str, *, screens: int, rate: float, seconds: floa
 
 
 def mint(env: dict[str, str]) -> str:
-    made = subprocess.run([str(ORDERPASS), "token", "create", "--role", "admin", "--name", f"bench-{time.time_ns()}"],
-                          env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    made = subprocess.run(
+        [str(ORDERPASS), "token", "create", "--role", "admin", "--name", f"bench-{time.time_ns()}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return made.stdout.strip().splitlines()[-1]
 
 
@@ -134,8 +148,10 @@ def main() -> None:
         "",
         "| screens | deliveries | missing | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|",
-        *(f"| {r['screens']} | {r['deliveries']} | {r['missing']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} |"
-          for r in results),  # fmt: skip
+        *(
+            f"| {r['screens']} | {r['deliveries']} | {r['missing']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} |"
+            for r in results
+        ),
         "",
         "Target: p99 at most 50 ms at 50 screens and 50 orders/s, with no delivery missing.",
     ]

@@ -51,7 +51,11 @@ def server_pid(port: int) -> int:
 async def subscriber(url: str, token: str, opened: asyncio.Event, leave: asyncio.Event) -> None:
     ws: ClientConnection
     async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=60) as ws:
-        await ws.send(orjson.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}).decode())
+        await ws.send(
+            orjson.dumps(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            ).decode()
+        )
         await ws.recv()
         payload = {"query": SCREEN, "variables": {"since": 0}}
         await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
