@@ -11,6 +11,7 @@ import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.errors import ErrorPolicy
 from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
+from schema.observing import OperationTimer
 from schema.queries import Query
 from schema.subscriptions import Subscription
 
@@ -27,6 +28,7 @@ def build_schema() -> strawberry.Schema:
         execution_context_class=SharedEventExecutor,
         extensions=[  # factories: each operation gets fresh extension state
             ErrorPolicy,
+            OperationTimer,
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
             partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),

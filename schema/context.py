@@ -12,6 +12,7 @@ from server.actors import Actor
 from server.cashier import Cashier
 from server.feed import Feed
 from server.history import HistoryEntry
+from server.metrics import Metrics
 from server.orders import Orders
 from server.tokens import Tokens
 
@@ -23,6 +24,7 @@ class Context:
     tokens: Tokens
     feed: Feed
     actor: Actor | None = None  # None until a WebSocket's connection_init carries the token
+    metrics: Metrics | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
     histories: DataLoader[str, list[HistoryEntry]] = field(init=False)
 

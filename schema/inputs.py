@@ -15,6 +15,7 @@ from server.lifecycle import OrderStatus
 from server.money import Money
 from server.order import OrderDraft, OrderType
 from server.paging import SearchFilters
+from server.text import NUL_REFUSED, has_nul
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -147,8 +148,11 @@ def filters(given: OrderFilter | None) -> SearchFilters:
 
 
 def _validated(model: type[M], given: object) -> M:
+    plain = _plain(strawberry.asdict(given))
+    if has_nul(plain):
+        raise errors.InvalidRequest(NUL_REFUSED)
     try:
-        return model.model_validate(_plain(strawberry.asdict(given)), strict=False)
+        return model.model_validate(plain, strict=False)
     except ValidationError as exc:
         raise errors.invalid(exc) from None
 

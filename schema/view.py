@@ -11,25 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from schema.context import Context
 from server.kds import COOKIE
+from server.text import NUL_REFUSED, holds_nul
 from server.tokens import Tokens, bearer
 
 ACTOR = "orderpass.actor"
+log = logging.getLogger("orderpass.graphql")
 
 
 class TokenGate:
@@ -91,6 +96,18 @@ class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         if self.connection_acknowledged and self.pinger is None:
             self.pinger = asyncio.create_task(self._ping())
 
+    async def send_message(self, message: Any) -> None:
+        """A screen that stops reading (a frozen tablet) fills its socket, and every send to it
+        would wait forever: past the view's send timeout the socket is closed (1013, try again
+        later). Nothing is lost: the screen resumes from the last sequence it applied."""
+        try:
+            await asyncio.wait_for(super().send_message(message), getattr(self.view, "send_timeout", 10.0))
+        except TimeoutError:
+            log.warning("closed a WebSocket that stopped reading; its screen will resume from its cursor")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.websocket.close(code=1013, reason="not reading; reconnect"), 1.0)
+            raise WebSocketDisconnected from None
+
     async def _ping(self) -> None:
         interval = getattr(self.view, "ping_seconds", 5.0)
         with contextlib.suppress(Exception):
@@ -106,6 +123,10 @@ class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().shutdown()
 
 
+def _operations(parsed: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:
+    return [op for op in (parsed if isinstance(parsed, list) else [parsed]) if isinstance(op, dict)]
+
+
 def _authorization(message: ConnectionInitMessage) -> str | None:
     """`authorization` from connection_init's payload, whatever its case (GraphiQL sends the
     headers editor's `Authorization` there)."""
@@ -119,7 +140,7 @@ def _authorization(message: ConnectionInitMessage) -> str | None:
 class GraphQLDoor(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TokenCheckedTransportWS
 
-    def __init__(self, schema: Any, *, ping_seconds: float) -> None:
+    def __init__(self, schema: Any, *, ping_seconds: float, send_timeout: float = 10.0) -> None:
         # Only graphql-transport-ws: its connection_init is where the token is checked.
         super().__init__(
             schema,
@@ -127,6 +148,19 @@ class GraphQLDoor(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.ping_seconds = ping_seconds
+        self.send_timeout = send_timeout
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson refuses bytes that are not UTF-8 and lone surrogates (a JSONDecodeError, so 400
+        over HTTP and 4400 over a WebSocket). An HTTP body must be an operation (or a batch), and
+        holds no NUL, in its variables or spelled inside its document."""
+        parsed = orjson.loads(data)
+        if isinstance(data, bytes):  # an HTTP body; WebSocket frames are text, checked by their protocol
+            if not isinstance(parsed, dict | list):
+                raise HTTPException(400, "the body must be a JSON object: {query, variables, operationName}")
+            if holds_nul(data) or any("\\u0000" in str(op.get("query")) for op in _operations(parsed)):
+                raise HTTPException(400, NUL_REFUSED)
+        return parsed
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()  # several times faster than json, for every screen's every change
@@ -139,8 +173,9 @@ class GraphQLDoor(GraphQL[Context, None]):
             tokens=state.tokens,
             feed=state.feed,
             actor=request.scope.get(ACTOR),
+            metrics=state.metrics,
         )
 
 
-def graphql_app(schema: Any, *, ping_seconds: float) -> ASGIApp:
-    return TokenGate(GraphQLDoor(schema, ping_seconds=ping_seconds))
+def graphql_app(schema: Any, *, ping_seconds: float, send_timeout: float = 10.0) -> ASGIApp:
+    return TokenGate(GraphQLDoor(schema, ping_seconds=ping_seconds, send_timeout=send_timeout))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -29,6 +30,7 @@ from server.dojo.resolver import Resolver
 from server.errors import OrderpassError
 from server.feed import Feed
 from server.kds import KitchenDisplay
+from server.metrics import Metrics
 from server.orders import Orders
 from server.settings import Settings
 from server.store import Store, create_store
@@ -39,6 +41,7 @@ log = logging.getLogger("orderpass")
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     username, password = settings.dojo_credentials()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -67,6 +70,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 "cashier": cashier,
                 "tokens": Tokens(store=store, clock=parts["clock"]),
                 "feed": feed,
+                "metrics": metrics,
             }
         finally:
             try:
@@ -76,7 +80,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 await broker.close()
                 await store.close()
 
-    graphql = graphql_app(build_schema(), ping_seconds=settings.ws_ping_seconds)
+    graphql = graphql_app(
+        build_schema(), ping_seconds=settings.ws_ping_seconds, send_timeout=settings.ws_send_timeout_seconds
+    )
     kitchen_display = KitchenDisplay.create(settings)
     routes = [
         rest.mount(username=username, password=password),
@@ -85,12 +91,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi_document),
+        Route("/metrics", metrics_page),
         *kitchen_display.routes(),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(logs.Tracing, fallback=rest.unexpected)],
+        middleware=[Middleware(logs.Tracing, fallback=rest.unexpected, observe=_observer(metrics))],
         exception_handlers={OrderpassError: rest.error_response, HTTPException: rest.error_response},
     )
 
@@ -99,9 +106,12 @@ def _tune_gc() -> None:
     """Every request allocates thousands of short-lived objects; with CPython's default thresholds
     the collector then keeps rescanning everything the app built at startup, which cost a fifth of
     CreateOrder's throughput and doubled its p99 (bench/RESULTS.md). So: everything alive now is
-    frozen out of collection, and young objects are collected less often."""
+    frozen out of collection, and young objects are collected less often. The older generations
+    keep their default ratios: a closed WebSocket's objects are old and cyclic, and only a full
+    collection frees them; rarer full collections let 1000 reconnecting screens grow the process
+    by ~50 MB a round for round after round (tests/test_operations.py)."""
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(10_000, 10, 10)
 
 
 async def _talk_to_dojo(settings: Settings, *, orders: Orders, cashier: Cashier) -> AsyncExitStack:
@@ -146,6 +156,44 @@ async def readyz(request: Request) -> Response:
     store: Store = request.state.store
     await store.ping()
     return rest.render({"status": "ready"})
+
+
+def _observer(metrics: Metrics) -> Callable[[Any, int, float], None]:
+    """Label each request by what it did: the Dojo capability, GraphQL, a KDS page, or its path."""
+    capabilities = {op.endpoint: op.capabilities[0].split(":")[0] for op in rest.OPERATIONS}
+
+    def observe(scope: Any, status: int, seconds: float) -> None:
+        endpoint = scope.get("endpoint")
+        path: str = scope.get("path", "")
+        if endpoint in capabilities:
+            operation = capabilities[endpoint]
+        elif path.startswith("/graphql"):
+            operation = "graphql"
+        elif path.startswith(("/kds", "/static")):
+            operation = "kds"
+        else:
+            operation = path if endpoint is not None else "unrouted"
+        metrics.observe(operation, status, seconds)
+
+    return observe
+
+
+async def metrics_page(request: Request) -> Response:
+    state = request.state
+    orders: Orders = state.orders
+    owed = await orders.owed_to_dojo()
+    snapshot = {
+        "orderpass_orders": {status.value: n for status, n in (await orders.status_counts()).items()},
+        "orderpass_subscribers": state.feed.subscriber_count,
+        "orderpass_dojo_outbox_owed": owed.owed,
+        "orderpass_dojo_outbox_failing": owed.failing,
+        "orderpass_dojo_outbox_oldest_seconds": (orders.clock.now() - owed.oldest).total_seconds()
+        if owed.oldest
+        else 0,
+        "orderpass_unmatched_payments": len(await state.cashier.unmatched(limit=10_000)),
+    }
+    metrics: Metrics = state.metrics
+    return Response(metrics.render(snapshot), media_type=CONTENT_TYPE_LATEST)
 
 
 async def openapi_document(request: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -102,6 +103,12 @@ def _upgrade(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     print(f"migrating {_safe(settings.database_url)} ...", file=sys.stderr)
+    steps = logging.StreamHandler(sys.stderr)  # Alembic names each step as it runs it: the progress
+    steps.setFormatter(logging.Formatter("  %(message)s"))
+    steps.addFilter(lambda record: record.getMessage().startswith("Running"))
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    migration_log.addHandler(steps)
+    migration_log.setLevel(logging.INFO)
     revisions.upgrade(settings.database_url)
     print(f"database is at revision {revisions.revision(settings.database_url).head}", file=sys.stderr)
     return 0
@@ -149,6 +156,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=15,  # in-flight requests finish; sockets close with 1012 (reconnect)
     )
     return 0
 

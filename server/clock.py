@@ -7,6 +7,8 @@ from typing import Annotated, Protocol
 
 from pydantic import AfterValidator
 
+from server.errors import InvalidRequest
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -31,10 +33,23 @@ class ManualClock:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """Dojo speaks ISO 8601 UTC; a timestamp without an offset is taken as UTC."""
+    """Dojo speaks ISO 8601 UTC; a timestamp without an offset is taken as UTC. One at the edge
+    of the calendar that UTC cannot hold (9999-12-31T23:59-01:00) is a ValueError, which the
+    models report as a validation error like any other bad value."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is out of range in UTC") from None
+
+
+def utc_or_invalid(moment: datetime, *, field: str) -> datetime:
+    """`as_utc` for a caller's argument outside a model: a clear InvalidRequest naming it."""
+    try:
+        return as_utc(moment)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), field=field) from None
 
 
 def iso(moment: datetime) -> str:

@@ -57,9 +57,12 @@ class Tracing:
     """Gives each HTTP request a traceId, logs one access line, and turns an unhandled
     exception into the door's 500 body (logged once, with its traceback and the same id)."""
 
-    def __init__(self, app: ASGIApp, *, fallback: Fallback) -> None:
+    def __init__(
+        self, app: ASGIApp, *, fallback: Fallback, observe: Callable[[Scope, int, float], None] | None = None
+    ) -> None:
         self.app = app
         self.fallback = fallback
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,7 +89,10 @@ class Tracing:
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
         finally:
-            elapsed = round((time.perf_counter() - started) * 1000, 2)
+            seconds = time.perf_counter() - started
+            if self.observe is not None:
+                self.observe(scope, status, seconds)
+            elapsed = round(seconds * 1000, 2)
             access.info(
                 "%s %s %s",
                 scope["method"],

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.actors import Actor
 from server.broker import Broker
 from server.changes import Change, ChangeKind
-from server.clock import Clock
+from server.clock import Clock, utc_or_invalid
 from server.errors import Conflict, NotFound, OrderpassError, Unavailable
 from server.history import HistoryEntry
 from server.lifecycle import BUMP, PAYMENT_ALTERING, RECALL, OrderStatus, check_dojo_cancel, check_move
@@ -178,12 +178,18 @@ class Orders(Service):
         recallable = [o for o in orders if o.status is latest[o.id].to_status and o.status in RECALL]
         return recallable[:limit]
 
+    async def status_counts(self) -> dict[OrderStatus, int]:
+        """How many orders are in each status, of all time: what an operator graphs."""
+        async with self.store.read() as tx:
+            return await order_rows.status_counts(tx, since=None)
+
     async def owed_to_dojo(self) -> outbox.Depth:
         """POS events written but not yet delivered to Dojo: what an operator watches."""
         async with self.store.read() as tx:
             return await outbox.depth(tx)
 
     async def stats(self, since: datetime) -> KitchenStats:
+        since = utc_or_invalid(since, field="since")
         async with self.store.read() as tx:
             counts = await order_rows.status_counts(tx, since=since)
             entries = await changes.history_since(tx, since)

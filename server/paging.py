@@ -17,7 +17,7 @@ from typing import Final, Generic, TypeVar
 
 import orjson
 
-from server.clock import as_utc
+from server.clock import as_utc, utc_or_invalid
 from server.errors import InvalidRequest
 from server.lifecycle import OrderStatus
 from server.order import OrderType
@@ -41,6 +41,11 @@ class SearchFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     text: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, field in (("created_after", "createdAfter"), ("created_before", "createdBefore")):
+            if (moment := getattr(self, name)) is not None:
+                object.__setattr__(self, name, utc_or_invalid(moment, field=field))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ class Settings:
     log_level: str = "INFO"
     broker_url: str = "memory://"
     ws_ping_seconds: float = 3.0
+    ws_send_timeout_seconds: float = 10.0
     kds_amber_seconds: int = 300
     kds_red_seconds: int = 600
     kds_recall_limit: int = 20
@@ -63,6 +64,7 @@ class Settings:
             log_level=read.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             broker_url=read.text("BROKER_URL", "memory://"),
             ws_ping_seconds=read.integer("WS_PING_SECONDS", 3),
+            ws_send_timeout_seconds=read.integer("WS_SEND_TIMEOUT_SECONDS", 10),
             kds_amber_seconds=read.integer("KDS_AMBER_SECONDS", 300),
             kds_red_seconds=read.integer("KDS_RED_SECONDS", 600),
             kds_recall_limit=read.integer("KDS_RECALL_LIMIT", 20),

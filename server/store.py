@@ -26,9 +26,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from server.errors import Unavailable
+from server.errors import InvalidRequest, Unavailable
 from server.settings import Settings
 from server.sqlite_inline import connector
+from server.text import NUL_REFUSED
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
@@ -167,6 +168,7 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
 
 
 log = logging.getLogger("orderpass.store")
+_UNSTORABLE_TEXT = ("22021", "22P05")  # PostgreSQL: character not in repertoire, untranslatable
 _UNAVAILABLE_WORDS = ("locked", "busy", "unable to open", "disk i/o", "connection", "terminat", "timeout")
 
 
@@ -179,6 +181,8 @@ async def _mapped_errors() -> AsyncIterator[None]:
     except DBAPIError as exc:
         if _is_unavailable(exc):
             raise Unavailable(f"database unavailable: {_reason(exc)}") from exc
+        if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+            raise InvalidRequest(NUL_REFUSED) from exc  # what the doors let by, e.g. a path's %00
         raise
 
 

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,19 +34,28 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     args: tuple[str, ...] = ("--dev",)
     process: subprocess.Popen[str] | None = None
-    stderr: str = ""
+    lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def stderr(self) -> str:
+        """Everything the server has logged so far."""
+        return "".join(self.lines)
+
     def start(self) -> None:
         command = [str(COMMAND), "serve", *self.args, "--port", str(self.port)]
         self.process = subprocess.Popen(command, env=self.env, stderr=subprocess.PIPE, text=True)
+        # Drained as it is written: a full pipe would block the server's logging, and the server.
+        self._reader = threading.Thread(target=self._drain, args=(self.process,), daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"orderpass serve exited: {self.process.communicate()[1]}")
+                raise AssertionError(f"orderpass serve exited: {self.wait()}")
             try:
                 if httpx.get(f"{self.url}/healthz").status_code == 200:
                     return
@@ -53,10 +63,24 @@ class ServerProcess:
                 time.sleep(0.05)
         raise AssertionError(f"{self.url} did not come up")
 
+    def _drain(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        with process.stderr:
+            for line in process.stderr:
+                self.lines.append(line)
+
+    def wait(self, timeout: float = 20) -> str:
+        """Wait for the process to exit; everything it logged."""
+        assert self.process is not None
+        assert self._reader is not None
+        self.process.wait(timeout)
+        self._reader.join(timeout)
+        return self.stderr
+
     def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
         assert self.process is not None
         self.process.send_signal(sig)
-        _, self.stderr = self.process.communicate(timeout=20)
+        self.wait()
         return self.process.returncode
 
 

@@ -47,6 +47,7 @@ def test_a_malformed_setting_is_named(env):
 def test_upgrade_then_serve_dev_prints_its_credentials_and_takes_orders(env):
     upgraded = run("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
+    assert "Running upgrade  -> 0001" in upgraded.stderr  # each step shows as it runs
     with serving(env) as server:
         response = httpx.post(
             f"{server.url}/v1/orders", json=make_order(), auth=(DEV_DOJO_USERNAME, DEV_DOJO_PASSWORD)

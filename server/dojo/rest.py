@@ -27,10 +27,11 @@ from server.actors import Actor
 from server.cashier import Cashier
 from server.dojo import contract
 from server.dojo.bill import Merchant, order_bill
-from server.errors import OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
+from server.errors import InvalidRequest, OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
 from server.orders import Orders
 from server.paging import SearchFilters
 from server.payments import Event
+from server.text import NUL_REFUSED, holds_nul
 
 log = logging.getLogger("orderpass.dojo")
 M = TypeVar("M", bound=BaseModel)
@@ -278,6 +279,8 @@ def cashier(request: Request) -> Cashier:
 
 async def parse(request: Request, model: type[M]) -> M:
     body = await read_body(request, limit=request.state.settings.max_body_bytes)
+    if holds_nul(body):
+        raise InvalidRequest(NUL_REFUSED)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -341,7 +344,7 @@ async def error_response(request: Request, exc: Exception) -> Response:
         headers["WWW-Authenticate"] = 'Basic realm="orderpass", charset="UTF-8"'
     if isinstance(exc, Unavailable):
         headers["Retry-After"] = str(exc.retry_after_seconds)
-        log.warning("database unavailable: %s", exc.message)
+        log.warning("%s %s: %s", status, error_type, exc.message)
     else:
         log.info("%s %s: %s", status, error_type, exc.message)  # a client error: one line, no traceback
     return render(contract.eposerror(error_type, exc.message, trace), status, headers)

@@ -262,10 +262,10 @@ async def active_ids(session: AsyncConnection, *, limit: int) -> list[str]:
     return list((await session.scalars(query)).all())
 
 
-async def status_counts(session: AsyncConnection, *, since: datetime) -> dict[OrderStatus, int]:
-    query = (
-        select(ORDERS.c.status, func.count()).where(ORDERS.c.created_at >= since).group_by(ORDERS.c.status)
-    )
+async def status_counts(session: AsyncConnection, *, since: datetime | None) -> dict[OrderStatus, int]:
+    query = select(ORDERS.c.status, func.count()).group_by(ORDERS.c.status)
+    if since is not None:
+        query = query.where(ORDERS.c.created_at >= since)
     return {OrderStatus(status): int(n) for status, n in await session.execute(query)}
 
 

@@ -1,0 +1,34 @@
+"""Text we refuse whatever the door: the NUL character (U+0000). PostgreSQL cannot store it and
+no order, note or id needs it, so both stores refuse it alike, and each door says so clearly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+NUL_REFUSED = "text may not contain the NUL character (U+0000)"
+_ESCAPED = b"\\u0000"  # how JSON (and GraphQL) spell a NUL; a raw NUL byte is not valid JSON
+
+
+def holds_nul(raw: bytes) -> bool:
+    """Whether a JSON body holds a NUL anywhere, in a key or a value. It is walked only when its
+    bytes could hold one, so an ordinary request costs one substring search."""
+    if _ESCAPED not in raw:
+        return False
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False  # not JSON at all: the parser that follows says so
+    return has_nul(parsed)
+
+
+def has_nul(value: Any) -> bool:
+    """Whether decoded data (strings, dicts, lists) holds a NUL anywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
