@@ -17,7 +17,7 @@ from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
 from server.lifecycle import TERMINAL
 from server.locks import Lock
-from server.money import Money
+from server.money import MAX_VALUE, Money
 from server.order import Order
 from server.payments import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
 from server.queries import locks
@@ -89,6 +89,7 @@ class Cashier(Service):
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
             _check_currency(order, paid_amount, tips)
+            _check_room(order, payment_intent_id, paid_amount, tips)
             lock = order.lock_at(now)
             if lock is not None and lock.lock_id != lock_id:
                 raise Conflict(f"order {order_id} is locked for another payment ({lock.describe()})")
@@ -121,6 +122,7 @@ class Cashier(Service):
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
             _check_currency(order, paid_amount, tips_amount)
+            _check_room(order, payment_intent_id, paid_amount, tips_amount)
             if any(p.payment_intent_id == payment_intent_id for p in order.payments):
                 return order
             order, change = await self._take(
@@ -225,6 +227,17 @@ class Cashier(Service):
     async def unmatched(self, *, limit: int = 100) -> list[UnmatchedPayment]:
         async with self.store.read() as tx:
             return await payment_rows.unmatched(tx, limit=limit)
+
+
+def _check_room(order: Order, payment_intent_id: str, paid: Money, tips: Money) -> None:
+    """The order's paid and tips totals (in Dojo's Order) must stay amounts Money can hold."""
+    if any(p.payment_intent_id == payment_intent_id for p in order.payments):
+        return  # a replay or a correction of a payment already counted
+    if max(order.paid_amount + paid.value, order.tips_amount + tips.value) > MAX_VALUE:
+        raise InvalidRequest(
+            f"this payment takes the order's payments past the largest amount, {MAX_VALUE}",
+            field="paidAmount",
+        )
 
 
 def _check_currency(order: Order, *amounts: Money) -> None:

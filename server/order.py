@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from server.clock import UtcDatetime
 from server.lifecycle import TERMINAL, OrderStatus
 from server.locks import Lock
-from server.money import Money, is_currency
+from server.money import MAX_VALUE, Money, is_currency
 from server.payments import Payment
 
 MAX_QUANTITY = 1_000_000
@@ -177,6 +177,14 @@ class OrderDraft(OrderContent):
             raise ValueError(f"not an ISO 4217 currency code: {', '.join(unknown)}")
         if len(codes) > 1:
             raise ValueError(f"one order takes one currency, got {', '.join(sorted(codes))}")
+        return self
+
+    @model_validator(mode="after")
+    def _sums_fit(self) -> Self:
+        paid = sum(payment.paid_amount.value for payment in self.payments)
+        tips = sum(payment.tips_amount.value for payment in self.payments if payment.tips_amount)
+        if max(paid, tips) > MAX_VALUE:
+            raise ValueError(f"payments add up to more than the largest amount, {MAX_VALUE}")
         return self
 
     def _all_amounts(self) -> Iterator[Money]:

@@ -102,7 +102,10 @@ async def test_the_keyboard_selects_bumps_and_recalls(browser, live_server, kitc
     await page.keyboard.press(" ")  # Preparing -> Prepared: off the kitchen screen
     await expect(ticket(page, first["id"])).to_have_count(0)
     await expect(page.locator('[data-action="recall-one"]')).to_have_count(1)
-    await page.keyboard.press("r")  # brings it back to Preparing
+    async with page.expect_response(lambda response: response.url.endswith("/graphql")) as answered:
+        await page.keyboard.press("r")  # brings it back to Preparing
+    recalled = await (await answered.value).json()
+    assert recalled["data"]["moveOrder"]["__typename"] == "Order", recalled  # else: what the screen was told
     await expect(ticket(page, first["id"])).to_have_attribute("data-status", "Preparing")
 
 

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from server.errors import invalid
+from server.money import MAX_VALUE
 from server.order import OrderDraft
 from tests.factories import item, make_order, modifier, money
 
@@ -40,6 +41,16 @@ def test_quantity_below_one_is_refused_on_items_sub_items_and_modifiers():
 def test_negative_amounts_are_refused():
     assert "totalAmount.value" in rejected(make_order(totalAmount=money(-1)))
     assert "amountPerItem.value" in rejected(make_order(items=[item("Tea", -5)]))
+
+
+def test_payments_may_not_add_up_past_the_largest_amount():
+    """Each payment fits Money, but the Order Dojo reads back sums them: the sum must fit too."""
+    largest = money(MAX_VALUE)
+    payments = [{"paymentIntentId": f"pi_{n}", "paidAmount": largest} for n in range(2)]
+    assert "largest amount" in rejected(make_order(payments=payments))
+    tipped = [{"paymentIntentId": f"pi_{n}", "paidAmount": money(1), "tipsAmount": largest} for n in range(2)]
+    assert "largest amount" in rejected(make_order(payments=tipped))
+    assert parse(make_order(payments=payments[:1])).payments[0].paid_amount.value == MAX_VALUE
 
 
 def test_one_order_takes_one_currency():

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from server.clock import ManualClock, iso
+from server.money import MAX_VALUE
 from server.roles import Role
 from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import item, make_order, modifier, money
@@ -87,6 +88,19 @@ async def test_a_split_bill_pays_in_parts_and_leaves_the_order_to_the_kitchen(do
     ).json()
     assert (second["paidAmount"], second["tipsAmount"], second["payable"]) == (money(2400), money(150), False)
     assert second["status"] == "New"  # Finalized by the kitchen flow, not by the payment
+
+
+async def test_a_payment_that_takes_the_paid_total_past_the_largest_amount_is_refused(
+    dojo: httpx.AsyncClient,
+):
+    order_id = await place(dojo, unpaid())
+    assert (
+        await dojo.post(f"/v1/orders/{order_id}/record-payment", json=paying("pi_big", MAX_VALUE))
+    ).is_success
+    refused = await dojo.post(f"/v1/orders/{order_id}/record-payment", json=paying("pi_more", 1))
+    assert "largest amount" in eposerror(refused, 400, "InvalidRequest")
+    replayed = await dojo.post(f"/v1/orders/{order_id}/record-payment", json=paying("pi_big", MAX_VALUE))
+    assert replayed.json()["paidAmount"] == money(MAX_VALUE)  # a replay is not a new payment
 
 
 async def test_recording_a_payment_twice_records_it_once(dojo: httpx.AsyncClient):

@@ -6,10 +6,11 @@ handful of statements however many items it has. Nothing here commits.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Dialect, Row, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +24,48 @@ def dialect_insert(session: AsyncConnection, table: Table) -> Any:
 def insert_ignoring(session: AsyncConnection, table: Table, *targets: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING."""
     return dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(targets) or None)
+
+
+async def insert_many(session: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One executemany of rows that all have the same keys, straight to the driver. Core's
+    executemany processes every parameter of every row through its generic machinery, which was
+    a fifth of CreateOrder's time on the event loop (bench/RESULTS.md); here each value goes
+    through its column type's own bind processor and nothing else."""
+    if not rows:
+        return
+    sql, columns = _insert_plan(session.dialect, table, tuple(rows[0]))
+    await session.exec_driver_sql(
+        sql,
+        [tuple(value(row) for value in columns) for row in rows],
+    )
+
+
+@cache
+def _insert_plan(
+    dialect: Dialect, table: Table, keys: tuple[str, ...]
+) -> tuple[str, list[Callable[[Mapping[str, Any]], Any]]]:
+    quote = dialect.identifier_preparer.quote
+    names = [*keys, *(c.name for c in table.columns if c.name not in keys and c.default is not None)]
+    marks = {"qmark": "?", "numeric_dollar": "${n}", "format": "%s"}  # SQLite, asyncpg, psycopg
+    placeholders = [marks[dialect.paramstyle].format(n=n) for n in range(1, len(names) + 1)]
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join(placeholders)})"
+    )
+    return sql, [_value(dialect, table, name, given=name in keys) for name in names]
+
+
+def _value(dialect: Dialect, table: Table, name: str, *, given: bool) -> Callable[[Mapping[str, Any]], Any]:
+    column = table.c[name]
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if not given:  # a Python-side default the rows leave out
+        default = getattr(column.default, "arg", None)
+        if callable(default) or default is None:
+            raise TypeError(f"{table.name}.{name} has no scalar default: the rows must give it")
+        return lambda row: process(default) if process else default
+    if process is None:
+        return lambda row: row[name]
+    return lambda row: process(row[name])
 
 
 async def rows(session: AsyncConnection, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:

@@ -18,6 +18,7 @@ from server.models import (
     CHANGES,
     HISTORY,
 )
+from server.queries import insert_many
 
 SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for change numbers
 
@@ -41,7 +42,7 @@ async def append_history(session: AsyncConnection, entries: Sequence[HistoryEntr
         }
         for entry in entries
     ]
-    await session.execute(insert(HISTORY), rows)
+    await insert_many(session, HISTORY, rows)
 
 
 async def append_change(

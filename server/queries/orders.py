@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
@@ -34,7 +34,7 @@ from server.order import (
 )
 from server.paging import Key, SearchFilters
 from server.payments import Payment
-from server.queries import insert_ignoring
+from server.queries import insert_ignoring, insert_many
 from server.queries.payments import payment_row
 
 # -- writing an order ---------------------------------------------------------------------------
@@ -75,8 +75,7 @@ async def insert_orders(session: AsyncConnection, news: Sequence[NewOrder], *, n
         tables[TAX_LINES] += [_tax_row(new.order_id, n, t) for n, t in enumerate(new.draft.tax_lines)]
         tables[PAYMENTS] += [payment_row(new.order_id, n, p, now) for n, p in enumerate(new.payments)]
     for table, rows in tables.items():
-        if rows:
-            await session.execute(insert(table), rows)
+        await insert_many(session, table, rows)
     return inserted
 
 
