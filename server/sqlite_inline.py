@@ -4,9 +4,10 @@ dialect.
 aiosqlite runs every call (opening a cursor, executing, fetching, closing) on a helper thread:
 four thread round trips per statement, each waking the event loop, with the GIL passed back and
 forth. SQLite work is short and, with one writer at a time, never overlaps anyway, so doing it
-inline is cheaper: CreateOrder ran about a third faster (bench/RESULTS.md). Waiting for another
-process's lock is the one slow thing, and the store does that wait itself, with asyncio.sleep,
-so the loop never blocks on it (server/store.py).
+inline is cheaper: CreateOrder ran about a third faster (bench/RESULTS.md). Two things are slow:
+waiting for another process's lock, which the store does itself, with asyncio.sleep, so the
+loop never blocks on it (server/store.py); and a writing commit's fsync, which goes to a worker
+thread (sqlite3 lets go of the GIL while it waits), another ~15%.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class InlineConnection:
         self._conn = connection
         self._connection: sqlite3.Connection | None = connection
         self._tx = _RunNow()
+        self._changes = connection.total_changes
 
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
@@ -92,10 +94,18 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        self._conn.commit()
+        """A commit that wrote waits for the disk (fsync): on a worker thread, so the loop goes on
+        taking the next requests meanwhile (the connection is this transaction's alone until the
+        commit returns). A read-only commit has nothing to wait for and stays inline."""
+        if self._conn.total_changes == self._changes:
+            self._conn.commit()
+            return
+        await asyncio.to_thread(self._conn.commit)
+        self._changes = self._conn.total_changes
 
     async def rollback(self) -> None:
         self._conn.rollback()
+        self._changes = self._conn.total_changes
 
     async def close(self) -> None:
         if self._connection is not None:
