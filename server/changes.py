@@ -24,6 +24,7 @@ class ChangeKind(StrEnum):
     PAYMENT_CHANGED = "PAYMENT_CHANGED"
     CANCELED = "CANCELED"
     UPDATED = "UPDATED"
+    PREP_CHANGED = "PREP_CHANGED"  # items done (or brought back) at a prep station
 
 
 @dataclass(frozen=True, slots=True)

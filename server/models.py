@@ -99,6 +99,11 @@ class ItemRow(SQLModel, table=True):
     # The line's modifiers, as JSON [[name, plu, quantity, amountPerModifier], ...]: they are the
     # item's own values, never looked up alone, and a row each made up a third of CreateOrder's cost.
     modifiers: str | None = None
+    # Prep, for items (a sub-item goes with its item): the station routing sent it to, when it
+    # arrived there, and when that station bumped it.
+    station: str | None = None
+    routed_at: datetime | None = _time(default=None)
+    done_at: datetime | None = _time(default=None)
 
 
 class DiscountRow(SQLModel, table=True):
@@ -261,6 +266,28 @@ class IntentLookupRow(SQLModel, table=True):
     resolved_at: datetime | None = _time(default=None)
 
 
+class StationRow(SQLModel, table=True):
+    """A prep station (grill, fry, bar); exactly one is the default, for items no rule routes."""
+
+    __tablename__ = "stations"
+    id: str = Field(primary_key=True)
+    name: str
+    position: int = 0
+    is_default: bool = False
+    created_at: datetime = _time()
+
+
+class RoutingRuleRow(SQLModel, table=True):
+    """Sends items to a station by PLU, PLU prefix or name pattern (server/stations.py)."""
+
+    __tablename__ = "routing_rules"
+    id: int | None = Field(default=None, primary_key=True, sa_type=_Serial)
+    station_id: str = Field(foreign_key="stations.id", ondelete="CASCADE")
+    kind: str
+    pattern: str
+    position: int = 0
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -278,3 +305,5 @@ STAFF_TOKENS = _table(StaffTokenRow)
 LOCKS = _table(OrderLockRow)
 OUTBOX = _table(OutboxRow)
 INTENT_LOOKUPS = _table(IntentLookupRow)
+STATIONS = _table(StationRow)
+RULES = _table(RoutingRuleRow)

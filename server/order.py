@@ -21,6 +21,7 @@ from server.lifecycle import TERMINAL, OrderStatus
 from server.locks import Lock
 from server.money import MAX_VALUE, Money, is_currency
 from server.payments import Payment
+from server.stations import PrepLine
 
 MAX_QUANTITY = 1_000_000
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
@@ -218,6 +219,7 @@ class Order:
     created_at: datetime
     updated_at: datetime
     lock: Lock | None = None  # Dojo's, while it takes payment; may have expired
+    prep: tuple[PrepLine, ...] = ()  # each item at its station (server/stations.py)
 
     @property
     def currency(self) -> str:

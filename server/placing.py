@@ -28,6 +28,8 @@ from server.payments import Payment, PaymentSource, PaymentStatus
 from server.queries import assembly, changes, outbox
 from server.queries import orders as order_rows
 from server.queries import payments as payment_rows
+from server.queries import prep as prep_rows
+from server.stations import Routing
 
 Outcome = Order | OrderpassError
 
@@ -59,6 +61,7 @@ class Batch:
 
     now: datetime
     outcomes: list[Outcome | None]
+    routing: Routing  # the stations and rules as they stand: items go where they say
     new: dict[int, order_rows.NewOrder] = field(default_factory=dict)  # by placement index
     history: list[HistoryEntry] = field(default_factory=list)
     retried: dict[int, str] = field(default_factory=dict)  # placement index -> order already placed
@@ -74,7 +77,7 @@ async def place_batch(
     dojo_events: timedelta | None,
 ) -> tuple[list[Outcome], Change | None]:
     """Place them all in this transaction: each one's outcome, and the last change written."""
-    batch = Batch(now, [None] * len(placements))
+    batch = Batch(now, [None] * len(placements), routing=await prep_rows.routing(tx))
     known = await order_rows.find_placed_many(tx, [p.key for p in placements if p.key])
     intents = [i.payment_intent_id for p in placements for i in p.draft.payments]
     owners = await payment_rows.owners_of(tx, intents) if intents else {}
@@ -119,8 +122,9 @@ def _plan(
     order_id = new_id()
     confirm = auto_confirm and placement.by.is_dojo
     status = OrderStatus.CONFIRMED if confirm else OrderStatus.NEW
+    prep = batch.routing.route_items(placement.draft.items, at=batch.now)
     new = order_rows.NewOrder(
-        order_id, placement.draft, status, tuple(payments), placement.fingerprint, placement.client_key
+        order_id, placement.draft, status, tuple(payments), placement.fingerprint, placement.client_key, prep
     )
     batch.new[index] = new
     batch.history.append(
@@ -136,7 +140,15 @@ def _plan(
     owners.update({p.payment_intent_id: order_id for p in payments})
     content = placement.draft.content()
     placed = Order(
-        order_id, placement.draft.dojo_order_id, status, 1, content, tuple(payments), batch.now, batch.now
+        order_id,
+        placement.draft.dojo_order_id,
+        status,
+        1,
+        content,
+        tuple(payments),
+        batch.now,
+        batch.now,
+        prep=prep,
     )
     batch.outcomes[index] = placed
 

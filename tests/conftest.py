@@ -25,6 +25,7 @@ from server.broker.memory import MemoryBroker
 from server.cashier import Cashier
 from server.clock import Clock, ManualClock, SystemClock
 from server.orders import Orders
+from server.prep import Prep
 from server.roles import Role
 from server.settings import Settings
 from server.store import Store, create_store
@@ -112,6 +113,11 @@ def orders(store: Store, broker: MemoryBroker, clock: ManualClock) -> Orders:
 @pytest.fixture
 def cashier(store: Store, broker: MemoryBroker, clock: ManualClock) -> Cashier:
     return Cashier(store=store, broker=broker, clock=clock)
+
+
+@pytest.fixture
+def prep(store: Store, broker: MemoryBroker, clock: ManualClock) -> Prep:
+    return Prep(store=store, broker=broker, clock=clock)
 
 
 # -- a real server on loopback ------------------------------------------------------------------

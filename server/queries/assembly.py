@@ -37,6 +37,7 @@ from server.order import (
 )
 from server.payments import Payment, PaymentSource, PaymentStatus
 from server.queries import grouped, rows
+from server.stations import PrepLine
 
 
 async def load_order(session: AsyncConnection, order_id: str) -> Order | None:
@@ -128,6 +129,11 @@ def _order(
         created_at=head.created_at,
         updated_at=head.updated_at,
         lock=Lock(head.lock_id, head.expiry) if head.lock_id is not None else None,
+        prep=tuple(
+            PrepLine(row.line, row.station, row.routed_at or head.created_at, row.done_at)
+            for row in lines
+            if row.parent_line is None and row.station is not None
+        ),
     )
 
 

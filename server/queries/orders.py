@@ -36,6 +36,7 @@ from server.paging import Key, SearchFilters
 from server.payments import Payment
 from server.queries import insert_ignoring, insert_many
 from server.queries.payments import payment_row
+from server.stations import PrepLine
 
 # -- writing an order ---------------------------------------------------------------------------
 
@@ -48,6 +49,7 @@ class NewOrder:
     payments: tuple[Payment, ...]
     fingerprint: str
     client_key: str | None
+    prep: tuple[PrepLine, ...] = ()  # where each item went (server/stations.py)
 
 
 async def insert_orders(session: AsyncConnection, news: Sequence[NewOrder], *, now: datetime) -> set[str]:
@@ -70,7 +72,7 @@ async def insert_orders(session: AsyncConnection, news: Sequence[NewOrder], *, n
     for new in news:
         if new.order_id not in inserted:
             continue
-        tables[ITEMS] += _line_rows(new.order_id, new.draft.items)
+        tables[ITEMS] += _line_rows(new.order_id, new.draft.items, new.prep)
         tables[DISCOUNTS] += [_dump(new.order_id, n, d) for n, d in enumerate(new.draft.discounts)]
         tables[TAX_LINES] += [_tax_row(new.order_id, n, t) for n, t in enumerate(new.draft.tax_lines)]
         tables[PAYMENTS] += [payment_row(new.order_id, n, p, now) for n, p in enumerate(new.payments)]
@@ -116,11 +118,14 @@ def _order_row(
     }
 
 
-def _line_rows(order_id: str, items: Sequence[OrderItem]) -> list[dict[str, Any]]:
-    """Items take lines 1..n in order; sub-items follow, each naming its parent's line."""
+def _line_rows(order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine]) -> list[dict[str, Any]]:
+    """Items take lines 1..n in order, each with its station; sub-items follow, each naming its
+    parent's line."""
     lines: list[dict[str, Any]] = []
+    stations = {p.line: p for p in prep}
 
     def add(item: OrderSubItem, parent: int | None) -> int:
+        at = stations.get(len(lines) + 1) if parent is None else None
         lines.append(
             {
                 "order_id": order_id,
@@ -132,6 +137,9 @@ def _line_rows(order_id: str, items: Sequence[OrderItem]) -> list[dict[str, Any]
                 "amount_per_item": item.amount_per_item.value,
                 "note": item.note,
                 "modifiers": _modifiers(item.modifiers),
+                "station": at.station if at else None,
+                "routed_at": at.routed_at if at else None,
+                "done_at": None,
             }
         )
         return len(lines)

@@ -1,0 +1,190 @@
+"""The service layer for prep stations: the venue's stations and routing rules, and the pass.
+
+A station bumps its items (all of its part of a ticket, or some); the order follows in Dojo's
+statuses through the lifecycle table: the first bump at any station moves it on to Preparing
+(accepting it first if nobody had), and the last station's bump makes it Prepared, for the
+expo screen to send out. Bringing items back reopens a Prepared order. Each of these is one
+change, recorded and published like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.actors import POS, Actor
+from server.changes import Change, ChangeKind
+from server.errors import Conflict, InvalidRequest
+from server.history import HistoryEntry
+from server.lifecycle import ACTIVE, OrderStatus, check_move
+from server.order import Order
+from server.queries import prep as prep_rows
+from server.roles import Permission
+from server.service import Service, existing
+from server.stations import PrepLine, Routing, Rule, Station, check_rules, mark
+
+S = OrderStatus
+
+# Where a station's first bump takes an order, step by step through the lifecycle table.
+_TO_PREPARING = {
+    S.NEW: (S.ACCEPTED, S.PREPARING),
+    S.SUBMITTED: (S.ACCEPTED, S.PREPARING),
+    S.CONFIRMED: (S.ACCEPTED, S.PREPARING),
+    S.ACCEPTED: (S.PREPARING,),
+    S.PREPARING: (),
+}
+
+
+class Prep(Service):
+    # -- the venue's stations -------------------------------------------------------------------
+
+    async def routing(self) -> Routing:
+        async with self.store.read() as tx:
+            return await prep_rows.routing(tx)
+
+    async def save_station(self, station: Station, *, by: Actor) -> Routing:
+        """Add a station or rename, reorder or make it the default (the old default stops being)."""
+        by.require(Permission.ADMIN)
+        async with self.store.write() as tx:
+            current = await prep_rows.routing(tx)
+            others = [s for s in current.stations if s.id != station.id]
+            if station.is_default:
+                others = [dataclasses.replace(s, is_default=False) for s in others]
+            routing = Routing((*others, station), current.rules)  # checks exactly one default
+            for changed in routing.stations:
+                await prep_rows.save_station(tx, changed, now=self.clock.now())
+        return routing
+
+    async def remove_station(self, station_id: str, *, by: Actor) -> Routing:
+        """Remove a station and its rules; not the default, nor one with items still to make."""
+        by.require(Permission.ADMIN)
+        async with self.store.write() as tx:
+            current = await prep_rows.routing(tx)
+            station = current.station(station_id)
+            if station.is_default:
+                raise Conflict(f"{station_id} is the default station; make another the default first")
+            waiting = await prep_rows.undone_on_active_orders(tx, station_id, [s.value for s in ACTIVE])
+            if waiting:
+                raise Conflict(f"{station_id} still has {waiting} item(s) to make on open orders")
+            routing = Routing(
+                tuple(s for s in current.stations if s.id != station_id),
+                tuple(r for r in current.rules if r.station_id != station_id),
+            )
+            await prep_rows.remove_station(tx, station_id)
+        return routing
+
+    async def set_rules(self, station_id: str, rules: Sequence[Rule], *, by: Actor) -> Routing:
+        """This station's rules become exactly these; orders placed from now on route by them."""
+        by.require(Permission.ADMIN)
+        check_rules(rules)
+        if any(rule.station_id != station_id for rule in rules):
+            raise InvalidRequest("every rule given here routes to this station", field="rules")
+        async with self.store.write() as tx:
+            current = await prep_rows.routing(tx)
+            current.station(station_id)
+            others = tuple(r for r in current.rules if r.station_id != station_id)
+            routing = Routing(current.stations, (*others, *rules))
+            await prep_rows.replace_rules(tx, station_id, rules)
+        return routing
+
+    async def replace_all(self, routing: Routing, *, by: Actor) -> Routing:
+        """A venue's stations and rules from a file (`orderpass stations load`)."""
+        by.require(Permission.ADMIN)
+        check_rules(routing.rules)
+        async with self.store.write() as tx:
+            await prep_rows.replace_all(tx, routing, now=self.clock.now())
+            return await prep_rows.routing(tx)
+
+    # -- the pass -------------------------------------------------------------------------------
+
+    async def bump(
+        self, order_id: str, station_id: str, *, lines: Sequence[int] | None = None, by: Actor
+    ) -> Order:
+        """This station's items of the order (or just `lines`) are done."""
+        by.require(Permission.MOVE)
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
+            chosen = _chosen(order, station_id, lines)
+            todo = [line.line for line in chosen if not line.done]
+            if not todo:
+                raise Conflict(f"nothing left to bump at {station_id} on order {order_id}")
+            if order.status not in _TO_PREPARING:
+                raise Conflict(f"order {order_id} is {order.status.value}: its items were sent already")
+            now = self.clock.now()
+            prep = mark(order.prep, todo, done_at=now)
+            path = list(_TO_PREPARING[order.status])
+            if all(line.done for line in prep):
+                path.append(S.PREPARED)
+            await prep_rows.set_done(tx, order_id, todo, at=now)
+            detail = {"station": station_id, "done": todo}
+            order, change = await self._advance(tx, order, prep, path, detail=detail, by=by, now=now)
+        await self._publish(change)
+        return order
+
+    async def bring_back(
+        self, order_id: str, station_id: str, *, lines: Sequence[int] | None = None, by: Actor
+    ) -> Order:
+        """Undo a station's bump (a dish sent back, a bump by mistake): a Prepared order reopens."""
+        by.require(Permission.MOVE)
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
+            chosen = [line.line for line in _chosen(order, station_id, lines) if line.done]
+            if not chosen:
+                raise Conflict(f"nothing bumped at {station_id} on order {order_id} to bring back")
+            if order.status not in (S.PREPARING, S.PREPARED):
+                raise Conflict(f"order {order_id} is {order.status.value}: too late to bring items back")
+            now = self.clock.now()
+            prep = mark(order.prep, chosen, done_at=None)
+            path = [S.PREPARING] if order.status is S.PREPARED else []
+            await prep_rows.set_done(tx, order_id, chosen, at=None)
+            detail = {"station": station_id, "undone": chosen}
+            order, change = await self._advance(tx, order, prep, path, detail=detail, by=by, now=now)
+        await self._publish(change)
+        return order
+
+    async def _advance(
+        self,
+        tx: AsyncConnection,
+        order: Order,
+        prep: tuple[PrepLine, ...],
+        path: Sequence[OrderStatus],
+        *,
+        detail: dict[str, Any],
+        by: Actor,
+        now: datetime,
+    ) -> tuple[Order, Change]:
+        """One change: the items' new state, then each status step the table allows."""
+        entries = [HistoryEntry(order.id, now, ChangeKind.PREP_CHANGED, by, detail=detail)]
+        status = order.status
+        for step in path:
+            check_move(status, step, paid_in_full=order.paid_in_full)
+            actor = by if step is not S.PREPARED else POS  # the pass makes it Prepared, not the cook
+            entries.append(
+                HistoryEntry(
+                    order.id, now, ChangeKind.STATUS_CHANGED, actor, from_status=status, to_status=step
+                )
+            )
+            status = step
+        kind = ChangeKind.STATUS_CHANGED if path else ChangeKind.PREP_CHANGED
+        with_prep = dataclasses.replace(order, prep=prep)
+        return await self._record(tx, with_prep, kind, entries, now=now, status=status if path else None)
+
+
+def _chosen(order: Order, station_id: str, lines: Sequence[int] | None) -> list[PrepLine]:
+    mine = [line for line in order.prep if line.station == station_id]
+    if not mine:
+        raise InvalidRequest(f"order {order.id} has nothing for {station_id}", field="station")
+    if lines is None:
+        return mine
+    by_line = {line.line: line for line in mine}
+    strangers = sorted(set(lines) - set(by_line))
+    if strangers:
+        raise InvalidRequest(
+            f"line(s) {', '.join(map(str, strangers))} of order {order.id} are not at {station_id}",
+            field="lines",
+        )
+    return [by_line[n] for n in dict.fromkeys(lines)]

@@ -1,0 +1,78 @@
+"""Stations, their routing rules, and items done at a station, in and out of the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.models import ITEMS, ORDERS, RULES, STATIONS
+from server.queries import insert_many
+from server.stations import Routing, Rule, RuleKind, Station
+
+_STATIONS = select(STATIONS).order_by(STATIONS.c.position, STATIONS.c.id)
+_RULES = select(RULES).order_by(RULES.c.station_id, RULES.c.position, RULES.c.id)
+
+
+async def routing(tx: AsyncConnection) -> Routing:
+    stations = tuple(
+        Station(row.id, row.name, row.position, row.is_default) for row in await tx.execute(_STATIONS)
+    )
+    rules = tuple(
+        Rule(row.station_id, RuleKind(row.kind), row.pattern, row.position)
+        for row in await tx.execute(_RULES)
+    )
+    return Routing(stations, rules)
+
+
+async def replace_all(tx: AsyncConnection, routing: Routing, *, now: datetime) -> None:
+    """The venue's stations and rules become exactly these (items keep the station they went to)."""
+    await tx.execute(delete(RULES))
+    keep = [station.id for station in routing.stations]
+    await tx.execute(delete(STATIONS).where(STATIONS.c.id.not_in(keep)))
+    for station in routing.stations:
+        await save_station(tx, station, now=now)
+    await insert_rules(tx, routing.rules)
+
+
+async def save_station(tx: AsyncConnection, station: Station, *, now: datetime) -> None:
+    values = {"name": station.name, "position": station.position, "is_default": station.is_default}
+    updated = await tx.execute(update(STATIONS).where(STATIONS.c.id == station.id).values(**values))
+    if updated.rowcount == 0:
+        await insert_many(tx, STATIONS, [{"id": station.id, **values, "created_at": now}])
+
+
+async def remove_station(tx: AsyncConnection, station_id: str) -> None:
+    await tx.execute(delete(RULES).where(RULES.c.station_id == station_id))
+    await tx.execute(delete(STATIONS).where(STATIONS.c.id == station_id))
+
+
+async def replace_rules(tx: AsyncConnection, station_id: str, rules: Sequence[Rule]) -> None:
+    await tx.execute(delete(RULES).where(RULES.c.station_id == station_id))
+    await insert_rules(tx, rules)
+
+
+async def insert_rules(tx: AsyncConnection, rules: Sequence[Rule]) -> None:
+    rows = [
+        {"station_id": r.station_id, "kind": r.kind.value, "pattern": r.pattern, "position": r.position}
+        for r in rules
+    ]
+    await insert_many(tx, RULES, rows)
+
+
+async def set_done(tx: AsyncConnection, order_id: str, lines: Sequence[int], *, at: datetime | None) -> None:
+    """Items of an order bumped at their station (`at`), or brought back (None)."""
+    where = (ITEMS.c.order_id == order_id) & ITEMS.c.line.in_(lines) & ITEMS.c.parent_line.is_(None)
+    await tx.execute(update(ITEMS).where(where).values(done_at=at))
+
+
+async def undone_on_active_orders(tx: AsyncConnection, station_id: str, active: Sequence[str]) -> int:
+    """How many items still wait at this station on orders in these (active) statuses."""
+    query = (
+        select(func.count())
+        .select_from(ITEMS.join(ORDERS, ORDERS.c.id == ITEMS.c.order_id))
+        .where(ITEMS.c.station == station_id, ITEMS.c.done_at.is_(None), ORDERS.c.status.in_(active))
+    )
+    return int((await tx.execute(query)).scalar_one())

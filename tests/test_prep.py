@@ -1,0 +1,131 @@
+"""Prep stations through the service layer, on a real store: routing at placement, station
+bumps, and the order following them through Dojo's statuses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from server.actors import Actor
+from server.changes import ChangeKind
+from server.clock import ManualClock
+from server.errors import Conflict, Forbidden, InvalidRequest
+from server.lifecycle import OrderStatus
+from server.orders import Orders
+from server.prep import Prep
+from server.roles import Role
+from server.stations import Rule, RuleKind, Station
+from tests.factories import item, make_draft
+
+S = OrderStatus
+ADMIN = Actor.staff("manager")
+COOK = Actor.staff("grill-screen", Role.KITCHEN)
+DOJO = Actor.dojo({"dojo-requesting-product": "Order&Pay"})
+
+
+async def venue(prep: Prep) -> None:
+    """A grill for burgers, a bar for drinks; the rest to the kitchen."""
+    await prep.save_station(Station("grill", "Grill", 1), by=ADMIN)
+    await prep.save_station(Station("bar", "Bar", 2), by=ADMIN)
+    await prep.set_rules("grill", [Rule("grill", RuleKind.PLU_PREFIX, "BUR")], by=ADMIN)
+    await prep.set_rules("bar", [Rule("bar", RuleKind.NAME, "*lager*")], by=ADMIN)
+
+
+def dinner(**overrides):
+    items = [item("Burger", 1090), item("Lager", 510), item("Salad", 700)]
+    return make_draft(items=items, discounts=[], taxLines=[], serviceChargeAmount=None, **overrides)
+
+
+async def placed(orders: Orders, **overrides):
+    return await orders.place(dinner(**overrides), by=DOJO)
+
+
+async def test_a_new_venue_has_one_default_station_and_everything_goes_there(prep: Prep, orders: Orders):
+    routing = await prep.routing()
+    assert [(s.id, s.is_default) for s in routing.stations] == [("kitchen", True)]
+    order = await placed(orders)
+    assert {line.station for line in order.prep} == {"kitchen"}
+    assert (await orders.get(order.id)).prep == order.prep
+
+
+async def test_items_are_routed_when_the_order_arrives_and_a_rule_change_applies_afterwards(
+    prep: Prep, orders: Orders
+):
+    await venue(prep)
+    first = await placed(orders)
+    assert [(line.line, line.station) for line in first.prep] == [(1, "grill"), (2, "bar"), (3, "kitchen")]
+    await prep.set_rules("bar", [], by=ADMIN)
+    second = await placed(orders)
+    assert [line.station for line in second.prep] == ["grill", "kitchen", "kitchen"]
+    assert [line.station for line in (await orders.get(first.id)).prep] == ["grill", "bar", "kitchen"]
+
+
+async def test_the_first_bump_starts_preparing_and_the_last_makes_it_prepared(
+    prep: Prep, orders: Orders, clock: ManualClock
+):
+    await venue(prep)
+    order = await placed(orders)
+    clock.advance(timedelta(minutes=4))
+    grilled = await prep.bump(order.id, "grill", by=COOK)
+    assert grilled.status is S.PREPARING  # accepted on the way, through the lifecycle table
+    assert [line.done for line in grilled.prep] == [True, False, False]
+    poured = await prep.bump(order.id, "bar", by=COOK)
+    assert poured.status is S.PREPARING
+    done = await prep.bump(order.id, "kitchen", by=COOK)
+    assert done.status is S.PREPARED
+    history = await orders.history(order.id)
+    moves = [(e.from_status, e.to_status) for e in history if e.kind is ChangeKind.STATUS_CHANGED]
+    assert moves == [(S.NEW, S.ACCEPTED), (S.ACCEPTED, S.PREPARING), (S.PREPARING, S.PREPARED)]
+    bumps = [e.detail for e in history if e.kind is ChangeKind.PREP_CHANGED]
+    assert bumps == [
+        {"station": "grill", "done": [1]},
+        {"station": "bar", "done": [2]},
+        {"station": "kitchen", "done": [3]},
+    ]
+    assert (await orders.get(order.id)).prep == done.prep
+
+
+async def test_a_station_can_bump_single_items_and_bring_them_back(prep: Prep, orders: Orders):
+    await prep.save_station(Station("grill", "Grill", 1), by=ADMIN)
+    await prep.set_rules("grill", [Rule("grill", RuleKind.NAME, "*")], by=ADMIN)
+    order = await placed(orders)
+    one = await prep.bump(order.id, "grill", lines=[2], by=COOK)
+    assert [line.done for line in one.prep] == [False, True, False]
+    everything = await prep.bump(order.id, "grill", by=COOK)
+    assert everything.status is S.PREPARED
+    back = await prep.bring_back(order.id, "grill", lines=[3], by=COOK)
+    assert back.status is S.PREPARING  # reopened
+    assert [line.done for line in back.prep] == [True, True, False]
+
+
+async def test_bumping_twice_or_too_late_is_a_conflict_and_strangers_are_refused(prep: Prep, orders: Orders):
+    await venue(prep)
+    order = await placed(orders)
+    await prep.bump(order.id, "grill", by=COOK)
+    with pytest.raises(Conflict, match="nothing left"):
+        await prep.bump(order.id, "grill", by=COOK)
+    with pytest.raises(InvalidRequest, match="not at bar"):
+        await prep.bump(order.id, "bar", lines=[1], by=COOK)
+    with pytest.raises(InvalidRequest, match="nothing for"):
+        await prep.bump(order.id, "pizza", by=COOK)
+    await orders.cancel(order.id, by=ADMIN)
+    with pytest.raises(Conflict, match="Canceled"):
+        await prep.bump(order.id, "bar", by=COOK)
+
+
+async def test_managing_stations_is_for_admins_and_keeps_one_default(prep: Prep, orders: Orders):
+    with pytest.raises(Forbidden):
+        await prep.save_station(Station("grill", "Grill"), by=COOK)
+    routing = await prep.save_station(Station("pass", "Pass", is_default=True), by=ADMIN)
+    assert [s.id for s in routing.stations if s.is_default] == ["pass"]
+    with pytest.raises(Conflict, match="default"):
+        await prep.remove_station("pass", by=ADMIN)
+    await venue(prep)
+    order = await placed(orders)
+    with pytest.raises(Conflict, match="still has 1 item"):
+        await prep.remove_station("grill", by=ADMIN)
+    await prep.bump(order.id, "grill", by=COOK)
+    routing = await prep.remove_station("grill", by=ADMIN)
+    assert "grill" not in [s.id for s in routing.stations]
+    assert [line.station for line in (await placed(orders)).prep] == ["pass", "bar", "pass"]
