@@ -4,6 +4,7 @@ bumps, and the order following them through Dojo's statuses."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from server.changes import ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, Forbidden, InvalidRequest
 from server.lifecycle import OrderStatus
+from server.order import Order, OrderDraft
 from server.orders import Orders
 from server.prep import Prep
 from server.roles import Role
@@ -32,12 +34,12 @@ async def venue(prep: Prep) -> None:
     await prep.set_rules("bar", [Rule("bar", RuleKind.NAME, "*lager*")], by=ADMIN)
 
 
-def dinner(**overrides):
+def dinner(**overrides: Any) -> OrderDraft:
     items = [item("Burger", 1090), item("Lager", 510), item("Salad", 700)]
     return make_draft(items=items, discounts=[], taxLines=[], serviceChargeAmount=None, **overrides)
 
 
-async def placed(orders: Orders, **overrides):
+async def placed(orders: Orders, **overrides: Any) -> Order:
     return await orders.place(dinner(**overrides), by=DOJO)
 
 
