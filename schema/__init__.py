@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.errors import ErrorPolicy
@@ -13,6 +14,7 @@ from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
 from schema.queries import Query
+from schema.stations import StationMutation, StationQuery
 from schema.subscriptions import Subscription
 
 MAX_DEPTH = 10
@@ -22,8 +24,8 @@ MAX_TOKENS = 2000
 
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, StationQuery)),
+        mutation=merge_types("Mutation", (Mutation, StationMutation)),
         subscription=Subscription,
         execution_context_class=SharedEventExecutor,
         extensions=[  # factories: each operation gets fresh extension state

@@ -14,6 +14,7 @@ from server.feed import Feed
 from server.history import HistoryEntry
 from server.metrics import Metrics
 from server.orders import Orders
+from server.prep import Prep
 from server.tokens import Tokens
 
 
@@ -23,6 +24,7 @@ class Context:
     cashier: Cashier
     tokens: Tokens
     feed: Feed
+    prep: Prep
     actor: Actor | None = None  # None until a WebSocket's connection_init carries the token
     metrics: Metrics | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)

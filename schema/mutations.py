@@ -33,7 +33,7 @@ class Mutation:
             draft = inputs.draft(input)
             return await info.context.orders.place(draft, by=info.context.staff, client_key=idempotency_key)
 
-        return await _rendered(place())
+        return await rendered(place())
 
     @strawberry.mutation(
         description="Move an order as the lifecycle allows: a bump, a recall, a staff cancel. "
@@ -42,13 +42,11 @@ class Mutation:
     async def move_order(
         self, info: Info, id: strawberry.ID, to: OrderStatus, expected: OrderStatus | None = None
     ) -> OrderResult:
-        return await _rendered(
-            info.context.orders.move(str(id), to, by=info.context.staff, expected=expected)
-        )
+        return await rendered(info.context.orders.move(str(id), to, by=info.context.staff, expected=expected))
 
     @strawberry.mutation
     async def cancel_order(self, info: Info, id: strawberry.ID, reason: str | None = None) -> OrderResult:
-        return await _rendered(info.context.orders.cancel(str(id), by=info.context.staff, reason=reason))
+        return await rendered(info.context.orders.cancel(str(id), by=info.context.staff, reason=reason))
 
     @strawberry.mutation(description="Record a payment (a split bill's share, say); idempotent by intent id.")
     async def record_payment(
@@ -68,9 +66,9 @@ class Mutation:
                 by=info.context.staff,
             )
 
-        return await _rendered(record())
+        return await rendered(record())
 
 
-async def _rendered(call: Awaitable[Order]) -> OrderResult:
+async def rendered(call: Awaitable[Order]) -> OrderResult:
     result = await outcome(call)
     return types.order(result) if isinstance(result, Order) else result

@@ -16,7 +16,7 @@ from server.history import HistoryEntry
 from server.lifecycle import OrderStatus
 from server.money import format_amount
 from server.order import Order as DomainOrder
-from server.order import OrderSubItem, OrderType
+from server.order import OrderItem, OrderSubItem, OrderType
 from server.payments import Payment as DomainPayment
 from server.payments import PaymentSource, PaymentStatus, UnmatchedPayment
 from server.stats import KitchenStats, StatusTiming
@@ -53,6 +53,9 @@ class SubItem:
 @strawberry.type
 class Item(SubItem):
     sub_items: list[SubItem]
+    line: int = strawberry.field(description="Its place in the order, from 1: what a station bumps.")
+    station: str | None = strawberry.field(description="The prep station it was routed to on arrival.")
+    done_at: datetime | None = strawberry.field(description="When its station bumped it; null while to do.")
 
 
 @strawberry.type
@@ -241,6 +244,18 @@ def order(order: DomainOrder) -> OrderNode:
             modifiers=modifiers(item),
         )
 
+    prep = {line.line: line for line in order.prep}
+
+    def item(n: int, given: OrderItem) -> Item:
+        at = prep.get(n)
+        return Item(
+            **vars(sub_item(given)),
+            sub_items=[sub_item(s) for s in given.sub_items],
+            line=n,
+            station=at.station if at else None,
+            done_at=at.done_at if at else None,
+        )
+
     return OrderNode(
         id=strawberry.ID(order.id),
         dojo_order_id=order.dojo_order_id,
@@ -251,9 +266,7 @@ def order(order: DomainOrder) -> OrderNode:
         order_type=details.order_type,
         dine_in=DineIn(**details.dine_in.model_dump()) if details.dine_in else None,
         collection=Collection(**details.collection.model_dump()) if details.collection else None,
-        items=[
-            Item(**vars(sub_item(i)), sub_items=[sub_item(s) for s in i.sub_items]) for i in content.items
-        ],
+        items=[item(n, i) for n, i in enumerate(content.items, start=1)],
         discounts=[
             Discount(**{**d.model_dump(), "amount_total": money(d.amount_total.value)})
             for d in content.discounts

@@ -172,6 +172,7 @@ class GraphQLDoor(GraphQL[Context, None]):
             cashier=state.cashier,
             tokens=state.tokens,
             feed=state.feed,
+            prep=state.prep,
             actor=request.scope.get(ACTOR),
             metrics=state.metrics,
         )

@@ -32,6 +32,7 @@ from server.feed import Feed
 from server.kds import KitchenDisplay
 from server.metrics import Metrics
 from server.orders import Orders
+from server.prep import Prep
 from server.settings import Settings
 from server.store import Store, create_store
 from server.tokens import Tokens
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 "store": store,
                 "orders": orders,
                 "cashier": cashier,
+                "prep": Prep(**parts),
                 "tokens": Tokens(store=store, clock=parts["clock"]),
                 "feed": feed,
                 "metrics": metrics,

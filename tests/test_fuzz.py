@@ -42,6 +42,7 @@ from server.dojo.openapi import document
 from server.feed import Feed
 from server.lifecycle import OrderStatus
 from server.orders import Orders
+from server.prep import Prep
 from server.roles import Role
 from server.store import Store
 from server.tokens import Tokens
@@ -281,7 +282,7 @@ Execute = Callable[..., Awaitable[ExecutionResult]]
 
 @pytest.fixture
 def execute(
-    orders: Orders, cashier: Cashier, store: Store, clock: ManualClock, broker: MemoryBroker
+    orders: Orders, cashier: Cashier, prep: Prep, store: Store, clock: ManualClock, broker: MemoryBroker
 ) -> Execute:
     """Run a document as an admin, on a fresh context (and DataLoader) each time, as a request does."""
     schema = build_schema()
@@ -289,7 +290,7 @@ def execute(
     tokens = Tokens(store=store, clock=clock)
 
     async def run(document: str, **variables: Any) -> ExecutionResult:
-        context = Context(orders=orders, cashier=cashier, tokens=tokens, feed=feed, actor=STAFF)
+        context = Context(orders=orders, cashier=cashier, prep=prep, tokens=tokens, feed=feed, actor=STAFF)
         return await schema.execute(document, variable_values=variables, context_value=context)
 
     return run

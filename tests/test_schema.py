@@ -21,6 +21,7 @@ from server.clock import ManualClock
 from server.feed import Feed
 from server.lifecycle import OrderStatus
 from server.orders import Orders
+from server.prep import Prep
 from server.roles import Role
 from server.store import Store
 from server.tokens import Tokens
@@ -55,7 +56,7 @@ def feed(orders: Orders, broker: MemoryBroker) -> Feed:
 
 
 @pytest.fixture
-def run(schema, orders: Orders, cashier: Cashier, store: Store, clock: ManualClock, feed: Feed):
+def run(schema, orders: Orders, cashier: Cashier, prep: Prep, store: Store, clock: ManualClock, feed: Feed):
     """Execute a document as someone; returns `data`, failing the test on any GraphQL error."""
 
     async def execute(document: str, as_: Actor = ADMIN, **variables: Any) -> dict[str, Any]:
@@ -67,7 +68,12 @@ def run(schema, orders: Orders, cashier: Cashier, store: Store, clock: ManualClo
 
     def context(actor: Actor) -> Context:
         return Context(
-            orders=orders, cashier=cashier, tokens=Tokens(store=store, clock=clock), feed=feed, actor=actor
+            orders=orders,
+            cashier=cashier,
+            prep=prep,
+            tokens=Tokens(store=store, clock=clock),
+            feed=feed,
+            actor=actor,
         )
 
     execute.context = context  # type: ignore[attr-defined]

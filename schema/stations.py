@@ -1,0 +1,131 @@
+"""Prep stations over GraphQL: the venue's stations and routing rules (admin), and the pass
+(a station bumps its items of a ticket, or brings them back)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated
+
+import strawberry
+
+from schema.context import Info
+from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
+from schema.mutations import OrderResult, rendered
+from server.stations import Routing, Rule, RuleKind, Station
+
+strawberry.enum(RuleKind, description="How a routing rule matches an item.")
+
+
+@strawberry.type(name="RoutingRule")
+class RuleNode:
+    kind: RuleKind
+    pattern: str
+    position: int
+
+
+@strawberry.type(name="Station", description="A prep station: the items its rules route, or all the rest.")
+class StationNode:
+    id: str
+    name: str
+    position: int
+    is_default: bool = strawberry.field(description="Where items no rule routes go.")
+    rules: list[RuleNode]
+
+
+@strawberry.type(description="The venue's stations, each with its rules, as they now stand.")
+class Stations:
+    stations: list[StationNode]
+
+
+StationsResult = Annotated[
+    Stations | NotFound | Conflict | InvalidInput | Forbidden,
+    strawberry.union("StationsResult", description="The stations as they now are, or why not."),
+]
+
+
+@strawberry.input
+class StationInput:
+    id: str = strawberry.field(description="Lowercase letters, digits and dashes: `grill`, `cold-2`.")
+    name: str
+    position: int = 0
+    is_default: bool = False
+
+
+@strawberry.input
+class RuleInput:
+    kind: RuleKind
+    pattern: str
+
+
+@strawberry.type
+class StationQuery:
+    @strawberry.field(description="The venue's prep stations in screen order, each with its rules.")
+    async def stations(self, info: Info) -> list[StationNode]:
+        return nodes(await info.context.prep.routing())
+
+
+@strawberry.type
+class StationMutation:
+    @strawberry.mutation(
+        description="Add a station, or rename, reorder or make one the default (admin). "
+        "Orders placed from now on route by it."
+    )
+    async def save_station(self, info: Info, input: StationInput) -> StationsResult:
+        station = Station(input.id, input.name, input.position, input.is_default)
+        return await _stations(info.context.prep.save_station(station, by=info.context.staff))
+
+    @strawberry.mutation(
+        description="Remove a station and its rules: not the default, nor one still cooking."
+    )
+    async def remove_station(self, info: Info, id: str) -> StationsResult:
+        return await _stations(info.context.prep.remove_station(id, by=info.context.staff))
+
+    @strawberry.mutation(
+        description="This station's routing rules become exactly these, in this order (admin). "
+        "An exact PLU beats a longer PLU prefix beats a shorter one beats a name pattern."
+    )
+    async def set_routing_rules(self, info: Info, station: str, rules: list[RuleInput]) -> StationsResult:
+        domain = [Rule(station, rule.kind, rule.pattern, n) for n, rule in enumerate(rules)]
+        return await _stations(info.context.prep.set_rules(station, domain, by=info.context.staff))
+
+    @strawberry.mutation(
+        description="A station's items of an order are done: all of its part, or just `lines` "
+        "(Item.line). The first bump starts the order Preparing; the last makes it Prepared."
+    )
+    async def bump_station(
+        self, info: Info, order_id: strawberry.ID, station: str, lines: list[int] | None = None
+    ) -> OrderResult:
+        prep = info.context.prep
+        return await rendered(prep.bump(str(order_id), station, lines=lines, by=info.context.staff))
+
+    @strawberry.mutation(
+        description="Undo a station's bump (all of its part, or `lines`): a Prepared order reopens."
+    )
+    async def bring_back_station(
+        self, info: Info, order_id: strawberry.ID, station: str, lines: list[int] | None = None
+    ) -> OrderResult:
+        prep = info.context.prep
+        return await rendered(prep.bring_back(str(order_id), station, lines=lines, by=info.context.staff))
+
+
+def nodes(routing: Routing) -> list[StationNode]:
+    return [
+        StationNode(
+            id=station.id,
+            name=station.name,
+            position=station.position,
+            is_default=station.is_default,
+            rules=[
+                RuleNode(kind=rule.kind, pattern=rule.pattern, position=rule.position)
+                for rule in sorted(routing.rules, key=lambda r: r.position)
+                if rule.station_id == station.id
+            ],
+        )
+        for station in sorted(routing.stations, key=lambda s: (s.position, s.id))
+    ]
+
+
+async def _stations(call: Awaitable[Routing]) -> StationsResult:
+    result = await outcome(call)
+    assert not isinstance(result, InvalidMove), "stations change no order's status"
+    return Stations(stations=nodes(result)) if isinstance(result, Routing) else result
