@@ -1,5 +1,5 @@
-"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke`, `dojo register|status`
-and `simulate`."""
+"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke`, `stations load|show`,
+`dojo register|status` and `simulate`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
-from server import simulate
+from server import simulate, venue
+from server.actors import POS
 from server.broker import create_broker, crosses_processes
 from server.clock import SystemClock
 from server.dojo import registration
@@ -21,6 +23,7 @@ from server.dojo.outbox import describe as outbox_describe
 from server.dojo.rest import capabilities
 from server.errors import OrderpassError
 from server.orders import Orders
+from server.prep import Prep
 from server.roles import Role
 from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings, SettingsError
 from server.store import create_store
@@ -73,6 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", help="revoke the active token of that name")
     revoke.add_argument("name")
     revoke.set_defaults(run=_token_revoke)
+
+    stations = commands.add_parser("stations", help="the venue's prep stations and routing rules")
+    station_commands = stations.add_subparsers(required=True, metavar="ACTION")
+    load = station_commands.add_parser(
+        "load", help="the stations and rules become exactly the file's (orders placed from now on)"
+    )
+    load.add_argument("file", type=Path, help="a TOML file of [[station]] tables (see README)")
+    load.set_defaults(run=_stations_load)
+    station_commands.add_parser(
+        "show", help="print the stations and rules as a file `load` takes back"
+    ).set_defaults(run=_stations_show)
 
     dojo = commands.add_parser("dojo", help="this POS as Dojo knows it")
     dojo_commands = dojo.add_subparsers(required=True, metavar="ACTION")
@@ -220,6 +234,34 @@ def _simulate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _stations_load(args: argparse.Namespace) -> int:
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"orderpass: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+    routing = asyncio.run(_with_prep(lambda prep: prep.replace_all(venue.parse(text), by=POS)))
+    print(
+        f"loaded {len(routing.stations)} station(s) and {len(routing.rules)} rule(s); "
+        f"{routing.default.id} takes what no rule routes",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _stations_show(args: argparse.Namespace) -> int:
+    print(venue.render(asyncio.run(_with_prep(lambda prep: prep.routing()))), end="")
+    return 0
+
+
+async def _with_prep(work: Callable[[Prep], Awaitable[T]]) -> T:
+    store = create_store(Settings.from_env())
+    try:
+        return await work(Prep(store=store, broker=create_broker("memory://"), clock=SystemClock()))
+    finally:
+        await store.close()
 
 
 def _token_create(args: argparse.Namespace) -> int:

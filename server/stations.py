@@ -139,6 +139,8 @@ def check_stations(stations: Sequence[Station]) -> None:
         )
     if len(set(ids)) != len(ids):
         raise InvalidRequest("two stations share an id", field="id")
+    if any(not station.name.strip() or len(station.name) > 60 for station in stations):
+        raise InvalidRequest("a station's name is 1 to 60 characters", field="name")
     defaults = [station.id for station in stations if station.is_default]
     if len(defaults) != 1:
         raise InvalidRequest(

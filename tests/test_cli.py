@@ -97,3 +97,63 @@ async def authenticate(settings: Settings, token: str) -> Actor | None:
         return await Tokens(store=store, clock=SystemClock()).authenticate(token)
     finally:
         await store.close()
+
+
+VENUE = """
+[[station]]
+id = "kitchen"
+name = "Kitchen"
+default = true
+
+[[station]]
+id = "grill"
+name = "Grill"
+plu_prefix = ["BUR"]
+
+[[station]]
+id = "bar"
+name = "Bar"
+names = ["*lager*", "*wine*"]
+"""
+
+
+def test_stations_load_seeds_a_venue_that_new_orders_route_by_and_show_prints_it_back(env, tmp_path):
+    assert run("db", "upgrade", env=env).returncode == 0
+    assert 'id = "kitchen"\nname = "Kitchen"\ndefault = true' in run("stations", "show", env=env).stdout
+    venue_file = tmp_path / "venue.toml"
+    venue_file.write_text(VENUE)
+    loaded = run("stations", "load", str(venue_file), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "3 station(s) and 3 rule(s); kitchen takes what no rule routes" in loaded.stderr
+    shown = run("stations", "show", env=env).stdout
+    assert 'id = "grill"\nname = "Grill"\nplu_prefix = ["BUR"]' in shown
+    assert 'names = ["*lager*", "*wine*"]' in shown
+    venue_file.write_text(shown)  # show prints what load takes back
+    assert run("stations", "load", str(venue_file), env=env).returncode == 0
+    assert run("stations", "show", env=env).stdout == shown
+
+    with serving(env) as server:
+        response = httpx.post(
+            f"{server.url}/v1/orders", json=make_order(), auth=(DEV_DOJO_USERNAME, DEV_DOJO_PASSWORD)
+        )
+        assert response.status_code == 200
+        token = run("token", "create", "--role", "viewer", "--name", "viewer", env=env).stdout.split()[-1]
+        query = {"query": f'{{ order(id: "{response.json()["id"]}") {{ items {{ name station }} }} }}'}
+        found = httpx.post(f"{server.url}/graphql", json=query, headers={"Authorization": f"Bearer {token}"})
+        assert found.json()["data"]["order"]["items"] == [
+            {"name": "Burger", "station": "grill"},
+            {"name": "Lager", "station": "bar"},
+        ]
+        assert server.stop() == 0
+
+
+def test_a_bad_stations_file_is_refused_with_the_reason_and_changes_nothing(env, tmp_path):
+    assert run("db", "upgrade", env=env).returncode == 0
+    before = run("stations", "show", env=env).stdout
+    venue_file = tmp_path / "venue.toml"
+    venue_file.write_text(VENUE.replace("default = true\n", ""))
+    refused = run("stations", "load", str(venue_file), env=env)
+    assert refused.returncode == 1
+    assert "exactly one station is the default" in refused.stderr
+    assert run("stations", "load", str(tmp_path / "missing.toml"), env=env).returncode == 1
+    assert run("stations", "show", env=env).stdout == before
