@@ -19,7 +19,7 @@ from server.order import Order as DomainOrder
 from server.order import OrderItem, OrderSubItem, OrderType
 from server.payments import Payment as DomainPayment
 from server.payments import PaymentSource, PaymentStatus, UnmatchedPayment
-from server.stats import KitchenStats, StatusTiming
+from server.stats import KitchenStats, StationTiming, StatusTiming
 
 
 @strawberry.type
@@ -206,11 +206,21 @@ class StatusTime:
     p90_seconds: float
 
 
+@strawberry.type(description="A prep station's speed: from an item arriving there to its bump.")
+class StationTime:
+    station: str
+    waiting: int = strawberry.field(description="Items still to make there, on open orders.")
+    samples: int = strawberry.field(description="Items it bumped since `since`.")
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
 @strawberry.type(name="KitchenStats")
 class KitchenStatsNode:
     since: datetime
     orders_by_status: list[StatusCount]
     time_in_status: list[StatusTime]
+    by_station: list[StationTime]
 
 
 # -- from the domain ----------------------------------------------------------------------------
@@ -330,4 +340,8 @@ def stats(found: KitchenStats) -> KitchenStatsNode:
         since=found.since,
         orders_by_status=[StatusCount(status=s, orders=n) for s, n in found.orders_by_status.items()],
         time_in_status=[timing(t) for t in found.timings],
+        by_station=[
+            StationTime(**{name: getattr(t, name) for name in StationTiming.__slots__})
+            for t in found.stations
+        ],
     )

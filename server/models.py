@@ -103,7 +103,7 @@ class ItemRow(SQLModel, table=True):
     # arrived there, and when that station bumped it.
     station: str | None = None
     routed_at: datetime | None = _time(default=None)
-    done_at: datetime | None = _time(default=None)
+    done_at: datetime | None = _time(default=None, index=True)  # speed of service reads by it
 
 
 class DiscountRow(SQLModel, table=True):

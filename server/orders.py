@@ -23,15 +23,24 @@ from server.changes import Change, ChangeKind
 from server.clock import Clock, utc_or_invalid
 from server.errors import Conflict, NotFound, OrderpassError, Unavailable
 from server.history import HistoryEntry
-from server.lifecycle import BUMP, PAYMENT_ALTERING, RECALL, OrderStatus, check_dojo_cancel, check_move
+from server.lifecycle import (
+    ACTIVE,
+    BUMP,
+    PAYMENT_ALTERING,
+    RECALL,
+    OrderStatus,
+    check_dojo_cancel,
+    check_move,
+)
 from server.order import Order, OrderDraft
 from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
 from server.placing import Outcome, Placement, place_batch
 from server.queries import assembly, changes, outbox
 from server.queries import orders as order_rows
+from server.queries import prep as prep_rows
 from server.roles import Permission
 from server.service import Service, existing
-from server.stats import KitchenStats, kitchen_stats
+from server.stats import KitchenStats, kitchen_stats, station_timings
 from server.store import Store
 
 MAX_BATCH: Final = 32  # orders one transaction places at most
@@ -193,7 +202,12 @@ class Orders(Service):
         async with self.store.read() as tx:
             counts = await order_rows.status_counts(tx, since=since)
             entries = await changes.history_since(tx, since)
-        return kitchen_stats(since=since, counts=counts, entries=entries)
+            routing = await prep_rows.routing(tx)
+            done = await prep_rows.done_since(tx, since)
+            waiting = await prep_rows.waiting_by_station(tx, [s.value for s in ACTIVE])
+        found = kitchen_stats(since=since, counts=counts, entries=entries)
+        by_station = station_timings([s.id for s in routing.stations], done, waiting)
+        return dataclasses.replace(found, stations=by_station)
 
     # -- moving ---------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Speed of service, from the history: how many orders are in each status, and how long orders
-spent in each status (median and 90th percentile). Pure functions over history entries."""
+"""Speed of service: how many orders are in each status, how long orders spent in each status
+(median and 90th percentile, from the history), and per prep station how long its items took
+from arriving there to its bump, and how many wait now. Pure functions over what was read."""
 
 from __future__ import annotations
 
@@ -23,10 +24,40 @@ class StatusTiming:
 
 
 @dataclass(frozen=True, slots=True)
+class StationTiming:
+    station: str
+    waiting: int  # items still to make there, on open orders
+    samples: int  # items it bumped since `since`
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class KitchenStats:
     since: datetime
     orders_by_status: Mapping[OrderStatus, int]
     timings: tuple[StatusTiming, ...]
+    stations: tuple[StationTiming, ...] = ()
+
+
+def station_timings(
+    stations: Iterable[str], done: Iterable[tuple[str, datetime, datetime]], waiting: Mapping[str, int]
+) -> tuple[StationTiming, ...]:
+    """Every station in the venue's order, each from its items bumped (station, arrived, done)."""
+    took: defaultdict[str, list[float]] = defaultdict(list)
+    for station, routed_at, done_at in done:
+        took[station].append(max((done_at - routed_at).total_seconds(), 0.0))
+    names = list(dict.fromkeys([*stations, *took, *waiting]))  # a removed station's items still count
+    return tuple(
+        StationTiming(
+            name,
+            waiting.get(name, 0),
+            len(took[name]),
+            statistics.median(took[name]) if took[name] else None,
+            percentile(took[name], 90) if took[name] else None,
+        )
+        for name in names
+    )
 
 
 def kitchen_stats(

@@ -131,3 +131,25 @@ async def test_managing_stations_is_for_admins_and_keeps_one_default(prep: Prep,
     routing = await prep.remove_station("grill", by=ADMIN)
     assert "grill" not in [s.id for s in routing.stations]
     assert [line.station for line in (await placed(orders)).prep] == ["pass", "bar", "pass"]
+
+
+async def test_speed_of_service_per_station_runs_from_arrival_to_bump(
+    prep: Prep, orders: Orders, clock: ManualClock
+):
+    await venue(prep)
+    since = clock.now()
+    first, second = await placed(orders), await placed(orders)
+    clock.advance(timedelta(minutes=4))
+    await prep.bump(first.id, "grill", by=COOK)
+    clock.advance(timedelta(minutes=2))
+    await prep.bump(first.id, "bar", by=COOK)
+    await prep.bump(second.id, "grill", by=COOK)
+    stats = await orders.stats(since)
+    by_station = {t.station: t for t in stats.stations}
+    assert list(by_station) == ["kitchen", "grill", "bar"]  # the venue's order
+    grill, bar, kitchen = by_station["grill"], by_station["bar"], by_station["kitchen"]
+    assert (grill.samples, grill.median_seconds, grill.p90_seconds, grill.waiting) == (2, 300.0, 360.0, 0)
+    assert (bar.samples, bar.median_seconds, bar.waiting) == (1, 360.0, 1)
+    assert (kitchen.samples, kitchen.median_seconds, kitchen.waiting) == (0, None, 2)
+    later = await orders.stats(clock.now() + timedelta(seconds=1))
+    assert {t.station: t.samples for t in later.stations} == {"kitchen": 0, "grill": 0, "bar": 0}

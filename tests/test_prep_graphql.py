@@ -119,6 +119,23 @@ async def test_two_stations_then_the_expo_take_an_order_through_the_pass(live_se
     assert (await expo(MOVE, id=order_id, to="READY"))["moveOrder"] == {"status": "READY"}
     assert (await expo(MOVE, id=order_id, to="FINALIZED"))["moveOrder"] == {"status": "FINALIZED"}
 
+    stats = await admin(
+        "query($since: DateTime!) { kitchenStats(since: $since) { byStation { station waiting samples "
+        "medianSeconds p90Seconds } } }",
+        since="2000-01-01T00:00:00Z",
+    )
+    by_station = {s["station"]: s for s in stats["kitchenStats"]["byStation"]}
+    assert list(by_station) == ["kitchen", "grill", "bar"]
+    assert (by_station["grill"]["samples"], by_station["bar"]["samples"]) == (1, 1)
+    assert by_station["kitchen"] == {
+        "station": "kitchen",
+        "waiting": 0,
+        "samples": 0,
+        "medianSeconds": None,
+        "p90Seconds": None,
+    }
+    assert by_station["bar"]["medianSeconds"] >= 0
+
 
 async def test_a_dish_sent_back_reopens_the_ticket_and_twice_is_a_conflict(live_server: LiveServer, staff):
     admin = await staff(Role.ADMIN, "manager")

@@ -68,6 +68,25 @@ async def set_done(tx: AsyncConnection, order_id: str, lines: Sequence[int], *, 
     await tx.execute(update(ITEMS).where(where).values(done_at=at))
 
 
+async def done_since(tx: AsyncConnection, since: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Every item a station bumped since then: its station, when it arrived there, when done."""
+    query = select(ITEMS.c.station, ITEMS.c.routed_at, ITEMS.c.done_at).where(
+        ITEMS.c.done_at >= since, ITEMS.c.parent_line.is_(None), ITEMS.c.routed_at.is_not(None)
+    )
+    return [(row.station, row.routed_at, row.done_at) for row in await tx.execute(query)]
+
+
+async def waiting_by_station(tx: AsyncConnection, active: Sequence[str]) -> dict[str, int]:
+    """Items still to make at each station, on orders in these (active) statuses."""
+    query = (
+        select(ITEMS.c.station, func.count())
+        .select_from(ITEMS.join(ORDERS, ORDERS.c.id == ITEMS.c.order_id))
+        .where(ITEMS.c.done_at.is_(None), ITEMS.c.station.is_not(None), ORDERS.c.status.in_(active))
+        .group_by(ITEMS.c.station)
+    )
+    return {row[0]: int(row[1]) for row in await tx.execute(query)}
+
+
 async def undone_on_active_orders(tx: AsyncConnection, station_id: str, active: Sequence[str]) -> int:
     """How many items still wait at this station on orders in these (active) statuses."""
     query = (

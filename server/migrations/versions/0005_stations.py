@@ -46,6 +46,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("station", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(sa.Column("routed_at", server.models.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("done_at", server.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_order_items_done_at", ["done_at"], unique=False)
     op.bulk_insert(
         stations,
         [
@@ -68,6 +69,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("order_items") as batch_op:
+        batch_op.drop_index("ix_order_items_done_at")
         batch_op.drop_column("done_at")
         batch_op.drop_column("routed_at")
         batch_op.drop_column("station")
