@@ -9,6 +9,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from server.actors import Actor
+from server.amendments import Amendments
 from server.cashier import Cashier
 from server.feed import Feed
 from server.history import HistoryEntry
@@ -25,6 +26,7 @@ class Context:
     tokens: Tokens
     feed: Feed
     prep: Prep
+    amendments: Amendments
     actor: Actor | None = None  # None until a WebSocket's connection_init carries the token
     metrics: Metrics | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)

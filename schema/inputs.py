@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 from server import errors
 from server.lifecycle import OrderStatus
 from server.money import Money
-from server.order import OrderDraft, OrderType
+from server.order import OrderDraft, OrderItem, OrderType
 from server.paging import SearchFilters
 from server.text import NUL_REFUSED, has_nul
 
@@ -134,6 +134,10 @@ class OrderFilter:
 
 def draft(given: CreateOrderInput) -> OrderDraft:
     return _validated(OrderDraft, given)
+
+
+def items(given: list[ItemInput]) -> list[OrderItem]:
+    return [_validated(OrderItem, item) for item in given]
 
 
 def money(given: MoneyInput) -> Money:

@@ -68,6 +68,38 @@ class Mutation:
 
         return await rendered(record())
 
+    @strawberry.mutation(
+        description="Add items to an open order (another round, a forgotten side): routed to their "
+        "stations now, shown there as a change. A retry with the same idempotencyKey adds nothing again."
+    )
+    async def add_items(
+        self,
+        info: Info,
+        order_id: strawberry.ID,
+        items: list[inputs.ItemInput],
+        idempotency_key: str | None = None,
+    ) -> OrderResult:
+        async def add() -> Order:
+            added = inputs.items(items)
+            amendments = info.context.amendments
+            return await amendments.add_items(
+                str(order_id), added, by=info.context.staff, client_key=idempotency_key
+            )
+
+        return await rendered(add())
+
+    @strawberry.mutation(
+        description="Take items (by Item.line) off an open order: off the bill, struck through on "
+        "the kitchen's screens. Refused while what was paid would exceed the new total."
+    )
+    async def void_items(
+        self, info: Info, order_id: strawberry.ID, lines: list[int], reason: str | None = None
+    ) -> OrderResult:
+        amendments = info.context.amendments
+        return await rendered(
+            amendments.void_items(str(order_id), lines, by=info.context.staff, reason=reason)
+        )
+
 
 async def rendered(call: Awaitable[Order]) -> OrderResult:
     result = await outcome(call)

@@ -17,8 +17,10 @@ from server.lifecycle import OrderStatus
 from server.money import format_amount
 from server.order import Order as DomainOrder
 from server.order import OrderItem, OrderSubItem, OrderType
+from server.order import VoidedItem as DomainVoidedItem
 from server.payments import Payment as DomainPayment
 from server.payments import PaymentSource, PaymentStatus, UnmatchedPayment
+from server.stations import PrepLine
 from server.stats import KitchenStats, StationTiming, StatusTiming
 
 
@@ -53,9 +55,21 @@ class SubItem:
 @strawberry.type
 class Item(SubItem):
     sub_items: list[SubItem]
-    line: int = strawberry.field(description="Its place in the order, from 1: what a station bumps.")
+    line: int = strawberry.field(description="How a station bump or a void names it (a new order: 1..n).")
     station: str | None = strawberry.field(description="The prep station it was routed to on arrival.")
     done_at: datetime | None = strawberry.field(description="When its station bumped it; null while to do.")
+    added_later: bool = strawberry.field(description="Added after the order was placed (addItems).")
+
+
+@strawberry.type(description="An item taken off the order after it was placed (voidItems).")
+class VoidedItem:
+    line: int
+    name: str
+    plu: str
+    quantity: int
+    station: str | None
+    voided_at: datetime
+    reason: str | None
 
 
 @strawberry.type
@@ -143,6 +157,7 @@ class OrderNode:
     dine_in: DineIn | None
     collection: Collection | None
     items: list[Item]
+    voided_items: list[VoidedItem]
     discounts: list[Discount]
     tax_lines: list[TaxLine]
     service_charge: Money | None
@@ -254,16 +269,25 @@ def order(order: DomainOrder) -> OrderNode:
             modifiers=modifiers(item),
         )
 
-    prep = {line.line: line for line in order.prep}
-
-    def item(n: int, given: OrderItem) -> Item:
-        at = prep.get(n)
+    def item(n: int, given: OrderItem, at: PrepLine | None) -> Item:
         return Item(
             **vars(sub_item(given)),
             sub_items=[sub_item(s) for s in given.sub_items],
-            line=n,
+            line=at.line if at else n,
             station=at.station if at else None,
             done_at=at.done_at if at else None,
+            added_later=order.added_later(at) if at else False,
+        )
+
+    def voided(given: DomainVoidedItem) -> VoidedItem:
+        return VoidedItem(
+            line=given.line,
+            name=given.item.name,
+            plu=given.item.plu,
+            quantity=given.item.quantity,
+            station=given.station,
+            voided_at=given.voided_at,
+            reason=given.reason,
         )
 
     return OrderNode(
@@ -276,7 +300,8 @@ def order(order: DomainOrder) -> OrderNode:
         order_type=details.order_type,
         dine_in=DineIn(**details.dine_in.model_dump()) if details.dine_in else None,
         collection=Collection(**details.collection.model_dump()) if details.collection else None,
-        items=[item(n, i) for n, i in enumerate(content.items, start=1)],
+        items=[item(n, i, at) for n, (i, at) in enumerate(order.lines(), start=1)],
+        voided_items=[voided(v) for v in order.voided],
         discounts=[
             Discount(**{**d.model_dump(), "amount_total": money(d.amount_total.value)})
             for d in content.discounts

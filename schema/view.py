@@ -173,6 +173,7 @@ class GraphQLDoor(GraphQL[Context, None]):
             tokens=state.tokens,
             feed=state.feed,
             prep=state.prep,
+            amendments=state.amendments,
             actor=request.scope.get(ACTOR),
             metrics=state.metrics,
         )

@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from schema import build_schema
 from schema.view import graphql_app
 from server import logs
+from server.amendments import Amendments
 from server.broker import create_broker
 from server.cashier import Cashier
 from server.clock import Clock, SystemClock
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 "orders": orders,
                 "cashier": cashier,
                 "prep": Prep(**parts),
+                "amendments": Amendments(**parts),
                 "tokens": Tokens(store=store, clock=parts["clock"]),
                 "feed": feed,
                 "metrics": metrics,

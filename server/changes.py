@@ -25,6 +25,7 @@ class ChangeKind(StrEnum):
     CANCELED = "CANCELED"
     UPDATED = "UPDATED"
     PREP_CHANGED = "PREP_CHANGED"  # items done (or brought back) at a prep station
+    ITEMS_CHANGED = "ITEMS_CHANGED"  # items added to or voided from a placed order
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,9 @@ class ItemRow(SQLModel, table=True):
     station: str | None = None
     routed_at: datetime | None = _time(default=None)
     done_at: datetime | None = _time(default=None, index=True)  # speed of service reads by it
+    # An item taken off the order after it was placed: off the bill, struck through on screens.
+    voided_at: datetime | None = _time(default=None)
+    void_reason: str | None = None
 
 
 class DiscountRow(SQLModel, table=True):

@@ -207,6 +207,17 @@ def _item_amounts(item: OrderSubItem) -> Iterator[Money]:
 
 
 @dataclass(frozen=True, slots=True)
+class VoidedItem:
+    """An item taken off an order after it was placed: off the bill, struck through on screens."""
+
+    line: int
+    item: OrderItem
+    station: str | None
+    voided_at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     """An order as we hold it."""
 
@@ -219,7 +230,8 @@ class Order:
     created_at: datetime
     updated_at: datetime
     lock: Lock | None = None  # Dojo's, while it takes payment; may have expired
-    prep: tuple[PrepLine, ...] = ()  # each item at its station (server/stations.py)
+    prep: tuple[PrepLine, ...] = ()  # each item at its station (server/stations.py), in item order
+    voided: tuple[VoidedItem, ...] = ()  # items taken off since it was placed (not in `content`)
 
     @property
     def currency(self) -> str:
@@ -244,6 +256,16 @@ class Order:
     @property
     def payable(self) -> bool:
         return self.status not in TERMINAL and not self.paid_in_full
+
+    def lines(self) -> list[tuple[OrderItem, PrepLine | None]]:
+        """Each item with its place at a station (its `line` is how a station or an edit names it)."""
+        if not self.prep:
+            return [(item, None) for item in self.content.items]
+        return list(zip(self.content.items, self.prep, strict=True))
+
+    def added_later(self, line: PrepLine) -> bool:
+        """Whether an item arrived after the order was placed (an edit after firing)."""
+        return line.routed_at > self.created_at
 
     def lock_at(self, now: datetime) -> Lock | None:
         """The lock that holds now, if any."""

@@ -48,8 +48,10 @@ class Service:
         now: datetime,
         status: OrderStatus | None = None,
         payments: tuple[Payment, ...] | None = None,
+        total_amount: int | None = None,
     ) -> tuple[Order, Change]:
-        """Write one change to an order; return the order as it now is, and the change."""
+        """Write one change to an order; return the order as it now is, and the change. (`order`
+        carries its new content and prep already; `total_amount` says the total changed.)"""
         updated = dataclasses.replace(
             order,
             status=status or order.status,
@@ -58,7 +60,10 @@ class Service:
             updated_at=now,
         )
         paid = updated.paid_amount if payments is not None else None
-        if not await order_rows.save_state(tx, order, status=status, paid_amount=paid, now=now):
+        saved = await order_rows.save_state(
+            tx, order, status=status, paid_amount=paid, total_amount=total_amount, now=now
+        )
+        if not saved:
             raise Conflict(f"order {order.id} was changed by someone else meanwhile; read it again")
         await changes.append_history(tx, entries)
         await self._owe_dojo(tx, order.id, now=now)

@@ -90,11 +90,14 @@ class Routing:
             raise InvalidRequest(f"station: no station {station_id!r}; one of {known}", field="station")
         return found
 
-    def route_items(self, items: Sequence[ItemLike], *, at: datetime) -> tuple[PrepLine, ...]:
-        """Where each of an order's items goes, arriving now: item n is line n (from 1)."""
+    def route_items(
+        self, items: Sequence[ItemLike], *, at: datetime, first_line: int = 1
+    ) -> tuple[PrepLine, ...]:
+        """Where each item goes, arriving now. A new order's item n is line n (from 1); items added
+        later take the lines after every line the order has."""
         return tuple(
             PrepLine(line, self.route(plu=item.plu, name=item.name), at)
-            for line, item in enumerate(items, start=1)
+            for line, item in enumerate(items, start=first_line)
         )
 
 
@@ -107,7 +110,7 @@ class ItemLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PrepLine:
-    """One item of an order at its station: line n is the order's item n (from 1)."""
+    """One item of an order at its station, by the item's line (a new order's item n is line n)."""
 
     line: int
     station: str

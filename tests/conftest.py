@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 
 from server import revisions
+from server.amendments import Amendments
 from server.app import create_app
 from server.broker.memory import MemoryBroker
 from server.cashier import Cashier
@@ -118,6 +119,11 @@ def cashier(store: Store, broker: MemoryBroker, clock: ManualClock) -> Cashier:
 @pytest.fixture
 def prep(store: Store, broker: MemoryBroker, clock: ManualClock) -> Prep:
     return Prep(store=store, broker=broker, clock=clock)
+
+
+@pytest.fixture
+def amendments(store: Store, broker: MemoryBroker, clock: ManualClock) -> Amendments:
+    return Amendments(store=store, broker=broker, clock=clock)
 
 
 # -- a real server on loopback ------------------------------------------------------------------

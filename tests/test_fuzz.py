@@ -35,6 +35,7 @@ from strawberry.types import ExecutionResult
 from schema import build_schema
 from schema.context import Context
 from server.actors import Actor
+from server.amendments import Amendments
 from server.broker.memory import MemoryBroker
 from server.cashier import Cashier
 from server.clock import ManualClock
@@ -282,7 +283,13 @@ Execute = Callable[..., Awaitable[ExecutionResult]]
 
 @pytest.fixture
 def execute(
-    orders: Orders, cashier: Cashier, prep: Prep, store: Store, clock: ManualClock, broker: MemoryBroker
+    orders: Orders,
+    cashier: Cashier,
+    prep: Prep,
+    amendments: Amendments,
+    store: Store,
+    clock: ManualClock,
+    broker: MemoryBroker,
 ) -> Execute:
     """Run a document as an admin, on a fresh context (and DataLoader) each time, as a request does."""
     schema = build_schema()
@@ -290,7 +297,15 @@ def execute(
     tokens = Tokens(store=store, clock=clock)
 
     async def run(document: str, **variables: Any) -> ExecutionResult:
-        context = Context(orders=orders, cashier=cashier, prep=prep, tokens=tokens, feed=feed, actor=STAFF)
+        context = Context(
+            orders=orders,
+            cashier=cashier,
+            prep=prep,
+            amendments=amendments,
+            tokens=tokens,
+            feed=feed,
+            actor=STAFF,
+        )
         return await schema.execute(document, variable_values=variables, context_value=context)
 
     return run
@@ -355,6 +370,54 @@ async def test_record_payment_answers_an_order_or_a_typed_problem_for_any_money(
     kind = answered(await execute(PAY, **variables), "recordPayment")
     if paid["value"] < 0:
         assert kind in {"InvalidInput", "NotFound", "errors"}
+
+
+ADD: Final = f"mutation($id: ID!, $items: [ItemInput!]!, $key: String) {{ addItems(orderId: $id, items: $items, idempotencyKey: $key) {RESULT} }}"
+VOID: Final = f"mutation($id: ID!, $lines: [Int!]!, $reason: String) {{ voidItems(orderId: $id, lines: $lines, reason: $reason) {RESULT} }}"
+BUMP: Final = f"mutation($id: ID!, $station: String!, $lines: [Int!]) {{ bumpStation(orderId: $id, station: $station, lines: $lines) {RESULT} }}"
+STATION: Final = (
+    "mutation($input: StationInput!) { saveStation(input: $input) { __typename ... on Problem { message } } }"
+)
+RULES: Final = "mutation($station: String!, $rules: [RuleInput!]!) { setRoutingRules(station: $station, rules: $rules) { __typename ... on Problem { message } } }"
+rule_kinds = st.one_of(st.sampled_from(["PLU", "PLU_PREFIX", "NAME"]), texts)
+
+
+@settings(FUZZ, max_examples=GRAPHQL_EXAMPLES)
+@given(added=st.lists(items, max_size=3), key=maybe(texts), unknown=ids, real=st.booleans())
+async def test_add_items_answers_an_order_or_a_typed_problem_for_any_items(
+    execute: Execute, order_id: str, added, key, unknown, real
+):
+    answered(await execute(ADD, id=order_id if real else unknown, items=added, key=key), "addItems")
+
+
+@settings(FUZZ, max_examples=GRAPHQL_EXAMPLES)
+@given(lines=st.lists(ints, max_size=4), reason=maybe(texts), station=texts, real=st.booleans())
+async def test_void_and_bump_answer_an_order_or_a_typed_problem_for_any_lines(
+    execute: Execute, order_id: str, lines, reason, station, real
+):
+    target = order_id if real else "ord_unknown"
+    answered(await execute(VOID, id=target, lines=lines, reason=reason), "voidItems")
+    answered(await execute(BUMP, id=target, station=station, lines=lines or None), "bumpStation")
+
+
+@settings(FUZZ, max_examples=GRAPHQL_EXAMPLES)
+@given(
+    station=st.fixed_dictionaries(
+        {"id": texts, "name": texts}, optional={"position": ints, "isDefault": st.booleans()}
+    ),
+    rules=st.lists(st.fixed_dictionaries({"kind": rule_kinds, "pattern": texts}), max_size=3),
+)
+async def test_station_admin_answers_stations_or_a_typed_problem_for_any_input(
+    execute: Execute, station, rules
+):
+    for query, variables, field in (
+        (STATION, {"input": station}, "saveStation"),
+        (RULES, {"station": station["id"], "rules": rules}, "setRoutingRules"),
+    ):
+        result = await execute(query, **variables)
+        assert not masked(result), masked(result)
+        if result.data is not None:
+            assert result.data[field]["__typename"] in {"Stations", *PROBLEMS}
 
 
 @settings(FUZZ, max_examples=GRAPHQL_EXAMPLES)

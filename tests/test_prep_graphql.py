@@ -188,3 +188,50 @@ async def test_a_rule_change_routes_orders_placed_afterwards_only(live_server: L
     query = "query($id: ID!) { order(id: $id) { items { station } } }"
     assert [i["station"] for i in (await admin(query, id=before))["order"]["items"]] == ["grill", "bar"]
     assert [i["station"] for i in (await admin(query, id=after))["order"]["items"]] == ["kitchen", "grill"]
+
+
+ADD = f"""mutation($id: ID!, $items: [ItemInput!]!, $key: String) {{
+  addItems(orderId: $id, items: $items, idempotencyKey: $key) {{ {ORDER_RESULT} }} }}"""
+VOID = f"""mutation($id: ID!, $lines: [Int!]!, $reason: String) {{
+  voidItems(orderId: $id, lines: $lines, reason: $reason) {{
+    {ORDER_RESULT} ... on Order {{ totalAmount {{ value }} voidedItems {{ line name station reason }} }} }} }}"""
+
+
+async def test_edits_after_firing_reach_the_stations_the_bill_and_dojo(live_server: LiveServer, staff):
+    admin = await staff(Role.ADMIN, "manager")
+    cook = await staff(Role.KITCHEN, "grill-screen")
+    await set_up_venue(admin)
+    order_id = await place(live_server, payments=[])
+    await cook(BUMP, id=order_id, station="grill")
+    burger = {
+        "name": "Burger",
+        "plu": "BUR",
+        "quantity": 1,
+        "amountPerItem": {"value": 1090, "currencyCode": "GBP"},
+    }
+
+    added = (await admin(ADD, id=order_id, items=[burger], key="round-2"))["addItems"]
+    again = (await admin(ADD, id=order_id, items=[burger], key="round-2"))["addItems"]
+    assert again == added
+    assert [(i["line"], i["station"], i["doneAt"]) for i in added["items"]][1:] == [
+        (2, "bar", None),
+        (4, "grill", None),
+    ]
+    assert added["status"] == "PREPARING"
+
+    async with dojo_client(live_server) as dojo:
+        seen = (await dojo.get(f"/v1/orders/{order_id}")).json()
+    assert [i["name"] for i in seen["items"]] == ["Burger", "Lager", "Burger"]
+    assert seen["totalAmount"]["value"] == 3130 + 1090
+
+    voided = (await cook(VOID, id=order_id, lines=[2], reason="out of lager"))["voidItems"]
+    assert voided["voidedItems"] == [{"line": 2, "name": "Lager", "station": "bar", "reason": "out of lager"}]
+    assert voided["totalAmount"] == {"value": 3130 + 1090 - 1020}
+    async with dojo_client(live_server) as dojo:
+        seen = (await dojo.get(f"/v1/orders/{order_id}")).json()
+    assert [i["name"] for i in seen["items"]] == ["Burger", "Burger"]
+    assert seen["totalAmount"]["value"] == 3130 + 1090 - 1020
+    wrong = (await cook(VOID, id=order_id, lines=[3]))["voidItems"]
+    assert (wrong["__typename"], wrong["field"]) == ("InvalidInput", "lines")
+    forbidden = (await cook(ADD, id=order_id, items=[burger]))["addItems"]
+    assert forbidden["__typename"] == "Forbidden"

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from schema import MAX_ALIASES, MAX_DEPTH, build_schema
 from schema.context import Context
 from server.actors import Actor
+from server.amendments import Amendments
 from server.broker.memory import MemoryBroker
 from server.cashier import Cashier
 from server.clock import ManualClock
@@ -56,7 +57,16 @@ def feed(orders: Orders, broker: MemoryBroker) -> Feed:
 
 
 @pytest.fixture
-def run(schema, orders: Orders, cashier: Cashier, prep: Prep, store: Store, clock: ManualClock, feed: Feed):
+def run(
+    schema,
+    orders: Orders,
+    cashier: Cashier,
+    prep: Prep,
+    amendments: Amendments,
+    store: Store,
+    clock: ManualClock,
+    feed: Feed,
+):
     """Execute a document as someone; returns `data`, failing the test on any GraphQL error."""
 
     async def execute(document: str, as_: Actor = ADMIN, **variables: Any) -> dict[str, Any]:
@@ -71,6 +81,7 @@ def run(schema, orders: Orders, cashier: Cashier, prep: Prep, store: Store, cloc
             orders=orders,
             cashier=cashier,
             prep=prep,
+            amendments=amendments,
             tokens=Tokens(store=store, clock=clock),
             feed=feed,
             actor=actor,

@@ -34,6 +34,7 @@ from server.order import (
     OrderSubItem,
     OrderType,
     TaxLine,
+    VoidedItem,
 )
 from server.payments import Payment, PaymentSource, PaymentStatus
 from server.queries import grouped, rows
@@ -100,11 +101,13 @@ def _order(
     for row in lines:
         if row.parent_line is not None:
             children[row.parent_line].append(sub_item(row))
-    items = tuple(
-        OrderItem.model_construct(**dict(sub_item(row)), sub_items=tuple(children[row.line]))
-        for row in lines
-        if row.parent_line is None
-    )
+
+    def item(row: Row[Any]) -> OrderItem:
+        return OrderItem.model_construct(**dict(sub_item(row)), sub_items=tuple(children[row.line]))
+
+    tops = [row for row in lines if row.parent_line is None]
+    live = [row for row in tops if row.voided_at is None]
+    items = tuple(item(row) for row in live)
     content = OrderContent.model_construct(
         items=items,
         note=head.note,
@@ -131,8 +134,13 @@ def _order(
         lock=Lock(head.lock_id, head.expiry) if head.lock_id is not None else None,
         prep=tuple(
             PrepLine(row.line, row.station, row.routed_at or head.created_at, row.done_at)
-            for row in lines
-            if row.parent_line is None and row.station is not None
+            for row in live
+            if row.station is not None
+        ),
+        voided=tuple(
+            VoidedItem(row.line, item(row), row.station, row.voided_at, row.void_reason)
+            for row in tops
+            if row.voided_at is not None
         ),
     )
 

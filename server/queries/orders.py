@@ -118,18 +118,21 @@ def _order_row(
     }
 
 
-def _line_rows(order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine]) -> list[dict[str, Any]]:
-    """Items take lines 1..n in order, each with its station; sub-items follow, each naming its
-    parent's line."""
+def _line_rows(
+    order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine], *, first_line: int = 1
+) -> list[dict[str, Any]]:
+    """Items take lines first_line.. in order, each with its station; sub-items follow, each
+    naming its parent's line."""
     lines: list[dict[str, Any]] = []
     stations = {p.line: p for p in prep}
 
     def add(item: OrderSubItem, parent: int | None) -> int:
-        at = stations.get(len(lines) + 1) if parent is None else None
+        line = first_line + len(lines)
+        at = stations.get(line) if parent is None else None
         lines.append(
             {
                 "order_id": order_id,
-                "line": len(lines) + 1,
+                "line": line,
                 "parent_line": parent,
                 "name": item.name,
                 "plu": item.plu,
@@ -142,13 +145,33 @@ def _line_rows(order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLin
                 "done_at": None,
             }
         )
-        return len(lines)
+        return line
 
     parents = [add(item, None) for item in items]
     for item, parent in zip(items, parents, strict=True):
         for sub_item in item.sub_items:
             add(sub_item, parent)
     return lines
+
+
+async def next_line(session: AsyncConnection, order_id: str) -> int:
+    """The line after every line (item or sub-item) the order has: where added items start."""
+    query = select(func.coalesce(func.max(ITEMS.c.line), 0)).where(ITEMS.c.order_id == order_id)
+    return int((await session.execute(query)).scalar_one()) + 1
+
+
+async def insert_items(
+    session: AsyncConnection, order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine]
+) -> None:
+    """Items added to a placed order, on the lines `prep` gives them (from `next_line`)."""
+    await insert_many(session, ITEMS, _line_rows(order_id, items, prep, first_line=prep[0].line))
+
+
+async def void_lines(
+    session: AsyncConnection, order_id: str, lines: Sequence[int], *, at: datetime, reason: str | None
+) -> None:
+    where = (ITEMS.c.order_id == order_id) & ITEMS.c.line.in_(lines) & ITEMS.c.parent_line.is_(None)
+    await session.execute(update(ITEMS).where(where).values(voided_at=at, void_reason=reason))
 
 
 def _modifiers(modifiers: Sequence[Modifier]) -> str | None:
@@ -285,10 +308,13 @@ async def save_state(
     *,
     status: OrderStatus | None = None,
     paid_amount: int | None = None,
+    total_amount: int | None = None,
     now: datetime,
 ) -> bool:
-    """Write a new status or paid amount if nobody else changed the order since it was read."""
+    """Write a new status, paid or total amount if nobody else changed the order since it was read."""
     values: dict[str, Any] = {"version": order.version + 1, "updated_at": now}
+    if total_amount is not None:
+        values["total_amount"] = total_amount
     if status is not None:
         values["status"] = status.value
     if paid_amount is not None:

@@ -1,4 +1,4 @@
-"""prep stations, their routing rules, and each item's station and when it was done
+"""prep stations, their routing rules, and each item's station, when it was done or voided
 
 Every venue starts with one default station, `kitchen`, so routing always has somewhere to
 send an item; the orders already there stay on it.
@@ -47,6 +47,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("routed_at", server.models.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("done_at", server.models.UtcDateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_order_items_done_at", ["done_at"], unique=False)
+        batch_op.add_column(sa.Column("voided_at", server.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("void_reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.bulk_insert(
         stations,
         [
@@ -69,6 +71,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("order_items") as batch_op:
+        batch_op.drop_column("void_reason")
+        batch_op.drop_column("voided_at")
         batch_op.drop_index("ix_order_items_done_at")
         batch_op.drop_column("done_at")
         batch_op.drop_column("routed_at")
