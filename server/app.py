@@ -194,7 +194,7 @@ async def metrics_page(request: Request) -> Response:
         "orderpass_dojo_outbox_oldest_seconds": (orders.clock.now() - owed.oldest).total_seconds()
         if owed.oldest
         else 0,
-        "orderpass_unmatched_payments": len(await state.cashier.unmatched(limit=10_000)),
+        "orderpass_unmatched_payments": await state.cashier.unmatched_count(),
     }
     metrics: Metrics = state.metrics
     return Response(metrics.render(snapshot), media_type=CONTENT_TYPE_LATEST)

@@ -228,6 +228,10 @@ class Cashier(Service):
         async with self.store.read() as tx:
             return await payment_rows.unmatched(tx, limit=limit)
 
+    async def unmatched_count(self) -> int:
+        async with self.store.read() as tx:
+            return await payment_rows.unmatched_count(tx)
+
 
 def _check_room(order: Order, payment_intent_id: str, paid: Money, tips: Money) -> None:
     """The order's paid and tips totals (in Dojo's Order) must stay amounts Money can hold."""

@@ -24,7 +24,7 @@ from websockets.typing import Subprotocol
 from server.roles import Role
 from server.settings import Settings
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
-from tests.factories import make_order
+from tests.factories import make_order, payment_event
 from tests.processes import ServerProcess
 
 SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence order { id status items { name } } } }"
@@ -95,6 +95,7 @@ async def test_metrics_count_each_capability_and_graphql_operation_and_read_the_
     async with dojo_client(live_server) as dojo:
         await dojo.post("/v1/orders", json=make_order())
         await dojo.get("/v1/orders/ord_missing")
+        await dojo.post("/v1/events", json=payment_event("pi_nobody_holds", "Captured"))
     async with httpx.AsyncClient(
         base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}
     ) as staff:
@@ -107,6 +108,7 @@ async def test_metrics_count_each_capability_and_graphql_operation_and_read_the_
     assert metric(text, "orderpass_orders", status="New") == 1
     assert metric(text, "orderpass_subscribers") == 0
     assert metric(text, "orderpass_dojo_outbox_owed") == 0
+    assert metric(text, "orderpass_unmatched_payments") == 1
 
 
 async def test_logs_are_json_lines_that_carry_the_trace_id(database_url: str):

@@ -342,8 +342,10 @@ async def test_unmatched_payments_lists_intents_no_order_holds(run, cashier: Cas
 
     event = Event.model_validate_json(orjson.dumps(payment_event("pi_lost", "Captured")))
     await cashier.handle_event(event, by=Actor.dojo({}))
+    await cashier.handle_event(event, by=Actor.dojo({}))  # the same event again: one intent still
     found = (await run("{ unmatchedPayments { paymentIntentId status events } }"))["unmatchedPayments"]
     assert found == [{"paymentIntentId": "pi_lost", "status": "CAPTURED", "events": 1}]
+    assert await cashier.unmatched_count() == 1  # what /metrics reports, in one COUNT
 
 
 async def test_kitchen_stats_counts_statuses_and_times_each_stay(run, clock: ManualClock):

@@ -117,6 +117,15 @@ async def unmatched(session: AsyncConnection, *, limit: int) -> list[UnmatchedPa
     return [_with_lookup(p, lookups.get(p.payment_intent_id)) for p in chosen]
 
 
+async def unmatched_count(session: AsyncConnection) -> int:
+    """How many payment intents no order holds: one COUNT, for /metrics."""
+    held = select(PAYMENTS.c.payment_intent_id)
+    query = select(func.count(func.distinct(PAYMENT_EVENTS.c.payment_intent_id))).where(
+        PAYMENT_EVENTS.c.payment_intent_id.not_in(held)
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
 def _with_lookup(payment: UnmatchedPayment, lookup: Row[Any] | None) -> UnmatchedPayment:
     if lookup is None:
         return payment
