@@ -1,6 +1,7 @@
 """The kitchen display's door: pairing a screen, the boards, and the fragments a board fetches
 when the orderChanges subscription says something changed. Every ticket, on the first page and
-in every live update, is the one partial `_ticket.html`."""
+in every live update, is the one partial `_ticket.html` (`_station_ticket.html` on a station's
+screen, `?station=grill`, where a cook bumps single items or the station's whole part)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from starlette.templating import Jinja2Templates
 
 from server.actors import Actor
 from server.errors import NotFound
-from server.kitchen import Stage, Ticket, all_day, stage_of, ticket
+from server.kitchen import Stage, Ticket, stage_of, station_names, station_recalls, station_stage, ticket
 from server.lifecycle import RECALL
 from server.order import Order
 from server.orders import Orders
+from server.prep import Prep
 from server.roles import GRANTS, Permission, Role
 from server.settings import Settings
+from server.stations import Routing
 from server.tokens import Tokens
 
 COOKIE: Final = "orderpass_kds"
@@ -65,14 +68,21 @@ class KitchenDisplay:
         screen = await _screen(request)
         if screen is None:
             return self._page(request, "login.html", {"error": None, "next": str(request.url)})
-        stage = stage or stage_of(request.query_params.get("stage"))
+        routing = await _prep(request).routing()
+        try:
+            stage = stage or _stage(request, routing)
+        except NotFound as missing:
+            return self._page(
+                request, "missing.html", {"message": missing.message, "routing": routing}, status=404
+            )
         sequence = await _orders(request).last_sequence()  # first: live updates resume from here
-        tickets = await self._tickets(request, [o for o in await _orders(request).active() if stage.shows(o)])
+        shown = [o for o in await _orders(request).active() if stage.shows(o)]
         context = {
             "view": view,
             "stage": stage,
+            "stations": sorted(routing.stations, key=lambda station: (station.position, station.id)),
             "sequence": sequence,
-            "tickets": tickets,
+            "tickets": await self._tickets(request, shown, stage=stage, routing=routing),
             "can_bump": Permission.MOVE in GRANTS[screen.role or Role.VIEWER],
             "screen": screen,
             "settings": self.settings,
@@ -104,32 +114,42 @@ class KitchenDisplay:
     async def ticket_fragment(self, request: Request) -> Response:
         if await _screen(request) is None:
             return Response(status_code=401)
-        stage = stage_of(request.query_params.get("stage"))
+        routing = await _prep(request).routing()
+        stage = _stage(request, routing)  # no such station: 404, through the app's error handler
         try:
             order = await _orders(request).get(request.path_params["order_id"])
         except NotFound:
             return Response(status_code=204, headers=_stamp())
-        (found,) = await self._tickets(request, [order])
-        partial = "_ready_ticket.html" if stage.name == "ready" else "_ticket.html"
+        (found,) = await self._tickets(request, [order], stage=stage, routing=routing)
         # The board keeps a ticket on this stage, removes it otherwise (a canceled one after its banner).
         on_stage = {"X-On-Stage": "1" if stage.shows(order) else "0"}
-        return self._page(request, partial, {"ticket": found, "can_bump": True}, headers=on_stage)
+        context = {"ticket": found, "can_bump": True, "stage": stage}
+        return self._page(request, _partial(stage), context, headers=on_stage)
 
     async def allday_fragment(self, request: Request) -> Response:
         if await _screen(request) is None:
             return Response(status_code=401)
-        stage = stage_of(request.query_params.get("stage"))
-        counts = all_day(o for o in await _orders(request).active() if stage.shows(o))
+        stage = _stage(request, await _prep(request).routing())
+        counts = stage.all_day(await _orders(request).active())
         return self._page(request, "_allday.html", {"counts": counts})
 
     async def recall_fragment(self, request: Request) -> Response:
         if await _screen(request) is None:
             return Response(status_code=401)
-        stage = stage_of(request.query_params.get("stage"))
+        routing = await _prep(request).routing()
+        stage = _stage(request, routing)
         window = timedelta(minutes=self.settings.kds_recall_minutes)
-        bumped = await _orders(request).recently_bumped(window=window, limit=self.settings.kds_recall_limit)
-        recallable = [o for o in bumped if RECALL[o.status] in stage.statuses]
-        return self._page(request, "_recall.html", {"tickets": await self._tickets(request, recallable)})
+        limit = self.settings.kds_recall_limit
+        if stage.station is not None:  # what this station bumped last, for it to bring back
+            since = _prep(request).clock.now() - window
+            recallable = station_recalls(
+                await _orders(request).active(), stage.station, since=since, limit=limit
+            )
+        else:
+            bumped = await _orders(request).recently_bumped(window=window, limit=limit)
+            recallable = [o for o in bumped if RECALL[o.status] in stage.statuses]
+        tickets = await self._tickets(request, recallable, stage=stage, routing=routing)
+        return self._page(request, "_recall.html", {"tickets": tickets, "stage": stage})
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -145,10 +165,16 @@ class KitchenDisplay:
         )
         return response
 
-    async def _tickets(self, request: Request, orders: list[Order]) -> list[Ticket]:
+    async def _tickets(
+        self, request: Request, orders: list[Order], *, stage: Stage, routing: Routing
+    ) -> list[Ticket]:
         histories = await _orders(request).histories([o.id for o in orders])
         zone = ZoneInfo(self.settings.timezone)
-        return [ticket(o, product=_product(histories.get(o.id, [])), timezone=zone) for o in orders]
+        names = station_names(routing)
+        return [
+            ticket(o, product=_product(histories.get(o.id, [])), timezone=zone, stage=stage, stations=names)
+            for o in orders
+        ]
 
     def _page(
         self, request: Request, name: str, context: dict[str, Any], *, status: int = 200,
@@ -173,6 +199,25 @@ async def _screen(request: Request) -> Actor | None:
 def _orders(request: Request) -> Orders:
     orders: Orders = request.state.orders
     return orders
+
+
+def _prep(request: Request) -> Prep:
+    prep: Prep = request.state.prep
+    return prep
+
+
+def _stage(request: Request, routing: Routing) -> Stage:
+    """`?station=grill` is that station's screen (NotFound if there is none); else `?stage=`."""
+    station = request.query_params.get("station")
+    if station is not None:
+        return station_stage(routing, station)
+    return stage_of(request.query_params.get("stage"))
+
+
+def _partial(stage: Stage) -> str:
+    if stage.station is not None:
+        return "_station_ticket.html"
+    return "_ready_ticket.html" if stage.name == "ready" else "_ticket.html"
 
 
 def _product(history: list[Any]) -> str | None:

@@ -1,8 +1,12 @@
 """The kitchen's view of orders, with no I/O: which statuses each screen of the pass shows, what a
-ticket says, and the all-day counts. The KDS templates render these; the rules live here."""
+ticket says, and the all-day counts. The KDS templates render these; the rules live here.
+
+A prep station's screen is a stage too: the orders still in the kitchen that have items routed
+to it, only those items, until the station has done them all (then the ticket leaves it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -11,10 +15,12 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from server.errors import InvalidRequest
+from server.errors import InvalidRequest, NotFound
 from server.lifecycle import ACTIVE, BUMP, RECALL, OrderStatus
-from server.order import Order, OrderSubItem, OrderType
+from server.order import Order, OrderItem, OrderSubItem, OrderType
 from server.payments import PaymentStatus
+from server.prep import BRING_BACK
+from server.stations import PrepLine, Routing
 
 S = OrderStatus
 
@@ -25,18 +31,34 @@ class Stage:
     title: str
     statuses: frozenset[OrderStatus]
     collection_only: bool = False
+    station: str | None = None  # a station's screen: its own items, until it has done them all
 
     def shows(self, order: Order) -> bool:
         if self.collection_only and order.content.details.order_type is not OrderType.COLLECTION:
             return False
+        if self.station is not None and all(line.done for line in at_station(order, self.station)):
+            return False  # nothing for this station, or its part is done
         return order.status in self.statuses
 
+    def items(self, order: Order) -> list[tuple[OrderItem, PrepLine | None]]:
+        """What a ticket on this screen lists: every item, or the station's own."""
+        pairs = order.lines()
+        if self.station is None:
+            return pairs
+        return [(item, line) for item, line in pairs if line is not None and line.station == self.station]
+
+    def all_day(self, orders: Iterable[Order]) -> list[tuple[str, int]]:
+        """How many of each item this screen's tickets hold, most first; a station counts only
+        what it has still to make."""
+        pairs = [pair for order in orders if self.shows(order) for pair in self.items(order)]
+        return _count(item for item, line in pairs if self.station is None or not (line and line.done))
+
+
+KITCHEN: Final = frozenset({S.NEW, S.SUBMITTED, S.CONFIRMED, S.ACCEPTED, S.PREPARING})
 
 STAGES: Final[Mapping[str, Stage]] = {
     "all": Stage("all", "All active", ACTIVE),
-    "kitchen": Stage(
-        "kitchen", "Kitchen", frozenset({S.NEW, S.SUBMITTED, S.CONFIRMED, S.ACCEPTED, S.PREPARING})
-    ),
+    "kitchen": Stage("kitchen", "Kitchen", KITCHEN),
     "expo": Stage("expo", "Expo", frozenset({S.PREPARED, S.READY})),
     "ready": Stage("ready", "Ready to collect", frozenset({S.READY}), collection_only=True),
 }
@@ -57,6 +79,11 @@ class Line:
     note: str | None
     allergy: bool
     sub_items: tuple[Line, ...] = ()
+    number: int | None = None  # the item's line, as a station's bump names it
+    station: str | None = None  # the station's name, where the venue has more than one
+    done: bool = False  # its station has bumped it
+    added: bool = False  # added after the order was placed (an edit after firing)
+    voided: bool = False  # taken off the order since: shown struck through, never made
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +110,32 @@ class Ticket:
         return self.status is S.CANCELED
 
 
-def ticket(order: Order, *, product: str | None, timezone: ZoneInfo) -> Ticket:
+def ticket(
+    order: Order,
+    *,
+    product: str | None,
+    timezone: ZoneInfo,
+    stage: Stage | None = None,
+    stations: Mapping[str, str] | None = None,
+) -> Ticket:
+    """The ticket of an order on a stage's screen (all its items, or a station's); `stations`
+    names the station each item went to (see `station_names`)."""
     content = order.content
+    stage = stage or STAGES["all"]
+    names = stations or {}
+    lines = [_item_line(order, item, line, names) for item, line in stage.items(order)]
+    lines += [
+        _line_of(order, voided.item, voided.line, voided.station, names, voided=True)
+        for voided in order.voided
+        if stage.station is None or voided.station == stage.station
+    ]
     return Ticket(
         order_id=order.id,
         status=order.status,
         title=content.reference or content.display_name or order.id,
         serves=serves(order, timezone),
         product=product,
-        lines=tuple(_line(item, item.sub_items) for item in content.items),
+        lines=tuple(sorted(lines, key=lambda line: line.number or 0)),
         note=content.note,
         note_allergy=is_allergy(content.note),
         payment=payment_badge(order),
@@ -125,13 +169,7 @@ def is_allergy(text: str | None) -> bool:
 
 def all_day(orders: Iterable[Order]) -> list[tuple[str, int]]:
     """How many of each item (and sub-item) the open tickets hold, most first."""
-    counts: Counter[str] = Counter()
-    for order in orders:
-        for item in order.content.items:
-            counts[item.name] += item.quantity
-            for sub_item in item.sub_items:
-                counts[sub_item.name] += sub_item.quantity * item.quantity
-    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    return _count(item for order in orders for item in order.content.items)
 
 
 def stage_of(name: str | None) -> Stage:
@@ -139,6 +177,68 @@ def stage_of(name: str | None) -> Stage:
     if found is None:
         raise InvalidRequest(f"stage: no stage {name!r}; one of {', '.join(STAGES)}", field="stage")
     return found
+
+
+def station_stage(routing: Routing, station_id: str) -> Stage:
+    """A station's screen: the kitchen's orders, as far as they hold items for it."""
+    station = next((station for station in routing.stations if station.id == station_id), None)
+    if station is None:
+        known = ", ".join(station.id for station in routing.stations)
+        raise NotFound(f"no station {station_id!r}; the stations are {known}")
+    return Stage("station", station.name, KITCHEN, station=station.id)
+
+
+def station_names(routing: Routing) -> dict[str, str]:
+    """What a ticket's lines say about where they were made: nothing in a one-station venue."""
+    return {station.id: station.name for station in routing.stations} if len(routing.stations) > 1 else {}
+
+
+def at_station(order: Order, station: str) -> list[PrepLine]:
+    return [line for line in order.prep if line.station == station]
+
+
+def station_recalls(orders: Iterable[Order], station: str, *, since: datetime, limit: int) -> list[Order]:
+    """The orders whose part at this station is all done, last done since `since`, and can still
+    be brought back: the station's recall list, the one it finished last first."""
+    finished: dict[str, tuple[datetime, Order]] = {}
+    for order in orders:
+        mine = at_station(order, station)
+        done = [line.done_at for line in mine if line.done_at is not None]
+        if order.status in BRING_BACK and mine and len(done) == len(mine) and max(done) >= since:
+            finished[order.id] = (max(done), order)
+    ranked = sorted(finished.values(), key=lambda pair: pair[0], reverse=True)
+    return [order for _, order in ranked[:limit]]
+
+
+def _count(items: Iterable[OrderItem]) -> list[tuple[str, int]]:
+    counts: Counter[str] = Counter()
+    for item in items:
+        counts[item.name] += item.quantity
+        for sub_item in item.sub_items:
+            counts[sub_item.name] += sub_item.quantity * item.quantity
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def _item_line(order: Order, item: OrderItem, prep: PrepLine | None, stations: Mapping[str, str]) -> Line:
+    if prep is None:
+        return _line(item, item.sub_items)
+    line = _line_of(order, item, prep.line, prep.station, stations, added=order.added_later(prep))
+    return dataclasses.replace(line, done=prep.done)
+
+
+def _line_of(
+    order: Order,
+    item: OrderItem,
+    number: int,
+    station: str | None,
+    stations: Mapping[str, str],
+    *,
+    added: bool = False,
+    voided: bool = False,
+) -> Line:
+    named = stations.get(station, station) if stations and station else None
+    line = _line(item, item.sub_items)
+    return dataclasses.replace(line, number=number, station=named, added=added, voided=voided)
 
 
 def _line(item: OrderSubItem, sub_items: Iterable[OrderSubItem] = ()) -> Line:

@@ -6,12 +6,17 @@
 // tablets and server restarts. A change only says which order changed: the board fetches that
 // ticket's HTML (the same _ticket.html partial the page was rendered with) and puts it in place.
 // The indicator says "live" only while the server's pings arrive.
+//
+// A station's screen (`?station=grill`) is the same board: it passes its station with every
+// fetch, and bumps through bumpStation (a tapped item, or the station's whole part of a ticket)
+// and bringBackStation, where the other screens move the order with moveOrder.
 (() => {
   "use strict";
 
   const body = document.body;
   const config = {
     stage: body.dataset.stage || "all",
+    station: body.dataset.station || "",
     statuses: (body.dataset.statuses || "").split(",").filter(Boolean),
     amberMs: Number(body.dataset.amber || 300) * 1000,
     redMs: Number(body.dataset.red || 600) * 1000,
@@ -24,6 +29,13 @@
     orderChanges(since: $since, statuses: $statuses) { sequence kind order { id } } }`;
   const MOVE = `mutation($id: ID!, $to: OrderStatus!, $expected: OrderStatus) {
     moveOrder(id: $id, to: $to, expected: $expected) { __typename ... on Problem { message } } }`;
+  const BUMP_STATION = `mutation($id: ID!, $station: String!, $lines: [Int!]) {
+    bumpStation(orderId: $id, station: $station, lines: $lines) { __typename ... on Problem { message } } }`;
+  const BRING_BACK_STATION = `mutation($id: ID!, $station: String!, $lines: [Int!]) {
+    bringBackStation(orderId: $id, station: $station, lines: $lines) { __typename ... on Problem { message } } }`;
+  // What every fetch of a ticket or panel says about this screen.
+  const SCREEN = `stage=${encodeURIComponent(config.stage)}` +
+    (config.station ? `&station=${encodeURIComponent(config.station)}` : "");
 
   const state = {
     sequence: Number(body.dataset.sequence || 0),
@@ -118,7 +130,7 @@
     }
     state.inFlight.set(orderId, false);
     try {
-      const url = `/kds/tickets/${encodeURIComponent(orderId)}?stage=${encodeURIComponent(config.stage)}`;
+      const url = `/kds/tickets/${encodeURIComponent(orderId)}?${SCREEN}`;
       const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
       clock(response);
       if (response.status === 401) return location.reload();
@@ -186,43 +198,75 @@
   // -- side panels ------------------------------------------------------------------------------
 
   let panelTimer = null;
+  let panelRound = 0;
   function panels() {
     clearTimeout(panelTimer);
     panelTimer = setTimeout(async () => {
+      const round = ++panelRound;
       for (const [selector, path] of [["[data-allday]", "/kds/allday"], ["[data-recall-list]", "/kds/recall"]]) {
         const target = document.querySelector(selector);
         if (!target) continue;
-        const response = await fetch(`${path}?stage=${encodeURIComponent(config.stage)}`,
-                                     { credentials: "same-origin", cache: "no-store" });
-        if (response.ok) target.innerHTML = await response.text();
+        const response = await fetch(`${path}?${SCREEN}`, { credentials: "same-origin", cache: "no-store" });
+        const html = response.ok ? await response.text() : null;
+        if (round !== panelRound) return; // a later round is on its way: an older answer must not win
+        if (html !== null) target.innerHTML = html;
       }
     }, 250);
   }
 
   // -- working the board ------------------------------------------------------------------------
 
-  async function move(orderId, to, expected) {
+  async function mutate(orderId, query, variables, field) {
     const response = await fetch("/graphql", {
       method: "POST",
       credentials: "same-origin",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query: MOVE, variables: { id: orderId, to, expected } }),
+      body: JSON.stringify({ query, variables }),
     });
     const result = response.ok ? (await response.json()).data : null;
-    const outcome = result && result.moveOrder;
+    const outcome = result && result[field];
     if (!outcome || outcome.__typename !== "Order") notice(outcome ? outcome.message : "Could not reach the server");
     refresh(orderId, "STATUS_CHANGED"); // show it now; the subscription confirms it everywhere
   }
 
+  function move(orderId, to, expected) {
+    return mutate(orderId, MOVE, { id: orderId, to, expected }, "moveOrder");
+  }
+
+  // This station's items of a ticket are done (`lines`: just those; null: all of its part)...
+  function bumpStation(orderId, lines) {
+    return mutate(orderId, BUMP_STATION, { id: orderId, station: config.station, lines }, "bumpStation");
+  }
+
+  // ...or not done after all (a dish sent back, a bump by mistake).
+  function bringBack(orderId, lines) {
+    const variables = { id: orderId, station: config.station, lines };
+    return mutate(orderId, BRING_BACK_STATION, variables, "bringBackStation");
+  }
+
   function bump(ticket) {
-    const button = ticket && ticket.querySelector('[data-action="bump"]');
-    if (button) move(ticket.dataset.orderId, button.dataset.to, button.dataset.expected);
+    const button = ticket && ticket.querySelector('[data-action="bump"], [data-action="bump-station"]');
+    if (button) act(button, ticket);
   }
 
   function recallLast() {
     const newest = document.querySelector('[data-action="recall-one"]');
-    if (newest) move(newest.dataset.recallId, newest.dataset.to, newest.dataset.expected);
+    if (newest) act(newest, null);
     else notice("Nothing to recall");
+  }
+
+  function act(action, ticket) {
+    const name = action.dataset.action;
+    const line = () => [Number(action.dataset.line)];
+    if (name === "bump") move(ticket.dataset.orderId, action.dataset.to, action.dataset.expected);
+    else if (name === "bump-station") bumpStation(ticket.dataset.orderId, null);
+    else if (name === "bump-line") bumpStation(ticket.dataset.orderId, line());
+    else if (name === "bring-back-line") bringBack(ticket.dataset.orderId, line());
+    else if (name === "recall-one" && action.dataset.station) bringBack(action.dataset.recallId, null);
+    else if (name === "recall-one") move(action.dataset.recallId, action.dataset.to, action.dataset.expected);
+    else if (name === "acknowledge") ticket.remove();
+    else if (name === "recall") recallLast();
+    else if (name === "test-sound" || name === "unlock") unlock();
   }
 
   function select(index) {
@@ -248,7 +292,9 @@
   document.addEventListener("keydown", (event) => {
     if (event.target.closest && event.target.closest("input, textarea, select")) return;
     const key = event.key;
-    if (/^[1-9]$/.test(key)) select(Number(key) - 1);
+    const focused = event.target.closest && event.target.closest(".line[data-action]");
+    if (focused && (key === "Enter" || key === " ") && config.canBump) act(focused, focused.closest("[data-order-id]"));
+    else if (/^[1-9]$/.test(key)) select(Number(key) - 1);
     else if (key === "0") select(9);
     else if (key === "ArrowRight" || key === "ArrowDown") select(state.selected + 1);
     else if (key === "ArrowLeft" || key === "ArrowUp") select(Math.max(state.selected - 1, 0));
@@ -262,14 +308,7 @@
     const action = event.target.closest("[data-action]");
     const ticket = event.target.closest("[data-order-id]");
     if (ticket && ticket.parentElement === board) select(tickets().indexOf(ticket));
-    if (!action) return;
-    const name = action.dataset.action;
-    if (name === "bump") move(ticket.dataset.orderId, action.dataset.to, action.dataset.expected);
-    else if (name === "acknowledge") ticket.remove();
-    else if (name === "recall") recallLast();
-    else if (name === "recall-one") move(action.dataset.recallId, action.dataset.to, action.dataset.expected);
-    else if (name === "test-sound") unlock();
-    else if (name === "unlock") unlock();
+    if (action) act(action, ticket);
   });
 
   // -- time -------------------------------------------------------------------------------------
