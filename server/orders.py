@@ -12,7 +12,7 @@ import base64
 import dataclasses
 import secrets
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,6 +40,7 @@ from server.queries import orders as order_rows
 from server.queries import prep as prep_rows
 from server.roles import Permission
 from server.service import Service, existing
+from server.stations import mark
 from server.stats import KitchenStats, kitchen_stats, station_timings
 from server.store import Store
 
@@ -250,9 +251,15 @@ class Orders(Service):
                 f"Dojo is taking payment for order {order.id} ({lock.describe()}); try once it is paid"
             )
         kind = ChangeKind.CANCELED if to is OrderStatus.CANCELED else ChangeKind.STATUS_CHANGED
-        entry = _moved(
-            order.id, now, by, order.status, to, kind=kind, detail={"reason": reason} if reason else None
-        )
+        detail: dict[str, Any] = {"reason": reason} if reason else {}
+        todo = [line.line for line in order.prep if not line.done]
+        if to is OrderStatus.PREPARED and todo:
+            # The whole order bumped as made (a one-board kitchen, or the expo): so is every item,
+            # and no station screen keeps a ticket the pass has already sent on.
+            await prep_rows.set_done(tx, order.id, todo, at=now)
+            order = dataclasses.replace(order, prep=mark(order.prep, todo, done_at=now))
+            detail["done"] = todo
+        entry = _moved(order.id, now, by, order.status, to, kind=kind, detail=detail or None)
         return await self._record(tx, order, kind, [entry], now=now, status=to)
 
 
@@ -264,7 +271,7 @@ def _moved(
     target: OrderStatus,
     *,
     kind: ChangeKind = ChangeKind.STATUS_CHANGED,
-    detail: dict[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> HistoryEntry:
     return HistoryEntry(order_id, now, kind, by, from_status=source, to_status=target, detail=detail)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +28,9 @@ from server.service import Service, existing
 from server.stations import PrepLine, Routing, Rule, Station, check_rules, mark
 
 S = OrderStatus
+
+# Where a station's bump can still be brought back (its screens' recall lists read the same).
+BRING_BACK: Final = frozenset({S.PREPARING, S.PREPARED})
 
 # Where a station's first bump takes an order, step by step through the lifecycle table.
 _TO_PREPARING = {
@@ -135,7 +138,7 @@ class Prep(Service):
             chosen = [line.line for line in _chosen(order, station_id, lines) if line.done]
             if not chosen:
                 raise Conflict(f"nothing bumped at {station_id} on order {order_id} to bring back")
-            if order.status not in (S.PREPARING, S.PREPARED):
+            if order.status not in BRING_BACK:
                 raise Conflict(f"order {order_id} is {order.status.value}: too late to bring items back")
             now = self.clock.now()
             prep = mark(order.prep, chosen, done_at=None)

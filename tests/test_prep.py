@@ -153,3 +153,18 @@ async def test_speed_of_service_per_station_runs_from_arrival_to_bump(
     assert (kitchen.samples, kitchen.median_seconds, kitchen.waiting) == (0, None, 2)
     later = await orders.stats(clock.now() + timedelta(seconds=1))
     assert {t.station: t.samples for t in later.stations} == {"kitchen": 0, "grill": 0, "bar": 0}
+
+
+async def test_bumping_the_whole_order_to_prepared_marks_every_item_made(
+    prep: Prep, orders: Orders, clock: ManualClock
+):
+    await venue(prep)
+    order = await placed(orders)
+    await prep.bump(order.id, "grill", by=COOK)
+    clock.advance(timedelta(minutes=2))
+    done = await orders.move(order.id, S.PREPARED, by=COOK)  # a one-board kitchen's bump
+    assert [line.done_at for line in done.prep] == [order.created_at, clock.now(), clock.now()]
+    assert (await orders.get(order.id)).prep == done.prep
+    assert (await orders.history(order.id))[-1].detail == {"done": [2, 3]}
+    recalled = await orders.move(order.id, S.PREPARING, by=COOK)  # a recall leaves the items as they are
+    assert all(line.done for line in recalled.prep)
