@@ -22,14 +22,14 @@ from server.actors import POS, Actor
 from server.changes import Change, ChangeKind
 from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
-from server.lifecycle import TERMINAL, OrderStatus, check_move
+from server.lifecycle import TERMINAL, OrderStatus
 from server.money import MAX_VALUE, Money
 from server.order import Order, OrderItem, VoidedItem
 from server.queries import changes
 from server.queries import orders as order_rows
 from server.queries import prep as prep_rows
 from server.roles import Permission
-from server.service import Service, existing
+from server.service import Service, existing, status_steps
 from server.stations import PrepLine
 
 S = OrderStatus
@@ -146,23 +146,14 @@ class Amendments(Service):
         now: datetime,
     ) -> tuple[Order, Change]:
         entries = [HistoryEntry(order.id, now, ChangeKind.ITEMS_CHANGED, by, detail=detail)]
-        status = order.status
-        for step in path:
-            check_move(status, step, paid_in_full=order.paid_in_full)
-            actor = POS  # the pass follows the items; nobody bumped
-            entries.append(
-                HistoryEntry(
-                    order.id, now, ChangeKind.STATUS_CHANGED, actor, from_status=status, to_status=step
-                )
-            )
-            status = step
+        entries += status_steps(order, path, now=now, actor=lambda step: POS)  # the pass follows the items
         return await self._record(
             tx,
             order,
             ChangeKind.ITEMS_CHANGED,
             entries,
             now=now,
-            status=status if path else None,
+            status=path[-1] if path else None,
             total_amount=total,
         )
 

@@ -20,11 +20,11 @@ from server.actors import POS, Actor
 from server.changes import Change, ChangeKind
 from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
-from server.lifecycle import ACTIVE, OrderStatus, check_move
+from server.lifecycle import ACTIVE, OrderStatus
 from server.order import Order
 from server.queries import prep as prep_rows
 from server.roles import Permission
-from server.service import Service, existing
+from server.service import Service, existing, status_steps
 from server.stations import PrepLine, Routing, Rule, Station, check_rules, mark
 
 S = OrderStatus
@@ -162,19 +162,11 @@ class Prep(Service):
     ) -> tuple[Order, Change]:
         """One change: the items' new state, then each status step the table allows."""
         entries = [HistoryEntry(order.id, now, ChangeKind.PREP_CHANGED, by, detail=detail)]
-        status = order.status
-        for step in path:
-            check_move(status, step, paid_in_full=order.paid_in_full)
-            actor = by if step is not S.PREPARED else POS  # the pass makes it Prepared, not the cook
-            entries.append(
-                HistoryEntry(
-                    order.id, now, ChangeKind.STATUS_CHANGED, actor, from_status=status, to_status=step
-                )
-            )
-            status = step
+        # The cook's bump starts the order; the pass, not the last cook, makes it Prepared.
+        entries += status_steps(order, path, now=now, actor=lambda step: POS if step is S.PREPARED else by)
         kind = ChangeKind.STATUS_CHANGED if path else ChangeKind.PREP_CHANGED
         with_prep = dataclasses.replace(order, prep=prep)
-        return await self._record(tx, with_prep, kind, entries, now=now, status=status if path else None)
+        return await self._record(tx, with_prep, kind, entries, now=now, status=path[-1] if path else None)
 
 
 def _chosen(order: Order, station_id: str, lines: Sequence[int] | None) -> list[PrepLine]:

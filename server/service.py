@@ -9,17 +9,18 @@ commit, and the message names the change, never the order.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.actors import Actor
 from server.broker import Broker
 from server.changes import CHANNEL, Change, ChangeKind
 from server.clock import Clock
 from server.errors import Conflict, NotFound
 from server.history import HistoryEntry
-from server.lifecycle import OrderStatus
+from server.lifecycle import OrderStatus, check_move
 from server.order import Order
 from server.payments import Payment
 from server.queries import assembly, changes, outbox
@@ -79,6 +80,25 @@ class Service:
 
     async def _publish(self, change: Change) -> None:
         await self.broker.publish(CHANNEL, change.to_json())
+
+
+def status_steps(
+    order: Order, path: Sequence[OrderStatus], *, now: datetime, actor: Callable[[OrderStatus], Actor]
+) -> list[HistoryEntry]:
+    """History entries for moving an order along `path`, each step checked against the lifecycle
+    table (a move that follows from something else: a station's bump, an edit); `actor` names who
+    made each step."""
+    entries = []
+    status = order.status
+    for step in path:
+        check_move(status, step, paid_in_full=order.paid_in_full)
+        entries.append(
+            HistoryEntry(
+                order.id, now, ChangeKind.STATUS_CHANGED, actor(step), from_status=status, to_status=step
+            )
+        )
+        status = step
+    return entries
 
 
 async def existing(tx: AsyncConnection, order_id: str) -> Order:

@@ -32,6 +32,7 @@ from server.settings import Settings
 from server.store import Store, create_store
 from server.tokens import Tokens
 from tests import dojo_contract, postgres
+from tests.factories import make_order
 
 pytest_plugins = ["tests.fake_dojo"]  # the fake_dojo fixture
 DOJO_AUTH = ("dojo", "test-secret")
@@ -209,6 +210,15 @@ def dojo_client(server: LiveServer, **kwargs: Any) -> httpx.AsyncClient:
 
     kwargs.setdefault("auth", DOJO_AUTH)
     return httpx.AsyncClient(base_url=server.url, event_hooks={"response": [verify]}, timeout=30, **kwargs)
+
+
+async def place(server: LiveServer, **overrides: Any) -> str:
+    """Dojo places an order (`make_order`, with these fields overridden); its id."""
+    async with dojo_client(server) as dojo:
+        response = await dojo.post("/v1/orders", json=make_order(**overrides))
+    assert response.status_code == 200, response.text
+    order_id: str = response.json()["id"]
+    return order_id
 
 
 async def mint(settings: Settings, role: Role, name: str | None = None) -> str:

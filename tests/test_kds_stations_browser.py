@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from server.roles import Role
 from tests.browser import chromium
-from tests.conftest import LiveServer, dojo_client, mint
+from tests.conftest import LiveServer, dojo_client, mint, place
 from tests.factories import item, make_order
 
 LIVE = '[data-connection="live"]'
@@ -72,14 +72,6 @@ async def screen(browser: Browser, url: str, token: str, where: str) -> Page:
 
 def ticket(page: Page, order_id: str) -> Locator:
     return page.locator(f'[data-tickets] [data-order-id="{order_id}"]')
-
-
-async def place(server: LiveServer, **overrides: Any) -> str:
-    async with dojo_client(server) as dojo:
-        response = await dojo.post("/v1/orders", json=make_order(**overrides))
-    assert response.status_code == 200, response.text
-    order_id: str = response.json()["id"]
-    return order_id
 
 
 async def status_of(server: LiveServer, order_id: str) -> str:

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from server.roles import Role
-from tests.conftest import LiveServer, dojo_client, mint
-from tests.factories import make_order
+from tests.conftest import LiveServer, dojo_client, mint, place
 
 STATIONS = """{ stations { id name position isDefault rules { kind pattern position } } }"""
 STATIONS_RESULT = """
@@ -74,14 +73,6 @@ async def set_up_venue(admin: Staff) -> None:
         assert "stations" in (await admin(SAVE, input=station))["saveStation"]
     await admin(RULES, station="grill", rules=[{"kind": "PLU_PREFIX", "pattern": "BUR"}])
     await admin(RULES, station="bar", rules=[{"kind": "NAME", "pattern": "*lager*"}])
-
-
-async def place(server: LiveServer, **overrides: Any) -> str:
-    async with dojo_client(server) as dojo:
-        response = await dojo.post("/v1/orders", json=make_order(**overrides))
-    assert response.status_code == 200, response.text
-    order_id: str = response.json()["id"]
-    return order_id
 
 
 async def test_two_stations_then_the_expo_take_an_order_through_the_pass(live_server: LiveServer, staff):
