@@ -23,7 +23,6 @@ class ChangeKind(StrEnum):
     STATUS_CHANGED = "STATUS_CHANGED"
     PAYMENT_CHANGED = "PAYMENT_CHANGED"
     CANCELED = "CANCELED"
-    UPDATED = "UPDATED"
     PREP_CHANGED = "PREP_CHANGED"  # items done (or brought back) at a prep station
     ITEMS_CHANGED = "ITEMS_CHANGED"  # items added to or voided from a placed order
 
