@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from server.actors import Actor
 from server.errors import NotFound
-from server.kitchen import Stage, Ticket, stage_of, station_names, station_recalls, station_stage, ticket
+from server.kitchen import Stage, Ticket, stage_of, station_names, station_stage, ticket
 from server.lifecycle import RECALL
 from server.order import Order
 from server.orders import Orders
@@ -141,10 +141,7 @@ class KitchenDisplay:
         window = timedelta(minutes=self.settings.kds_recall_minutes)
         limit = self.settings.kds_recall_limit
         if stage.station is not None:  # what this station bumped last, for it to bring back
-            since = _prep(request).clock.now() - window
-            recallable = station_recalls(
-                await _orders(request).active(), stage.station, since=since, limit=limit
-            )
+            recallable = await _prep(request).recently_done(stage.station, window=window, limit=limit)
         else:
             bumped = await _orders(request).recently_bumped(window=window, limit=limit)
             recallable = [o for o in bumped if RECALL[o.status] in stage.statuses]

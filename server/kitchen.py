@@ -19,7 +19,6 @@ from server.errors import InvalidRequest, NotFound
 from server.lifecycle import ACTIVE, BUMP, RECALL, OrderStatus
 from server.order import Order, OrderItem, OrderSubItem, OrderType
 from server.payments import PaymentStatus
-from server.prep import BRING_BACK
 from server.stations import PrepLine, Routing
 
 S = OrderStatus
@@ -195,19 +194,6 @@ def station_names(routing: Routing) -> dict[str, str]:
 
 def at_station(order: Order, station: str) -> list[PrepLine]:
     return [line for line in order.prep if line.station == station]
-
-
-def station_recalls(orders: Iterable[Order], station: str, *, since: datetime, limit: int) -> list[Order]:
-    """The orders whose part at this station is all done, last done since `since`, and can still
-    be brought back: the station's recall list, the one it finished last first."""
-    finished: dict[str, tuple[datetime, Order]] = {}
-    for order in orders:
-        mine = at_station(order, station)
-        done = [line.done_at for line in mine if line.done_at is not None]
-        if order.status in BRING_BACK and mine and len(done) == len(mine) and max(done) >= since:
-            finished[order.id] = (max(done), order)
-    ranked = sorted(finished.values(), key=lambda pair: pair[0], reverse=True)
-    return [order for _, order in ranked[:limit]]
 
 
 def _count(items: Iterable[OrderItem]) -> list[tuple[str, int]]:

@@ -10,8 +10,8 @@ change, recorded and published like any other.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +22,9 @@ from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
 from server.lifecycle import ACTIVE, OrderStatus
 from server.order import Order
+from server.orders import MAX_ACTIVE
+from server.queries import assembly
+from server.queries import orders as order_rows
 from server.queries import prep as prep_rows
 from server.roles import Permission
 from server.service import Service, existing, status_steps
@@ -104,6 +107,13 @@ class Prep(Service):
 
     # -- the pass -------------------------------------------------------------------------------
 
+    async def recently_done(self, station_id: str, *, window: timedelta, limit: int) -> list[Order]:
+        """What a station finished last, within `window`, that it can still bring back: its recall list."""
+        async with self.store.read() as tx:
+            ids = await order_rows.active_ids(tx, limit=MAX_ACTIVE)
+            orders = await assembly.load_orders(tx, ids)
+        return station_recalls(orders, station_id, since=self.clock.now() - window, limit=limit)
+
     async def bump(
         self, order_id: str, station_id: str, *, lines: Sequence[int] | None = None, by: Actor
     ) -> Order:
@@ -167,6 +177,19 @@ class Prep(Service):
         kind = ChangeKind.STATUS_CHANGED if path else ChangeKind.PREP_CHANGED
         with_prep = dataclasses.replace(order, prep=prep)
         return await self._record(tx, with_prep, kind, entries, now=now, status=path[-1] if path else None)
+
+
+def station_recalls(orders: Iterable[Order], station: str, *, since: datetime, limit: int) -> list[Order]:
+    """The orders whose part at this station is all done, last done since `since`, and can still
+    be brought back: the station's recall list, the one it finished last first."""
+    finished: dict[str, tuple[datetime, Order]] = {}
+    for order in orders:
+        mine = [line for line in order.prep if line.station == station]
+        done = [line.done_at for line in mine if line.done_at is not None]
+        if order.status in BRING_BACK and mine and len(done) == len(mine) and max(done) >= since:
+            finished[order.id] = (max(done), order)
+    ranked = sorted(finished.values(), key=lambda pair: pair[0], reverse=True)
+    return [order for _, order in ranked[:limit]]
 
 
 def _chosen(order: Order, station_id: str, lines: Sequence[int] | None) -> list[PrepLine]:

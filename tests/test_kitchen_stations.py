@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.errors import NotFound
-from server.kitchen import STAGES, station_names, station_recalls, station_stage, ticket
+from server.kitchen import STAGES, station_names, station_stage, ticket
 from server.lifecycle import OrderStatus
 from server.order import Order, VoidedItem
+from server.prep import station_recalls
 from server.stations import Routing, Rule, RuleKind, Station
 from tests.factories import an_order, item, make_draft
 

@@ -168,3 +168,19 @@ async def test_bumping_the_whole_order_to_prepared_marks_every_item_made(
     assert (await orders.history(order.id))[-1].detail == {"done": [2, 3]}
     recalled = await orders.move(order.id, S.PREPARING, by=COOK)  # a recall leaves the items as they are
     assert all(line.done for line in recalled.prep)
+
+
+async def test_a_stations_recall_list_is_what_it_finished_last_within_the_window(
+    prep: Prep, orders: Orders, clock: ManualClock
+):
+    await venue(prep)
+    first, second = await placed(orders), await placed(orders)
+    await prep.bump(first.id, "grill", by=COOK)
+    clock.advance(timedelta(minutes=10))
+    await prep.bump(second.id, "grill", by=COOK)
+    window = timedelta(minutes=15)
+    assert [o.id for o in await prep.recently_done("grill", window=window, limit=20)] == [second.id, first.id]
+    assert [o.id for o in await prep.recently_done("grill", window=window, limit=1)] == [second.id]
+    clock.advance(timedelta(minutes=6))
+    assert [o.id for o in await prep.recently_done("grill", window=window, limit=20)] == [second.id]
+    assert await prep.recently_done("bar", window=window, limit=20) == []
