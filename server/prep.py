@@ -22,9 +22,7 @@ from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
 from server.lifecycle import ACTIVE, OrderStatus
 from server.order import Order
-from server.orders import MAX_ACTIVE
 from server.queries import assembly
-from server.queries import orders as order_rows
 from server.queries import prep as prep_rows
 from server.roles import Permission
 from server.service import Service, existing, status_steps
@@ -109,10 +107,12 @@ class Prep(Service):
 
     async def recently_done(self, station_id: str, *, window: timedelta, limit: int) -> list[Order]:
         """What a station finished last, within `window`, that it can still bring back: its recall list."""
+        since = self.clock.now() - window
         async with self.store.read() as tx:
-            ids = await order_rows.active_ids(tx, limit=MAX_ACTIVE)
+            statuses = [s.value for s in BRING_BACK]
+            ids = await prep_rows.done_recently(tx, station_id, since=since, statuses=statuses)
             orders = await assembly.load_orders(tx, ids)
-        return station_recalls(orders, station_id, since=self.clock.now() - window, limit=limit)
+        return station_recalls(orders, station_id, since=since, limit=limit)
 
     async def bump(
         self, order_id: str, station_id: str, *, lines: Sequence[int] | None = None, by: Actor

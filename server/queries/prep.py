@@ -76,6 +76,20 @@ async def done_since(tx: AsyncConnection, since: datetime) -> list[tuple[str, da
     return [(row.station, row.routed_at, row.done_at) for row in await tx.execute(query)]
 
 
+async def done_recently(
+    tx: AsyncConnection, station_id: str, *, since: datetime, statuses: Sequence[str]
+) -> list[str]:
+    """Orders in these statuses with an item this station bumped since then (the candidates for
+    its recall list; whether all of its part is done is for the caller to judge)."""
+    query = (
+        select(ITEMS.c.order_id)
+        .select_from(ITEMS.join(ORDERS, ORDERS.c.id == ITEMS.c.order_id))
+        .where(ITEMS.c.station == station_id, ITEMS.c.done_at >= since, ORDERS.c.status.in_(statuses))
+        .distinct()
+    )
+    return list((await tx.execute(query)).scalars())
+
+
 async def waiting_by_station(tx: AsyncConnection, active: Sequence[str]) -> dict[str, int]:
     """Items still to make at each station, on orders in these (active) statuses."""
     query = (
