@@ -9,6 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
+from schema.access import StaffOnly, guard
 from schema.errors import ErrorPolicy
 from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
@@ -23,12 +24,16 @@ MAX_TOKENS = 2000
 
 
 def build_schema() -> strawberry.Schema:
+    query = merge_types("Query", (Query, StationQuery))
+    mutation = merge_types("Mutation", (Mutation, StationMutation))
+    guard(query, mutation, Subscription)
     return strawberry.Schema(
-        query=merge_types("Query", (Query, StationQuery)),
-        mutation=merge_types("Mutation", (Mutation, StationMutation)),
+        query=query,
+        mutation=mutation,
         subscription=Subscription,
         execution_context_class=SharedEventExecutor,
         extensions=[  # factories: each operation gets fresh extension state
+            StaffOnly,
             ErrorPolicy,
             OperationTimer,
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),

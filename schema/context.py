@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 from server.actors import Actor
 from server.amendments import Amendments
 from server.cashier import Cashier
+from server.errors import Unauthorized
 from server.feed import Feed
 from server.history import HistoryEntry
 from server.metrics import Metrics
@@ -41,8 +42,10 @@ class Context:
 
     @property
     def staff(self) -> Actor:
-        """The caller; the door refuses anyone without a valid token before a resolver runs."""
-        assert self.actor is not None, "the GraphQL door let an unauthenticated request through"
+        """The caller; the door and schema/access.py refuse anyone without a valid token before a
+        resolver runs, and this refuses once more rather than act for nobody."""
+        if self.actor is None:
+            raise Unauthorized("a valid staff bearer token is required")
         return self.actor
 
 

@@ -1,10 +1,19 @@
 """The GraphQL door: HTTP and WebSocket on /graphql, behind staff bearer tokens.
 
-HTTP takes `Authorization: Bearer <token>` (401 without a valid one; the GraphiQL page
-itself loads without). A WebSocket takes the same header on the upgrade, or
-`{"authorization": "Bearer <token>"}` in `connection_init`; without a valid token the socket
-is closed with 4401. The server pings every socket, so a screen can tell a live connection
-from a dead one.
+Authentication is decided once, here, on the request as it arrives, before GraphQL reads
+anything from it:
+- HTTP takes `Authorization: Bearer <token>` (or a paired kitchen screen's cookie, from our own
+  pages) on every request, whatever it asks and however it spells it: 401 without a valid one.
+  GraphiQL is a page of its own at /graphiql that executes nothing; a browser that opens
+  /graphql without a token is sent there. A body over `max_body_bytes` is refused with 413.
+- A WebSocket takes the same header on the upgrade, or `{"authorization": "Bearer <token>"}`
+  in `connection_init`; without a valid token the socket is closed with 4401. Every operation
+  on it re-checks the token, and a socket whose token is revoked or expires is closed with
+  4401 within seconds (server/sessions.py). Frames are bounded (1009 past the limit, far
+  smaller before authentication), and so are the operations one socket may run at once.
+  A frame that is not a graphql-transport-ws message closes it with 4400.
+The server pings every socket, so a screen can tell a live connection from a dead one.
+Behind all this, schema/access.py refuses any operation that reaches GraphQL without an actor.
 """
 
 from __future__ import annotations
@@ -12,96 +21,205 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request, cookie_parser
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws import types as wire
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
+from schema.access import REFUSED
 from schema.context import Context
-from server.kds import COOKIE
+from server.actors import Actor
+from server.kds import COOKIE as SCREEN_COOKIE
+from server.sessions import Session, Sessions
 from server.text import NUL_REFUSED, holds_nul
 from server.tokens import Tokens, bearer
 
-ACTOR = "orderpass.actor"
+SOCKET: Final = "orderpass.socket"
+GRAPHIQL: Final = "/graphiql"
+UNAUTHENTICATED_FRAME_BYTES: Final = 16 * 1024  # connection_init with GraphiQL's headers fits easily
 log = logging.getLogger("orderpass.graphql")
 
 
-class TokenGate:
-    """Authenticates the bearer header once, before GraphQL sees the request."""
+@dataclass(eq=False, slots=True)
+class SocketState:
+    """What the gate learned at the upgrade, and what the handler learns at connection_init."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    sessions: Sessions
+    credential: str | None  # the token the upgrade carried, if it was valid
+    actor: Actor | None
+    frame_limit: int
+
+
+class TokenGate:
+    """Authenticates every request once, before GraphQL sees it (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tokens: Tokens = scope["state"]["tokens"]
         headers = Headers(scope=scope)
-        scope[ACTOR] = await tokens.authenticate(
-            bearer(headers.get("authorization")) or _screen_cookie(scope, headers)
-        )
-        if scope["type"] == "http" and scope[ACTOR] is None and not _graphiql_page(scope, headers):
-            body = {
-                "errors": [
-                    {
-                        "message": "a valid staff bearer token is required",
-                        "extensions": {"code": "UNAUTHORIZED"},
-                    }
-                ]
-            }
-            response = Response(orjson.dumps(body), 401, {"WWW-Authenticate": "Bearer"}, "application/json")
-            await response(scope, receive, send)
+        credential = bearer(headers.get("authorization")) or _screen_cookie(headers)
+        actor = await tokens.authenticate(credential)
+        if scope["type"] == "websocket":
+            sessions: Sessions = scope["state"]["sessions"]
+            state = SocketState(sessions, credential if actor else None, actor, UNAUTHENTICATED_FRAME_BYTES)
+            scope[SOCKET] = state
+            await self.app(scope, _bounded_frames(receive, send, state), send)
             return
-        await self.app(scope, receive, send)
+        if actor is None:
+            await _refuse(scope, headers)(scope, receive, send)
+            return
+        body = await _read_body(receive, self.max_body_bytes, headers)
+        if body is None:
+            message = f"the request body is over the {self.max_body_bytes}-byte limit"
+            await _problem(413, message, "TOO_LARGE")(scope, receive, send)
+            return
+        scope["orderpass.actor"] = actor
+        await self.app(scope, _replay(body, receive), send)
 
 
-def _screen_cookie(scope: Scope, headers: Headers) -> str | None:
+def _refuse(scope: Scope, headers: Headers) -> Response:
+    if scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
+        return RedirectResponse(GRAPHIQL, status_code=303)  # a person in a browser: the IDE page
+    return _problem(401, REFUSED, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"})
+
+
+def _problem(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status, headers, "application/json")
+
+
+async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes | None:
+    """The whole body, or None once it is over `limit` (what was sent is not kept)."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b""  # the client went away; GraphQL will see an empty body and say so
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()  # after the body: only a disconnect can come
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def _bounded_frames(receive: Receive, send: Send, state: SocketState) -> Receive:
+    """A frame over the socket's limit closes it (1009, message too big) before anything parses it."""
+
+    async def bounded() -> Message:
+        message = await receive()
+        if message["type"] == "websocket.receive":
+            frame = message.get("text") or message.get("bytes") or ""
+            if len(frame) > state.frame_limit:
+                log.warning("closed a WebSocket that sent a frame over %d bytes", state.frame_limit)
+                await send({"type": "websocket.close", "code": 1009, "reason": "frame too large"})
+                return {"type": "websocket.disconnect", "code": 1009}
+        return message
+
+    return bounded
+
+
+def _screen_cookie(headers: Headers) -> str | None:
     """A paired kitchen screen's token, from its cookie; only for requests from our own pages
     (SameSite=Strict keeps it off cross-site requests; the Origin check covers WebSockets)."""
     origin = headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != headers.get("host"):
         return None
-    return cookie_parser(headers.get("cookie", "")).get(COOKIE)
+    return cookie_parser(headers.get("cookie", "")).get(SCREEN_COOKIE)
 
 
-def _graphiql_page(scope: Scope, headers: Headers) -> bool:
-    return (
-        scope["method"] == "GET"
-        and "text/html" in headers.get("accept", "")
-        and b"query=" not in scope["query_string"]
-    )
-
-
-class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with the token checked at connection_init and server pings."""
+class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with the token checked at connection_init and before every
+    operation, sockets closed when their token stops holding, and server pings."""
 
     pinger: asyncio.Task[None] | None = None
+    session: Session | None = None
+    credential: str | None = None
 
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        if self.context.actor is None:
-            self.context.actor = await self.context.tokens.authenticate(bearer(_authorization(message)))
-        if self.context.actor is None:
+    @property
+    def door(self) -> GraphQLDoor:
+        assert isinstance(self.view, GraphQLDoor)
+        return self.view
+
+    @property
+    def state(self) -> SocketState:
+        found: SocketState = self.websocket.ws.scope[SOCKET]  # type: ignore[attr-defined]
+        return found
+
+    async def handle_message(self, message: wire.Message) -> None:
+        problem = _malformed(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: wire.ConnectionInitMessage) -> None:
+        state, tokens = self.state, self.context.tokens
+        self.credential = state.credential or bearer(_authorization(message))
+        actor = state.actor or await tokens.authenticate(self.credential)
+        if actor is None or self.credential is None:
+            log.warning("refused a GraphQL WebSocket without a valid staff token", extra=_peer(self))
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
+        self.context.actor = state.actor = actor
+        state.frame_limit = self.door.max_frame_bytes
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self.pinger is None:
+            self.session = self.state.sessions.open(self.credential, self._token_ended)
             self.pinger = asyncio.create_task(self._ping())
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged:  # every operation re-checks who is asking
+            actor = await self.context.tokens.authenticate(self.credential)
+            if actor is None:
+                await self._token_ended()
+                return
+            self.context.actor = actor
+        await super().handle_subscribe(message)
+
+    async def _token_ended(self) -> None:
+        log.warning("closed a GraphQL WebSocket whose staff token was revoked or expired", extra=_peer(self))
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=4401, reason="token revoked or expired")
 
     async def send_message(self, message: Any) -> None:
         """A screen that stops reading (a frozen tablet) fills its socket, and every send to it
         would wait forever: past the view's send timeout the socket is closed (1013, try again
         later). Nothing is lost: the screen resumes from the last sequence it applied."""
         try:
-            await asyncio.wait_for(super().send_message(message), getattr(self.view, "send_timeout", 10.0))
+            await asyncio.wait_for(super().send_message(message), self.door.send_timeout)
         except TimeoutError:
             log.warning("closed a WebSocket that stopped reading; its screen will resume from its cursor")
             with contextlib.suppress(Exception):
@@ -109,13 +227,14 @@ class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             raise WebSocketDisconnected from None
 
     async def _ping(self) -> None:
-        interval = getattr(self.view, "ping_seconds", 5.0)
         with contextlib.suppress(Exception):
             while True:
-                await asyncio.sleep(interval)
+                await asyncio.sleep(self.door.ping_seconds)
                 await self.send_message({"type": "ping"})
 
     async def shutdown(self) -> None:
+        if self.session is not None:
+            self.state.sessions.end(self.session)
         if self.pinger is not None:
             self.pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,11 +242,25 @@ class TokenCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().shutdown()
 
 
-def _operations(parsed: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:
-    return [op for op in (parsed if isinstance(parsed, list) else [parsed]) if isinstance(op, dict)]
+def _malformed(message: object) -> str | None:
+    """Why a decoded frame is not a graphql-transport-ws message, or None if it is one."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "a message must be a JSON object with a string `type`"
+    identified = message["type"] in {"subscribe", "complete", "next", "error"}
+    if identified and not (isinstance(message.get("id"), str) and 0 < len(message["id"]) <= 100):
+        return "a message of this type needs a string `id` of 1 to 100 characters"
+    if message["type"] == "subscribe":
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "subscribe needs a `payload` object with a string `query`"
+        if not isinstance(payload.get("variables") or {}, dict):
+            return "subscribe's `variables` must be an object"
+        if not isinstance(payload.get("operationName") or "", str):
+            return "subscribe's `operationName` must be a string"
+    return None
 
 
-def _authorization(message: ConnectionInitMessage) -> str | None:
+def _authorization(message: wire.ConnectionInitMessage) -> str | None:
     """`authorization` from connection_init's payload, whatever its case (GraphiQL sends the
     headers editor's `Authorization` there)."""
     payload: Any = message.get("payload")
@@ -137,18 +270,39 @@ def _authorization(message: ConnectionInitMessage) -> str | None:
     return found if isinstance(found, str) else None
 
 
-class GraphQLDoor(GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = TokenCheckedTransportWS
+def _peer(handler: StaffTransportWS) -> dict[str, str]:
+    client = handler.websocket.ws.scope.get("client")  # type: ignore[attr-defined]
+    return {"client": f"{client[0]}:{client[1]}" if client else "-"}
 
-    def __init__(self, schema: Any, *, ping_seconds: float, send_timeout: float = 10.0) -> None:
-        # Only graphql-transport-ws: its connection_init is where the token is checked.
+
+def _operations(parsed: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:
+    return [op for op in (parsed if isinstance(parsed, list) else [parsed]) if isinstance(op, dict)]
+
+
+class GraphQLDoor(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = StaffTransportWS
+
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        ping_seconds: float,
+        send_timeout: float,
+        max_frame_bytes: int,
+        max_operations: int,
+    ) -> None:
+        # Only graphql-transport-ws: its connection_init is where the token is checked. No IDE
+        # here: GraphiQL is its own page (/graphiql) and this route only executes.
         super().__init__(
             schema,
+            graphql_ide=None,
             connection_init_wait_timeout=timedelta(seconds=10),
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=max_operations,
         )
         self.ping_seconds = ping_seconds
         self.send_timeout = send_timeout
+        self.max_frame_bytes = max_frame_bytes
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson refuses bytes that are not UTF-8 and lone surrogates (a JSONDecodeError, so 400
@@ -174,10 +328,24 @@ class GraphQLDoor(GraphQL[Context, None]):
             feed=state.feed,
             prep=state.prep,
             amendments=state.amendments,
-            actor=request.scope.get(ACTOR),
+            actor=request.scope.get("orderpass.actor"),  # HTTP: the gate's; a socket's: at connection_init
             metrics=state.metrics,
         )
 
 
-def graphql_app(schema: Any, *, ping_seconds: float, send_timeout: float = 10.0) -> ASGIApp:
-    return TokenGate(GraphQLDoor(schema, ping_seconds=ping_seconds, send_timeout=send_timeout))
+def graphql_app(
+    schema: Any,
+    *,
+    ping_seconds: float,
+    send_timeout: float,
+    max_body_bytes: int,
+    max_operations: int,
+) -> ASGIApp:
+    door = GraphQLDoor(
+        schema,
+        ping_seconds=ping_seconds,
+        send_timeout=send_timeout,
+        max_frame_bytes=max_body_bytes,
+        max_operations=max_operations,
+    )
+    return TokenGate(door, max_body_bytes=max_body_bytes)

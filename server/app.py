@@ -34,6 +34,7 @@ from server.kds import KitchenDisplay
 from server.metrics import Metrics
 from server.orders import Orders
 from server.prep import Prep
+from server.sessions import Sessions
 from server.settings import Settings
 from server.store import Store, create_store
 from server.tokens import Tokens
@@ -61,6 +62,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         cashier = Cashier(**parts)
         feed = Feed(orders=orders, broker=broker)
         await feed.start()
+        tokens = Tokens(store=store, clock=parts["clock"], broker=broker)
+        sessions = Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds)
+        await sessions.start()
         dojo = await _talk_to_dojo(settings, orders=orders, cashier=cashier)
         if settings.tune_gc:
             _tune_gc()
@@ -72,20 +76,26 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 "cashier": cashier,
                 "prep": Prep(**parts),
                 "amendments": Amendments(**parts),
-                "tokens": Tokens(store=store, clock=parts["clock"]),
+                "tokens": tokens,
+                "sessions": sessions,
                 "feed": feed,
                 "metrics": metrics,
             }
         finally:
             try:
                 await dojo.aclose()
+                await sessions.stop()
                 await feed.stop()
             finally:
                 await broker.close()
                 await store.close()
 
     graphql = graphql_app(
-        build_schema(), ping_seconds=settings.ws_ping_seconds, send_timeout=settings.ws_send_timeout_seconds
+        build_schema(),
+        ping_seconds=settings.ws_ping_seconds,
+        send_timeout=settings.ws_send_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+        max_operations=settings.ws_max_operations,
     )
     kitchen_display = KitchenDisplay.create(settings)
     routes = [
@@ -148,7 +158,7 @@ async def _talk_to_dojo(settings: Settings, *, orders: Orders, cashier: Cashier)
 def app_from_env() -> Starlette:
     """For `uvicorn --factory` and `orderpass serve`: settings from the environment."""
     settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, secrets=settings.secrets())
     return create_app(settings)
 
 

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     create = token_commands.add_parser("create", help="mint a token; it is printed once, on the last line")
     create.add_argument("--name", required=True, help="who or what holds it, e.g. grill-screen")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--expires-in-days", type=_days, help="stop working after this many days (default: until revoked)"
+    )
     create.set_defaults(run=_token_create)
     token_commands.add_parser("list", help="every token's name, role and state").set_defaults(run=_token_list)
     revoke = token_commands.add_parser("revoke", help="revoke the active token of that name")
@@ -264,16 +267,40 @@ async def _with_prep(work: Callable[[Prep], Awaitable[T]]) -> T:
         await store.close()
 
 
+def _days(text: str) -> timedelta:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of days, got {text!r}") from None
+    if not 0 < days <= 3650:
+        raise argparse.ArgumentTypeError("between 0 and 3650 days")
+    return timedelta(days=days)
+
+
 def _token_create(args: argparse.Namespace) -> int:
-    token = asyncio.run(_with_tokens(lambda tokens: tokens.create(name=args.name, role=Role(args.role))))
-    print(f"created a {args.role} token named {args.name!r}; it is shown once, keep it now:", file=sys.stderr)
+    expires_at = datetime.now(UTC) + args.expires_in_days if args.expires_in_days else None
+    role = Role(args.role)
+    token = asyncio.run(
+        _with_tokens(lambda tokens: tokens.create(name=args.name, role=role, expires_at=expires_at))
+    )
+    until = f", until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
+    print(
+        f"created a {args.role} token named {args.name!r}{until}; it is shown once, keep it now:",
+        file=sys.stderr,
+    )
     print(token)
     return 0
 
 
 def _token_list(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
     for found in asyncio.run(_with_tokens(lambda tokens: tokens.list())):
-        state = f"revoked {found.revoked_at:%Y-%m-%d %H:%M}" if found.revoked_at else "active"
+        if found.revoked_at:
+            state = f"revoked {found.revoked_at:%Y-%m-%d %H:%M}"
+        elif found.expires_at and found.expires_at <= now:
+            state = f"expired {found.expires_at:%Y-%m-%d %H:%M}"
+        else:
+            state = f"active until {found.expires_at:%Y-%m-%d %H:%M}" if found.expires_at else "active"
         print(f"{found.name}\t{found.role.value}\tcreated {found.created_at:%Y-%m-%d %H:%M}\t{state}")
     return 0
 
@@ -285,10 +312,14 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 async def _with_tokens(work: Callable[[Tokens], Awaitable[T]]) -> T:
-    store = create_store(Settings.from_env())
+    """On the configured broker, so a revocation reaches every serving process at once (on
+    memory://, nobody hears it: each server's sweep finds it within seconds instead)."""
+    settings = Settings.from_env()
+    store, broker = create_store(settings), create_broker(settings.broker_url)
     try:
-        return await work(Tokens(store=store, clock=SystemClock()))
+        return await work(Tokens(store=store, clock=SystemClock(), broker=broker))
     finally:
+        await broker.close()
         await store.close()
 
 

@@ -1,14 +1,21 @@
 """Logging as JSON lines, each carrying the traceId of the request it belongs to, and the one
-middleware that gives every request its traceId, its access line and a last-resort 500."""
+middleware that gives every request its traceId, its access line and a last-resort 500.
+
+No line may carry a secret, at any level: libraries log request headers at DEBUG (uvicorn's
+WebSocket handshake prints `authorization` and `cookie`), so every line is redacted as it is
+formatted, by pattern (bearer and Basic credentials, our token format, the screen cookie,
+`token=` in a query) and by value (the configured Dojo password and API key).
+"""
 
 from __future__ import annotations
 
 import contextvars
 import logging
 import os
+import re
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +26,38 @@ trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", defau
 access = logging.getLogger("orderpass.access")
 errors = logging.getLogger("orderpass.errors")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+REDACTED = "[redacted]"
+_SECRET_SHAPES = re.compile(
+    r"(?i)(?P<header>\b(?:proxy-)?(?:authorization|cookie|set-cookie)\b[\"']?\s*[:=]\s*)[^\n\"]+"
+    r"|(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{6,}"
+    r"|(?P<param>[?&;\s](?:token|password|api_?key)=)[^&\s\"']+"
+    r"|(?P<cookie>\borderpass_kds=)[^;\s\"']+"
+    r"|(?P<token>\bopt_)[A-Za-z0-9_-]{8,}"
+)
+
+
+class Redactor:
+    """Takes every secret out of a piece of text: known shapes, and the configured values."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self.values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, REDACTED)
+        return _SECRET_SHAPES.sub(_keep_label, text)
+
+
+def _keep_label(found: re.Match[str]) -> str:
+    label = next(group for group in found.groups() if group is not None)
+    return label + REDACTED
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor | None = None) -> None:
+        super().__init__()
+        self.redact = redact or Redactor()
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -35,12 +71,12 @@ class JsonFormatter(logging.Formatter):
         )  # traceId given as extra wins
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return self.redact(orjson.dumps(entry, default=str).decode())
 
 
-def configure(level: str) -> None:
+def configure(level: str, *, secrets: Iterable[str | None] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(Redactor(secrets)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

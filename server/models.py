@@ -215,6 +215,7 @@ class StaffTokenRow(SQLModel, table=True):
     token_hash: str = Field(unique=True)
     created_at: datetime = _time()
     revoked_at: datetime | None = _time(default=None)
+    expires_at: datetime | None = _time(default=None)  # None: until revoked
 
 
 class OrderLockRow(SQLModel, table=True):

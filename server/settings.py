@@ -31,6 +31,8 @@ class Settings:
     broker_url: str = "memory://"
     ws_ping_seconds: float = 3.0
     ws_send_timeout_seconds: float = 10.0
+    ws_max_operations: int = 4  # a kitchen screen runs one subscription; GraphiQL one or two
+    token_recheck_seconds: float = 2.0  # how soon an open socket notices its token was revoked
     kds_amber_seconds: int = 300
     kds_red_seconds: int = 600
     kds_recall_limit: int = 20
@@ -65,6 +67,8 @@ class Settings:
             broker_url=read.text("BROKER_URL", "memory://"),
             ws_ping_seconds=read.integer("WS_PING_SECONDS", 3),
             ws_send_timeout_seconds=read.integer("WS_SEND_TIMEOUT_SECONDS", 10),
+            ws_max_operations=read.integer("WS_MAX_OPERATIONS", 4),
+            token_recheck_seconds=read.integer("TOKEN_RECHECK_SECONDS", 2),
             kds_amber_seconds=read.integer("KDS_AMBER_SECONDS", 300),
             kds_red_seconds=read.integer("KDS_RED_SECONDS", 600),
             kds_recall_limit=read.integer("KDS_RECALL_LIMIT", 20),
@@ -94,6 +98,10 @@ class Settings:
     @property
     def has_dojo_credentials(self) -> bool:
         return bool(self.dojo_username and self.dojo_password)
+
+    def secrets(self) -> tuple[str | None, ...]:
+        """What no log line may show (server/logs.py redacts them wherever they appear)."""
+        return (self.dojo_password, self.dojo_api_key)
 
     def dojo_credentials(self) -> tuple[str, str]:
         if not (self.dojo_username and self.dojo_password):

@@ -91,6 +91,17 @@ def test_token_create_prints_the_token_alone_on_its_last_line_and_revoke_ends_it
     assert "revoked" in run("token", "list", env=env).stdout
 
 
+def test_a_token_may_be_minted_to_expire(env):
+    assert run("db", "upgrade", env=env).returncode == 0
+    created = run("token", "create", "--role", "viewer", "--name", "temp", "--expires-in-days", "2", env=env)
+    assert created.returncode == 0, created.stderr
+    assert "until" in created.stderr
+    assert "temp\tviewer" in (listed := run("token", "list", env=env).stdout)
+    assert "active until" in listed
+    refused = run("token", "create", "--role", "viewer", "--name", "x", "--expires-in-days", "0", env=env)
+    assert refused.returncode == 2
+
+
 async def authenticate(settings: Settings, token: str) -> Actor | None:
     store = create_store(settings)
     try:

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import text
 
 from server.actors import ActorKind
+from server.broker.memory import MemoryBroker
 from server.clock import ManualClock
 from server.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from server.roles import GRANTS, Permission, Role
 from server.store import Store
-from server.tokens import Tokens, bearer
+from server.tokens import CHANNEL, Tokens, bearer, digest
 
 
 @pytest.fixture
@@ -78,3 +81,45 @@ async def test_a_staff_actor_acts_within_its_role(tokens: Tokens):
 )
 def test_bearer_reads_the_authorization_header(header, token):
     assert bearer(header) == token
+
+
+async def test_a_token_with_an_expiry_stops_at_it(tokens: Tokens, clock: ManualClock):
+    token = await tokens.create(name="temp", role=Role.KITCHEN, expires_at=clock.now() + timedelta(hours=8))
+    assert await tokens.authenticate(token) is not None
+    clock.advance(timedelta(hours=8))
+    assert await tokens.authenticate(token) is None
+    (listed,) = await tokens.list()
+    assert listed.expires_at == clock.now()
+    with pytest.raises(InvalidRequest):
+        await tokens.create(name="past", role=Role.VIEWER, expires_at=clock.now())
+
+
+async def test_holding_names_the_digests_still_good(tokens: Tokens, clock: ManualClock):
+    kept = await tokens.create(name="kept", role=Role.VIEWER)
+    revoked = await tokens.create(name="revoked", role=Role.VIEWER)
+    expiring = await tokens.create(
+        name="expiring", role=Role.VIEWER, expires_at=clock.now() + timedelta(seconds=1)
+    )
+    await tokens.revoke("revoked")
+    clock.advance(timedelta(seconds=2))
+    everyone = {digest(t) for t in (kept, revoked, expiring)} | {digest("opt_unknown")}
+    assert await tokens.holding(everyone) == {digest(kept)}
+    assert await tokens.holding(set()) == set()
+
+
+async def test_a_revocation_is_announced_on_the_broker_without_naming_the_token(
+    store: Store, clock: ManualClock
+):
+    broker = MemoryBroker()
+    tokens = Tokens(store=store, clock=clock, broker=broker)
+    token = await tokens.create(name="leaked", role=Role.ADMIN)
+    async with broker.subscribe(CHANNEL) as notices:
+        await tokens.revoke("leaked")
+        notice = await anext(notices)
+    assert "leaked" not in notice
+    assert token not in notice
+    assert digest(token) not in notice
+
+
+async def test_a_very_long_presented_token_is_not_even_hashed(tokens: Tokens):
+    assert await tokens.authenticate("opt_" + "a" * 10_000) is None

@@ -1,0 +1,98 @@
+"""No secret in any log line, at any level: the redactor, and a real server run at DEBUG."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from server.logs import REDACTED, Redactor
+from tests.factories import make_order
+from tests.fake_dojo import FakeDojo
+from tests.processes import run, serving
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "< authorization: Bearer opt_PWI3RY7xgY5ZBul2goPmz5UtTfahRaOpJqNHf0f2vIk",
+        "< Authorization: Basic ZG9qbzpTdXBlclNlY3JldFB3",
+        "< cookie: orderpass_kds=opt_PWI3RY7xgY5ZBul2goPmz5UtTfahRaOpJqNHf0f2vIk; theme=dark",
+        '{"headers": {"Cookie": "a=b; orderpass_kds=opt_PWI3RY7xgY5ZBul2goPmz5UtTf"}}',
+        "GET /kds?token=opt_PWI3RY7xgY5ZBul2goPmz5UtTfahRaOpJqNHf0f2vIk HTTP/1.1",
+        "paired with opt_PWI3RY7xgY5ZBul2goPmz5UtTfahRaOpJqNHf0f2vIk",
+        "bearer   opt_PWI3RY7xgY5ZBul2goPmz5UtTfahRaOpJqNHf0f2vIk",
+        "login form: next=/kds&token=opt_PWI3RY7xgY5ZBul2goPmz5U",
+    ],
+)
+def test_known_shapes_of_secrets_are_redacted(line: str):
+    redacted = Redactor()(line)
+    assert "PWI3RY7x" not in redacted
+    assert "ZG9qbzpTdXBlclNlY3JldFB3" not in redacted
+    assert REDACTED in redacted
+
+
+def test_configured_secrets_are_redacted_wherever_they_appear():
+    redact = Redactor(["SuperSecretPw", "sk_live_APIKEY", None, ""])
+    assert (
+        redact("failed with SuperSecretPw and sk_live_APIKEY.") == f"failed with {REDACTED} and {REDACTED}."
+    )
+
+
+def test_ordinary_lines_are_left_alone():
+    line = "POST /v1/orders 200 (token count 3, bearer of news, basic plan)"
+    assert Redactor(["x"])(line) == line
+
+
+def test_a_debug_run_logs_no_token_password_or_api_key(tmp_path: Path, fake_dojo: FakeDojo):
+    password, api_key = "SuperSecret-Pw-1", fake_dojo.api_key
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")},
+        "ORDERPASS_DATABASE_URL": f"sqlite:///{tmp_path}/logs.db",
+        "ORDERPASS_LOG_LEVEL": "DEBUG",
+        "ORDERPASS_DOJO_USERNAME": "dojo",
+        "ORDERPASS_DOJO_PASSWORD": password,
+        "ORDERPASS_DOJO_API_KEY": api_key,
+        "ORDERPASS_DOJO_API_URL": fake_dojo.url,
+        "ORDERPASS_DOJO_EVENT_DELAY_MS": "1",
+    }
+    assert run("db", "upgrade", env=env).returncode == 0
+    token = run("token", "create", "--role", "admin", "--name", "office", env=env).stdout.strip()
+    with serving(env) as server:
+        asyncio.run(_use_every_credential(server.url, token, password))
+        server.stop()
+    log = server.stderr
+    assert '"level":"DEBUG"' in log  # the run really was at DEBUG
+    basic = base64.b64encode(f"dojo:{password}".encode()).decode()
+    for secret in (token, token.removeprefix("opt_"), password, api_key, basic):
+        assert secret not in log
+
+
+async def _use_every_credential(url: str, token: str, password: str) -> None:
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url) as client:
+        placed = await client.post("/v1/orders", json=make_order(), auth=("dojo", password))
+        assert placed.status_code == 200
+        await client.post("/v1/orders", json=make_order(), auth=("dojo", "wrong-" + password))
+        await client.post("/graphql", json={"query": "{ lastSequence }"}, headers=bearer)
+        await client.get(f"/kds?token={token}")
+        await client.post("/kds/login", data={"token": token, "next": "/kds"}, headers={"Origin": url})
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    headers = {**bearer, "Cookie": f"orderpass_kds={token}"}
+    async with connect(
+        ws_url, subprotocols=[Subprotocol("graphql-transport-ws")], additional_headers=headers
+    ) as ws:
+        await ws.send(
+            orjson.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+            ).decode()
+        )
+        await ws.recv()
+    await asyncio.sleep(0.5)  # the order's POS event goes to (fake) Dojo with the API key
