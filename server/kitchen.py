@@ -20,6 +20,7 @@ from server.lifecycle import ACTIVE, BUMP, RECALL, OrderStatus
 from server.order import Order, OrderItem, OrderSubItem, OrderType
 from server.payments import PaymentStatus
 from server.stations import PrepLine, Routing
+from server.text import folded
 
 S = OrderStatus
 
@@ -163,7 +164,7 @@ def payment_badge(order: Order) -> str:
 
 
 def is_allergy(text: str | None) -> bool:
-    return bool(text and ALLERGY_WORDS.search(text))
+    return bool(text and ALLERGY_WORDS.search(folded(text)))
 
 
 def all_day(orders: Iterable[Order]) -> list[tuple[str, int]]:

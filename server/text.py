@@ -1,8 +1,13 @@
 """Text we refuse whatever the door: the NUL character (U+0000). PostgreSQL cannot store it and
-no order, note or id needs it, so both stores refuse it alike, and each door says so clearly."""
+no order, note or id needs it, so both stores refuse it alike, and each door says so clearly.
+
+And text as a rule should read it: `folded` takes out what makes the same word look different
+to a matcher (case, accents, full-width forms, zero-width and soft-hyphen characters), so
+full-width "NUT" (U+FF2E...), "n\u200bu\u00adts" and "Nüts" all read as "nut(s)" to the allergen check."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import orjson
@@ -32,3 +37,12 @@ def has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(has_nul(item) for item in value)
     return False
+
+
+def folded(text: str) -> str:
+    """For matching, never for showing: NFKC (full-width and compatibility forms), without
+    format characters (zero-width, soft hyphen: Unicode category Cf) or accents, case-folded."""
+    compatible = unicodedata.normalize("NFKC", text)
+    visible = "".join(ch for ch in compatible if unicodedata.category(ch) != "Cf")
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", visible) if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", bare).casefold()

@@ -13,6 +13,7 @@ from server.kitchen import STAGES, all_day, is_allergy, payment_badge, stage_of,
 from server.lifecycle import ACTIVE, OrderStatus
 from server.order import CollectionDetails, Order, OrderDetails, OrderType
 from server.payments import Payment, PaymentSource, PaymentStatus
+from server.text import folded
 from tests.factories import an_order
 
 LONDON = ZoneInfo("Europe/London")
@@ -91,3 +92,23 @@ def test_allergy_words_stand_out(text, flagged):
 def test_all_day_counts_items_and_sub_items_across_tickets():
     counts = dict(all_day([an_order(), an_order()]))
     assert counts == {"Burger": 4, "Lager": 4, "Fries": 4}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\uff2e\uff35\uff34\uff33 please",
+        "n\u200buts",
+        "n\u00aduts",
+        "glu\u200dten free",
+        "NÜTS",
+        "Allérgie: eggs",
+        "\ufeffsesame",
+    ],
+)
+def test_allergy_words_cannot_hide_behind_width_accents_or_invisible_characters(text):
+    assert is_allergy(text)
+
+
+def test_folding_is_only_for_matching():
+    assert folded("\uff2eÜ\u200bTS") == "nuts"
