@@ -43,13 +43,19 @@ $(VENV)/.venv:
 	$(BIN)/pip install --quiet --upgrade pip
 	touch $@
 
-$(VENV)/.run: pyproject.toml $(VENV)/.venv
+$(VENV)/.run: pyproject.toml $(VENV)/.venv | node_modules/.installed
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml $(VENV)/.venv
+$(VENV)/.test: pyproject.toml $(VENV)/.venv | node_modules/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.run
 
+# GraphiQL's files (served at /graphiql) come from npm, exactly as package-lock.json pins them;
+# reinstalled only when it changes. A box without npm still runs, and /graphiql says what is missing.
+node_modules/.installed: package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund && touch $@; \
+	else echo "no npm: GraphiQL at /graphiql answers 503 until \`npm ci\` runs here"; fi
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
