@@ -19,7 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from schema import build_schema
 from schema.view import graphql_app
-from server import logs
+from server import graphiql, logs
 from server.amendments import Amendments
 from server.broker import create_broker
 from server.cashier import Cashier
@@ -107,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route("/openapi.json", openapi_document),
         Route("/metrics", metrics_page),
         *kitchen_display.routes(),
+        *graphiql.routes(),
     ]
     return Starlette(
         routes=routes,
