@@ -51,6 +51,15 @@ async def test_the_page_may_load_only_from_this_origin(live_server: LiveServer):
     assert page.headers["Cache-Control"] == "no-store"
 
 
+async def test_the_page_loads_nothing_from_another_origin(live_server: LiveServer):
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        page = await client.get("/graphiql")
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
+    assert loaded_by(page.text), "the page loads its scripts and stylesheets"
+    assert not [url for url in loaded_by(page.text) if re.match(r"(?:https?:)?//", url)]
+
+
 async def test_every_file_the_page_loads_is_served_by_this_server(live_server: LiveServer):
     async with httpx.AsyncClient(base_url=live_server.url) as client:
         page = await client.get("/graphiql")
