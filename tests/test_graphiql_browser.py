@@ -97,6 +97,15 @@ async def test_a_query_runs_with_the_token_typed_into_the_headers_editor(
     await expect(result(graphiql.page)).to_contain_text('"lastSequence": 0')
 
 
+async def test_the_token_is_not_saved_in_the_browser(graphiql: Offline, live_server: LiveServer):
+    token = await mint(live_server.settings, Role.ADMIN)
+    await ask(graphiql.page, "{ lastSequence }", token=token)
+    await expect(result(graphiql.page)).to_contain_text('"lastSequence": 0')
+    history = await graphiql.page.evaluate("localStorage.getItem('graphiql:queries')")
+    assert "lastSequence" in history  # GraphiQL keeps what was run in its history...
+    assert token not in await graphiql.page.evaluate("JSON.stringify({...localStorage})")  # ...not the token
+
+
 async def test_without_the_header_the_result_is_the_401(graphiql: Offline, live_server: LiveServer):
     await ask(graphiql.page, "{ lastSequence }", token=await mint(live_server.settings, Role.ADMIN))
     await expect(result(graphiql.page)).to_contain_text('"lastSequence": 0')
