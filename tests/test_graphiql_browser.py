@@ -141,3 +141,9 @@ async def test_a_subscription_gets_the_header_in_its_connection_init(
     await expect(result(graphiql.page)).to_contain_text('"kind": "CREATED"')
     init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
     assert orjson.loads(sent[0]) == init
+
+
+async def test_opening_graphql_in_the_browser_lands_on_graphiql(graphiql: Offline, live_server: LiveServer):
+    await graphiql.page.goto(f"{live_server.url}/graphql")
+    assert graphiql.page.url == f"{live_server.url}/graphiql"
+    await expect(query_editor(graphiql.page)).to_be_visible()
