@@ -9,7 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
-from schema.access import StaffOnly, guard
+from schema.access import SocketSubscriptions, StaffOnly, guard
 from schema.errors import ErrorPolicy
 from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
@@ -34,6 +34,7 @@ def build_schema() -> strawberry.Schema:
         execution_context_class=SharedEventExecutor,
         extensions=[  # factories: each operation gets fresh extension state
             StaffOnly,
+            SocketSubscriptions,
             ErrorPolicy,
             OperationTimer,
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),

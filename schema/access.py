@@ -7,6 +7,7 @@ Two checks, each enough on its own, so that a future bug in the gate leaks nothi
   the schema is built, so a field added later is guarded without anyone remembering to.
 
 Roles (what a viewer or a kitchen token may change) are the service layer's to decide.
+And subscriptions run over the WebSocket only: asked over plain HTTP, they get a clear error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types.graphql import OperationType
 
 from server.errors import Unauthorized
 
@@ -32,6 +34,24 @@ class StaffOnly(SchemaExtension):
         if getattr(self.execution_context.context, "actor", None) is None:
             self.execution_context.pre_execution_errors = [unauthorized()]
         yield
+
+
+class SocketSubscriptions(SchemaExtension):
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if not getattr(context, "over_socket", True) and _operation(self) is OperationType.SUBSCRIPTION:
+            message = "subscriptions run over the WebSocket at /graphql (graphql-transport-ws), not HTTP"
+            self.execution_context.pre_execution_errors = [
+                GraphQLError(message, extensions={"code": "INVALID_INPUT"})
+            ]
+        yield
+
+
+def _operation(extension: SchemaExtension) -> OperationType | None:
+    try:
+        return extension.execution_context.operation_type
+    except RuntimeError:  # no such operation in the document: validation says so
+        return None
 
 
 class IsStaff(BasePermission):

@@ -30,6 +30,7 @@ class Context:
     amendments: Amendments
     actor: Actor | None = None  # None until a WebSocket's connection_init carries the token
     metrics: Metrics | None = None
+    over_socket: bool = True  # False for a plain HTTP request, where subscriptions are refused
     connection_params: dict[str, Any] = field(default_factory=dict)
     histories: DataLoader[str, list[HistoryEntry]] = field(init=False)
 

@@ -330,6 +330,7 @@ class GraphQLDoor(GraphQL[Context, None]):
             amendments=state.amendments,
             actor=request.scope.get("orderpass.actor"),  # HTTP: the gate's; a socket's: at connection_init
             metrics=state.metrics,
+            over_socket=isinstance(request, WebSocket),
         )
 
 

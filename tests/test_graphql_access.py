@@ -320,3 +320,17 @@ async def test_a_revocation_on_the_shared_broker_closes_sockets_at_once(serve, d
         started = asyncio.get_running_loop().time()
         assert await closed_code(ws) == 4401
         assert asyncio.get_running_loop().time() - started < 3
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json", 'multipart/mixed;subscriptionSpec="1.0", application/json']
+)
+async def test_a_subscription_over_plain_http_is_a_clear_error(live_server: LiveServer, accept: str):
+    token = await mint(live_server.settings, Role.VIEWER)
+    headers = {"Authorization": f"Bearer {token}", "Accept": accept}
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=5) as client:
+        response = await client.post(
+            "/graphql", json={"query": "subscription { orderChanges { sequence } }"}, headers=headers
+        )
+    assert "WebSocket" in response.text
+    assert "INTERNAL" not in response.text
