@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -25,6 +24,7 @@ from server.kitchen import Stage, Ticket, stage_of, station_names, station_stage
 from server.lifecycle import RECALL
 from server.order import Order
 from server.orders import Orders
+from server.origins import local_destination
 from server.prep import Prep
 from server.roles import GRANTS, Permission, Role
 from server.settings import Settings
@@ -62,12 +62,10 @@ class KitchenDisplay:
 
     async def board(self, request: Request, *, view: str = "board", stage: Stage | None = None) -> Response:
         if "token" in request.query_params:
-            return await self._pair(
-                request, request.query_params["token"], request.url.remove_query_params("token")
-            )
+            return await self._pair(request, request.query_params["token"], _here(request))
         screen = await _screen(request)
         if screen is None:
-            return self._page(request, "login.html", {"error": None, "next": str(request.url)})
+            return self._page(request, "login.html", {"error": None, "next": _here(request)})
         routing = await _prep(request).routing()
         try:
             stage = stage or _stage(request, routing)
@@ -93,16 +91,12 @@ class KitchenDisplay:
         return await self.board(request, view="ready", stage=stage_of("ready"))
 
     async def login_page(self, request: Request) -> Response:
-        return self._page(
-            request, "login.html", {"error": None, "next": request.query_params.get("next", "/kds")}
-        )
+        destination = local_destination(request.query_params.get("next"))
+        return self._page(request, "login.html", {"error": None, "next": destination})
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
-        destination = str(form.get("next") or "/kds")
-        return await self._pair(
-            request, str(form.get("token", "")), URL(destination if destination.startswith("/") else "/kds")
-        )
+        return await self._pair(request, str(form.get("token", "")), str(form.get("next") or ""))
 
     async def logout(self, request: Request) -> Response:
         response = RedirectResponse("/kds/login", status_code=303)
@@ -150,12 +144,14 @@ class KitchenDisplay:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    async def _pair(self, request: Request, token: str, destination: URL) -> Response:
+    async def _pair(self, request: Request, token: str, destination: str) -> Response:
+        """Pair this screen and send it on, only ever to one of our own screens."""
+        destination = local_destination(destination)
         tokens: Tokens = request.state.tokens
         if await tokens.authenticate(token) is None:
-            context = {"error": "That token is not valid (or was revoked).", "next": str(destination)}
+            context = {"error": "That token is not valid (or was revoked).", "next": destination}
             return self._page(request, "login.html", context, status=401)
-        response = RedirectResponse(str(destination), status_code=303)
+        response = RedirectResponse(destination, status_code=303)
         secure = request.url.scheme == "https"
         response.set_cookie(
             COOKIE, token, max_age=YEAR, path="/", httponly=True, samesite="strict", secure=secure
@@ -191,6 +187,12 @@ def _stamp() -> dict[str, str]:
 async def _screen(request: Request) -> Actor | None:
     tokens: Tokens = request.state.tokens
     return await tokens.authenticate(request.cookies.get(COOKIE))
+
+
+def _here(request: Request) -> str:
+    """This screen's own address, relative and without a token: where pairing lands it back."""
+    url = request.url.remove_query_params("token")
+    return url.path + (f"?{url.query}" if url.query else "")
 
 
 def _orders(request: Request) -> Orders:
