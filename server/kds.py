@@ -6,12 +6,14 @@ screen, `?station=grill`, where a cook bumps single items or the station's whole
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,11 +22,12 @@ from starlette.templating import Jinja2Templates
 
 from server.actors import Actor
 from server.errors import NotFound
+from server.guard import Guard
 from server.kitchen import Stage, Ticket, stage_of, station_names, station_stage, ticket
 from server.lifecycle import RECALL
 from server.order import Order
 from server.orders import Orders
-from server.origins import local_destination
+from server.origins import local_destination, navigated_from_elsewhere
 from server.prep import Prep
 from server.roles import GRANTS, Permission, Role
 from server.settings import Settings
@@ -46,22 +49,30 @@ class KitchenDisplay:
         return cls(settings, Jinja2Templates(directory=ROOT / "kds_templates"))
 
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route("/kds", self.board, methods=["GET"]),
-            Route("/kds/ready", self.ready_board, methods=["GET"]),
-            Route("/kds/login", self.login_page, methods=["GET"]),
-            Route("/kds/login", self.login, methods=["POST"]),
-            Route("/kds/logout", self.logout, methods=["POST"]),
-            Route("/kds/tickets/{order_id}", self.ticket_fragment, methods=["GET"]),
-            Route("/kds/allday", self.allday_fragment, methods=["GET"]),
-            Route("/kds/recall", self.recall_fragment, methods=["GET"]),
-            Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+        """Every route of the door, each behind the one guard (server/guard.py)."""
+        guard = [Middleware(Guard, refuse=self.refused)]
+        table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
+            ("/kds", self.board, "GET"),
+            ("/kds/ready", self.ready_board, "GET"),
+            ("/kds/login", self.login_page, "GET"),
+            ("/kds/login", self.login, "POST"),
+            ("/kds/logout", self.logout, "POST"),
+            ("/kds/tickets/{order_id}", self.ticket_fragment, "GET"),
+            ("/kds/allday", self.allday_fragment, "GET"),
+            ("/kds/recall", self.recall_fragment, "GET"),
         ]
+        routes: list[BaseRoute] = [
+            Route(path, endpoint, methods=[method], middleware=guard) for path, endpoint, method in table
+        ]
+        static = StaticFiles(directory=ROOT / "static")
+        return [*routes, Mount("/static", static, name="static", middleware=guard)]
 
     # -- pages ----------------------------------------------------------------------------------
 
     async def board(self, request: Request, *, view: str = "board", stage: Stage | None = None) -> Response:
         if "token" in request.query_params:
+            if navigated_from_elsewhere(request):  # a link on another site must not re-pair a screen
+                return self.refused(request)
             return await self._pair(request, request.query_params["token"], _here(request))
         screen = await _screen(request)
         if screen is None:
@@ -141,6 +152,10 @@ class KitchenDisplay:
             recallable = [o for o in bumped if RECALL[o.status] in stage.statuses]
         tickets = await self._tickets(request, recallable, stage=stage, routing=routing)
         return self._page(request, "_recall.html", {"tickets": tickets, "stage": stage})
+
+    def refused(self, request: Request) -> Response:
+        """A request from another site (server/guard.py): a page a person can read, not JSON."""
+        return self._page(request, "refused.html", {}, status=403)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from server.kds import COOKIE
 from server.roles import Role
 from tests.conftest import LiveServer, mint
 
@@ -97,3 +98,68 @@ async def test_an_unpaired_screen_pairs_back_to_where_it_was(live_server, browse
         "/kds/login", data={"token": token, "next": screen}, headers=own(live_server)
     )
     assert paired.headers["location"] == screen
+
+
+# -- 2. another site cannot pair or unpair a screen ---------------------------------------------
+
+
+@pytest.fixture
+async def kitchen(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client paired as a kitchen screen."""
+    token = await mint(live_server.settings, Role.KITCHEN, "pass")
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        assert (await client.get(f"/kds?token={token}")).status_code == 303
+        yield client
+
+
+def foreign(server: LiveServer) -> list[dict[str, str]]:
+    """Where a form might claim to come from, none of them our own pages."""
+    port = server.url.rsplit(":", 1)[1]
+    return [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame, a data: page
+        {"Origin": f"https://127.0.0.1:{port}"},  # our host, another scheme
+        {"Origin": "http://127.0.0.1:1"},  # our host, another port
+        {"Origin": "https://evil.example", "Referer": f"{server.url}/kds"},  # an Origin is never overruled
+        {"Referer": "https://evil.example/page"},
+        {},  # neither: no proof of where it came from
+    ]
+
+
+async def test_another_site_cannot_pair_a_screen(live_server, browser_like):
+    token = await mint(live_server.settings, Role.KITCHEN)
+    for headers in foreign(live_server):
+        response = await browser_like.post("/kds/login", data={"token": token}, headers=headers)
+        assert response.status_code == 403, headers
+        assert response.headers["content-type"].startswith("text/html")
+        assert "another site" in response.text
+        assert "set-cookie" not in response.headers
+
+
+async def test_another_site_cannot_unpair_a_screen(live_server, kitchen):
+    for headers in foreign(live_server):
+        response = await kitchen.post("/kds/logout", headers=headers)
+        assert response.status_code == 403, headers
+        assert "set-cookie" not in response.headers
+    assert (await kitchen.get("/kds")).text.count('action="/kds/login"') == 0  # still paired
+
+
+async def test_our_own_pages_pair_and_unpair(live_server, browser_like):
+    token = await mint(live_server.settings, Role.KITCHEN)
+    for headers in (own(live_server), {"Referer": f"{live_server.url}/kds/login"}):
+        paired = await browser_like.post("/kds/login", data={"token": token}, headers=headers)
+        assert paired.status_code == 303, headers
+        assert COOKIE in paired.headers["set-cookie"]
+        unpaired = await browser_like.post("/kds/logout", headers=headers)
+        assert unpaired.status_code == 303
+        assert f'{COOKIE}=""' in unpaired.headers["set-cookie"]
+
+
+async def test_a_pairing_link_followed_from_another_site_is_refused(live_server, browser_like):
+    token = await mint(live_server.settings, Role.KITCHEN)
+    for site in ("cross-site", "same-site"):
+        followed = await browser_like.get(f"/kds?token={token}", headers={"Sec-Fetch-Site": site})
+        assert followed.status_code == 403
+        assert "set-cookie" not in followed.headers
+    typed = await browser_like.get(f"/kds?token={token}", headers={"Sec-Fetch-Site": "none"})
+    assert typed.status_code == 303
