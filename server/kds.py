@@ -29,7 +29,7 @@ from server.order import Order
 from server.orders import Orders
 from server.origins import local_destination, navigated_from_elsewhere
 from server.prep import Prep
-from server.roles import GRANTS, Permission, Role
+from server.roles import Permission
 from server.settings import Settings
 from server.stations import Routing
 from server.tokens import Tokens
@@ -92,7 +92,7 @@ class KitchenDisplay:
             "stations": sorted(routing.stations, key=lambda station: (station.position, station.id)),
             "sequence": sequence,
             "tickets": await self._tickets(request, shown, stage=stage, routing=routing),
-            "can_bump": Permission.MOVE in GRANTS[screen.role or Role.VIEWER],
+            "can_bump": _can_bump(screen),
             "screen": screen,
             "settings": self.settings,
         }
@@ -117,7 +117,8 @@ class KitchenDisplay:
     # -- fragments ------------------------------------------------------------------------------
 
     async def ticket_fragment(self, request: Request) -> Response:
-        if await _screen(request) is None:
+        screen = await _screen(request)
+        if screen is None:
             return Response(status_code=401)
         routing = await _prep(request).routing()
         stage = _stage(request, routing)  # no such station: 404, through the app's error handler
@@ -128,7 +129,7 @@ class KitchenDisplay:
         (found,) = await self._tickets(request, [order], stage=stage, routing=routing)
         # The board keeps a ticket on this stage, removes it otherwise (a canceled one after its banner).
         on_stage = {"X-On-Stage": "1" if stage.shows(order) else "0"}
-        context = {"ticket": found, "can_bump": True, "stage": stage}
+        context = {"ticket": found, "can_bump": _can_bump(screen), "stage": stage}
         return self._page(request, _partial(stage), context, headers=on_stage)
 
     async def allday_fragment(self, request: Request) -> Response:
@@ -139,7 +140,8 @@ class KitchenDisplay:
         return self._page(request, "_allday.html", {"counts": counts})
 
     async def recall_fragment(self, request: Request) -> Response:
-        if await _screen(request) is None:
+        screen = await _screen(request)
+        if screen is None:
             return Response(status_code=401)
         routing = await _prep(request).routing()
         stage = _stage(request, routing)
@@ -151,7 +153,8 @@ class KitchenDisplay:
             bumped = await _orders(request).recently_bumped(window=window, limit=limit)
             recallable = [o for o in bumped if RECALL[o.status] in stage.statuses]
         tickets = await self._tickets(request, recallable, stage=stage, routing=routing)
-        return self._page(request, "_recall.html", {"tickets": tickets, "stage": stage})
+        context = {"tickets": tickets, "stage": stage, "can_bump": _can_bump(screen)}
+        return self._page(request, "_recall.html", context)
 
     def refused(self, request: Request) -> Response:
         """A request from another site (server/guard.py): a page a person can read, not JSON."""
@@ -208,6 +211,12 @@ def _here(request: Request) -> str:
     """This screen's own address, relative and without a token: where pairing lands it back."""
     url = request.url.remove_query_params("token")
     return url.path + (f"?{url.query}" if url.query else "")
+
+
+def _can_bump(screen: Actor) -> bool:
+    """Whether a screen is offered bump, recall and item taps: the page, every live fragment and
+    the recall list ask here, so a viewer's screen never shows a button the server would refuse."""
+    return screen.may(Permission.MOVE)
 
 
 def _orders(request: Request) -> Orders:

@@ -5,6 +5,7 @@ screen is shown when it may not act or cannot see everything."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 
 from server.kds import COOKIE
 from server.roles import Role
-from tests.conftest import LiveServer, mint
+from tests.conftest import LiveServer, mint, place
 
 
 def own(server: LiveServer) -> dict[str, str]:
@@ -163,3 +164,43 @@ async def test_a_pairing_link_followed_from_another_site_is_refused(live_server,
         assert "set-cookie" not in followed.headers
     typed = await browser_like.get(f"/kds?token={token}", headers={"Sec-Fetch-Site": "none"})
     assert typed.status_code == 303
+
+
+# -- 4. a viewer's screen offers no bump, on the page or in a live update -------------------------
+
+MOVE = "mutation($id: ID!, $to: OrderStatus!) { moveOrder(id: $id, to: $to) { __typename } }"
+
+
+@asynccontextmanager
+async def paired(server: LiveServer, role: Role) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client paired as a screen with this role."""
+    token = await mint(server.settings, role, f"{role.value}-screen")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get(f"/kds?token={token}")).status_code == 303
+        yield client
+
+
+async def test_a_viewer_screen_is_offered_no_bump_in_fragments_or_the_recall_list(live_server):
+    order_id = await place(live_server)
+    bumped = await place(live_server)
+    cook = await mint(live_server.settings, Role.KITCHEN, "cook")
+    async with httpx.AsyncClient(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {cook}"}
+    ) as api:
+        for status in ("ACCEPTED", "PREPARING"):  # Preparing: recallable, back to Accepted
+            variables = {"id": bumped, "to": status}
+            moved = await api.post("/graphql", json={"query": MOVE, "variables": variables})
+            assert moved.json()["data"]["moveOrder"]["__typename"] == "Order"
+    for role, offered in ((Role.VIEWER, False), (Role.KITCHEN, True)):
+        async with paired(live_server, role) as screen:
+            fragment = (await screen.get(f"/kds/tickets/{order_id}?stage=kitchen")).text
+            station = (await screen.get(f"/kds/tickets/{order_id}?station=kitchen")).text
+            recall = (await screen.get("/kds/recall?stage=kitchen")).text
+            board = (await screen.get("/kds?stage=kitchen")).text
+        assert f'data-order-id="{order_id}"' in fragment
+        assert ('data-action="bump"' in fragment) is offered, role
+        assert ('data-action="bump-station"' in station) is offered, role
+        assert ('data-action="bump-line"' in station) is offered, role
+        assert "<li>" in recall  # the bumped order, listed either way
+        assert ('data-action="recall-one"' in recall) is offered, role
+        assert ('data-action="recall"' in board) is offered, role
