@@ -35,7 +35,7 @@ from server.stations import Routing
 from server.tokens import Tokens
 
 COOKIE: Final = "orderpass_kds"
-YEAR: Final = 365 * 24 * 3600
+DAY: Final = 24 * 3600
 ROOT: Final = Path(__file__).resolve().parent.parent
 
 
@@ -170,9 +170,11 @@ class KitchenDisplay:
             context = {"error": "That token is not valid (or was revoked).", "next": destination}
             return self._page(request, "login.html", context, status=401)
         response = RedirectResponse(destination, status_code=303)
+        # https as the request reached us: behind a TLS proxy, only as a trusted one says (app.py).
         secure = request.url.scheme == "https"
+        days = self.settings.kds_cookie_days
         response.set_cookie(
-            COOKIE, token, max_age=YEAR, path="/", httponly=True, samesite="strict", secure=secure
+            COOKIE, token, max_age=days * DAY, path="/", httponly=True, samesite="strict", secure=secure
         )
         return response
 

@@ -204,3 +204,43 @@ async def test_a_viewer_screen_is_offered_no_bump_in_fragments_or_the_recall_lis
         assert "<li>" in recall  # the bumped order, listed either way
         assert ('data-action="recall-one"' in recall) is offered, role
         assert ('data-action="recall"' in board) is offered, role
+
+
+# -- 5. the screen's cookie: a bounded life, and Secure behind a TLS proxy we trust ---------------
+
+HTTPS_PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+
+
+async def pair_through(server: LiveServer, headers: dict[str, str]) -> httpx.Response:
+    token = await mint(server.settings, Role.KITCHEN)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        return await client.get(f"/kds?token={token}", headers=headers)
+
+
+async def test_behind_a_trusted_tls_proxy_the_cookie_is_secure_and_lives_a_bounded_time(serve):
+    server = serve(trusted_proxies=("127.0.0.1",))
+    cookie = (await pair_through(server, HTTPS_PROXY)).headers["set-cookie"]
+    assert "Secure" in cookie
+    assert f"Max-Age={30 * 24 * 3600}" in cookie
+
+
+async def test_an_untrusted_peer_saying_https_gets_no_secure_cookie(serve):
+    server = serve()  # ORDERPASS_TRUSTED_PROXIES empty: nobody is believed
+    cookie = (await pair_through(server, HTTPS_PROXY)).headers["set-cookie"]
+    assert "Secure" not in cookie
+    assert f"Max-Age={30 * 24 * 3600}" in cookie
+
+
+async def test_the_cookie_lives_as_many_days_as_configured(serve):
+    cookie = (await pair_through(serve(kds_cookie_days=2), {})).headers["set-cookie"]
+    assert "Max-Age=172800" in cookie
+
+
+async def test_behind_a_trusted_tls_proxy_our_own_https_pages_may_post(serve):
+    trusted, untrusted = serve(trusted_proxies=("127.0.0.1/32",)), serve()
+    for name, server, expected in (("behind", trusted, 303), ("before", untrusted, 403)):
+        token = await mint(server.settings, Role.KITCHEN, name)  # one database, two servers
+        page = {"Origin": server.url.replace("http://", "https://"), **HTTPS_PROXY}
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            response = await client.post("/kds/login", data={"token": token}, headers=page)
+        assert response.status_code == expected
