@@ -244,3 +244,42 @@ async def test_behind_a_trusted_tls_proxy_our_own_https_pages_may_post(serve):
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.post("/kds/login", data={"token": token}, headers=page)
         assert response.status_code == expected
+
+
+# -- 6. every KDS response tells the browser what it may do with it ------------------------------
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+PAGE_HEADERS = {
+    "content-security-policy": CSP,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    # Not no-referrer: with it a browser posts our own login form with `Origin: null`, which the
+    # Origin check must refuse; same-origin sends nothing to other sites either.
+    "referrer-policy": "same-origin",
+}
+
+
+async def test_every_kds_page_fragment_and_file_carries_the_security_headers(live_server, kitchen):
+    order_id = await place(live_server)
+    async with httpx.AsyncClient(base_url=live_server.url) as stranger:
+        answers = [
+            await kitchen.get("/kds"),
+            await kitchen.get("/kds/ready"),
+            await kitchen.get("/kds?station=nowhere"),
+            await kitchen.get(f"/kds/tickets/{order_id}?stage=kitchen"),
+            await kitchen.get("/kds/tickets/ord_gone"),
+            await kitchen.get("/kds/allday"),
+            await kitchen.get("/kds/recall"),
+            await kitchen.get("/static/kds.js"),
+            await kitchen.get("/static/kds.css"),
+            await stranger.get("/kds"),
+            await stranger.get("/kds/login"),
+            await stranger.get("/kds/allday"),
+            await stranger.post("/kds/logout", headers={"Origin": "https://evil.example"}),
+        ]
+    for answer in answers:
+        found = {name: answer.headers.get(name) for name in PAGE_HEADERS}
+        assert found == PAGE_HEADERS, answer.url
