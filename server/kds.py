@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from server.actors import Actor
-from server.errors import NotFound
+from server.errors import InvalidRequest, NotFound, OrderpassError
 from server.guard import Guard
 from server.kitchen import Stage, Ticket, stage_of, station_names, station_stage, ticket
 from server.lifecycle import RECALL
@@ -31,7 +31,7 @@ from server.origins import local_destination, navigated_from_elsewhere
 from server.prep import Prep
 from server.roles import Permission
 from server.settings import Settings
-from server.stations import Routing
+from server.stations import Routing, Station
 from server.tokens import Tokens
 
 COOKIE: Final = "orderpass_kds"
@@ -60,6 +60,7 @@ class KitchenDisplay:
             ("/kds/tickets/{order_id}", self.ticket_fragment, "GET"),
             ("/kds/allday", self.allday_fragment, "GET"),
             ("/kds/recall", self.recall_fragment, "GET"),
+            ("/kds/{path:path}", self.nowhere, "GET"),  # last: a page, not the app's JSON 404
         ]
         routes: list[BaseRoute] = [
             Route(path, endpoint, methods=[method], middleware=guard) for path, endpoint, method in table
@@ -76,14 +77,14 @@ class KitchenDisplay:
             return await self._pair(request, request.query_params["token"], _here(request))
         screen = await _screen(request)
         if screen is None:
-            return self._page(request, "login.html", {"error": None, "next": _here(request)})
+            return _forget(
+                request, self._page(request, "login.html", {"error": None, "next": _here(request)})
+            )
         routing = await _prep(request).routing()
         try:
             stage = stage or _stage(request, routing)
-        except NotFound as missing:
-            return self._page(
-                request, "missing.html", {"message": missing.message, "routing": routing}, status=404
-            )
+        except (NotFound, InvalidRequest) as missing:
+            return self._missing(request, missing.message, routing.stations, status=_status(missing))
         sequence = await _orders(request).last_sequence()  # first: live updates resume from here
         shown = [o for o in await _orders(request).active() if stage.shows(o)]
         context = {
@@ -110,16 +111,21 @@ class KitchenDisplay:
         return await self._pair(request, str(form.get("token", "")), str(form.get("next") or ""))
 
     async def logout(self, request: Request) -> Response:
-        response = RedirectResponse("/kds/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
-        return response
+        return _forget(request, RedirectResponse("/kds/login", status_code=303), always=True)
+
+    async def nowhere(self, request: Request) -> Response:
+        if request.url.path == "/kds/":  # as the router would have, before this route caught it
+            return RedirectResponse(_here(request).replace("/kds/", "/kds", 1), status_code=307)
+        paired = await _screen(request) is not None
+        stations = (await _prep(request).routing()).stations if paired else ()  # for staff only
+        return self._missing(request, f"there is no page at {request.url.path}", stations, status=404)
 
     # -- fragments ------------------------------------------------------------------------------
 
     async def ticket_fragment(self, request: Request) -> Response:
         screen = await _screen(request)
         if screen is None:
-            return Response(status_code=401)
+            return _unpaired(request)
         routing = await _prep(request).routing()
         stage = _stage(request, routing)  # no such station: 404, through the app's error handler
         try:
@@ -134,7 +140,7 @@ class KitchenDisplay:
 
     async def allday_fragment(self, request: Request) -> Response:
         if await _screen(request) is None:
-            return Response(status_code=401)
+            return _unpaired(request)
         stage = _stage(request, await _prep(request).routing())
         counts = stage.all_day(await _orders(request).active())
         return self._page(request, "_allday.html", {"counts": counts})
@@ -142,7 +148,7 @@ class KitchenDisplay:
     async def recall_fragment(self, request: Request) -> Response:
         screen = await _screen(request)
         if screen is None:
-            return Response(status_code=401)
+            return _unpaired(request)
         routing = await _prep(request).routing()
         stage = _stage(request, routing)
         window = timedelta(minutes=self.settings.kds_recall_minutes)
@@ -159,6 +165,11 @@ class KitchenDisplay:
     def refused(self, request: Request) -> Response:
         """A request from another site (server/guard.py): a page a person can read, not JSON."""
         return self._page(request, "refused.html", {}, status=403)
+
+    def _missing(
+        self, request: Request, message: str, stations: tuple[Station, ...], *, status: int
+    ) -> Response:
+        return self._page(request, "missing.html", {"message": message, "stations": stations}, status=status)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -213,6 +224,25 @@ def _here(request: Request) -> str:
     """This screen's own address, relative and without a token: where pairing lands it back."""
     url = request.url.remove_query_params("token")
     return url.path + (f"?{url.query}" if url.query else "")
+
+
+def _unpaired(request: Request) -> Response:
+    """A fragment for a screen that is not (or no longer) paired: kds.js reloads on 401, and the
+    page it reloads is the pairing form."""
+    return _forget(request, Response(status_code=401))
+
+
+def _forget(request: Request, response: Response, *, always: bool = False) -> Response:
+    """Clear the screen's cookie: on unpairing, and wherever it no longer pairs (a revoked token
+    must not ride along with every request until it expires)."""
+    if always or COOKIE in request.cookies:
+        secure = request.url.scheme == "https"
+        response.delete_cookie(COOKIE, path="/", secure=secure, httponly=True, samesite="strict")
+    return response
+
+
+def _status(error: OrderpassError) -> int:
+    return 404 if isinstance(error, NotFound) else 400
 
 
 def _can_bump(screen: Actor) -> bool:

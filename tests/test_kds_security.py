@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from server.clock import SystemClock
 from server.kds import COOKIE
 from server.roles import Role
+from server.store import create_store
+from server.tokens import Tokens
 from tests.conftest import LiveServer, mint, place
 
 
@@ -283,3 +286,63 @@ async def test_every_kds_page_fragment_and_file_carries_the_security_headers(liv
     for answer in answers:
         found = {name: answer.headers.get(name) for name in PAGE_HEADERS}
         assert found == PAGE_HEADERS, answer.url
+
+
+# -- 7. a screen that asks for something that is not there gets a page a cook can read ---------
+
+
+async def test_a_kds_page_that_is_not_there_is_a_readable_page(kitchen):
+    for address, status in (
+        ("/kds?station=nowhere", 404),
+        ("/kds?stage=nowhere", 400),
+        ("/kds/nowhere", 404),
+    ):
+        answer = await kitchen.get(address)
+        assert answer.status_code == status, address
+        assert answer.headers["content-type"].startswith("text/html"), address
+        assert "No such screen" in answer.text
+        assert 'href="/kds?stage=all"' in answer.text  # and the way back
+
+
+async def test_an_unpaired_fragment_fetch_still_answers_401(live_server, browser_like):
+    order_id = await place(live_server)
+    for fragment in (f"/kds/tickets/{order_id}", "/kds/allday", "/kds/recall"):
+        assert (await browser_like.get(fragment)).status_code == 401, fragment  # kds.js reloads on it
+
+
+# -- 8. a revoked screen is shown its pairing page, and forgets its cookie -----------------------
+
+
+async def revoke(server: LiveServer, name: str) -> None:
+    store = create_store(server.settings)
+    try:
+        await Tokens(store=store, clock=SystemClock()).revoke(name)
+    finally:
+        await store.close()
+
+
+async def test_a_revoked_screen_gets_the_pairing_page_and_its_cookie_cleared(live_server, kitchen):
+    await revoke(live_server, "pass")
+    board = await kitchen.get("/kds?station=kitchen")
+    assert board.status_code == 200
+    assert 'action="/kds/login"' in board.text
+    assert '<input type="hidden" name="next" value="/kds?station=kitchen">' in board.text
+    assert f'{COOKIE}=""' in board.headers["set-cookie"]
+    assert "Max-Age=0" in board.headers["set-cookie"]
+
+
+async def test_a_revoked_screens_fragment_fetch_answers_401_and_clears_its_cookie(live_server, kitchen):
+    order_id = await place(live_server)
+    await revoke(live_server, "pass")
+    cookie = kitchen.cookies[COOKIE]
+    for fragment in (f"/kds/tickets/{order_id}", "/kds/allday", "/kds/recall"):
+        kitchen.cookies.set(COOKIE, cookie)
+        answer = await kitchen.get(fragment)
+        assert answer.status_code == 401
+        assert f'{COOKIE}=""' in answer.headers["set-cookie"], fragment
+
+
+async def test_the_board_with_a_trailing_slash_is_still_the_board(kitchen):
+    answer = await kitchen.get("/kds/?stage=expo")
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/kds?stage=expo"

@@ -1,5 +1,6 @@
 """The kitchen display's security in a real headless Chromium (security issue 11): the pages work
-under their Content-Security-Policy, and pairing lands a screen back where it was."""
+under their Content-Security-Policy, pairing lands a screen back where it was, and a revoked
+screen falls back to its pairing page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
+from server.clock import SystemClock
 from server.roles import Role
+from server.store import create_store
+from server.tokens import Tokens
 from tests.browser import chromium
 from tests.conftest import LiveServer, mint, place
 from tests.test_kds_security import CSP
@@ -86,3 +90,19 @@ async def test_pairing_from_a_station_screen_lands_back_on_it(live_server, conte
     await expect(page.locator(LIVE)).to_be_visible()
     assert page.url == f"{live_server.url}/kds?station=kitchen"
     await expect(page.locator("body")).to_have_attribute("data-station", "kitchen")
+
+
+async def test_a_revoked_screen_reloads_to_its_pairing_page_and_forgets_its_cookie(live_server, context):
+    token = await mint(live_server.settings, Role.KITCHEN, "wall")
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/kds?token={token}")
+    await expect(page.locator(LIVE)).to_be_visible()
+    store = create_store(live_server.settings)
+    try:
+        await Tokens(store=store, clock=SystemClock()).revoke("wall")
+    finally:
+        await store.close()
+    await page.reload()  # what kds.js does when the server closes its socket with 4401
+    await expect(page.locator("form[action='/kds/login']")).to_be_visible()
+    await expect(page.locator("[data-connection]")).to_have_count(0)
+    assert await context.cookies() == []
