@@ -60,6 +60,7 @@ class KitchenDisplay:
             ("/kds/tickets/{order_id}", self.ticket_fragment, "GET"),
             ("/kds/allday", self.allday_fragment, "GET"),
             ("/kds/recall", self.recall_fragment, "GET"),
+            ("/kds/count", self.count_fragment, "GET"),
             ("/kds/{path:path}", self.nowhere, "GET"),  # last: a page, not the app's JSON 404
         ]
         routes: list[BaseRoute] = [
@@ -86,13 +87,15 @@ class KitchenDisplay:
         except (NotFound, InvalidRequest) as missing:
             return self._missing(request, missing.message, routing.stations, status=_status(missing))
         sequence = await _orders(request).last_sequence()  # first: live updates resume from here
-        shown = [o for o in await _orders(request).active() if stage.shows(o)]
+        active = await _orders(request).active(stage, limit=self.settings.kds_board_limit)
+        shown = [o for o in active.orders if stage.shows(o)]
         context = {
             "view": view,
             "stage": stage,
             "stations": sorted(routing.stations, key=lambda station: (station.position, station.id)),
             "sequence": sequence,
             "tickets": await self._tickets(request, shown, stage=stage, routing=routing),
+            "more": active.total - len(shown),  # past the limit: said, never silently left out
             "can_bump": _can_bump(screen),
             "screen": screen,
             "settings": self.settings,
@@ -142,8 +145,19 @@ class KitchenDisplay:
         if await _screen(request) is None:
             return _unpaired(request)
         stage = _stage(request, await _prep(request).routing())
-        counts = stage.all_day(await _orders(request).active())
-        return self._page(request, "_allday.html", {"counts": counts})
+        active = await _orders(request).active(stage, limit=self.settings.kds_board_limit)
+        return self._page(request, "_allday.html", {"counts": stage.all_day(active.orders)})
+
+    async def count_fragment(self, request: Request) -> Response:
+        """The banner of how many of a screen's open orders it does not show; the board says how
+        many it does (`shown`), after live updates have added and removed tickets."""
+        if await _screen(request) is None:
+            return _unpaired(request)
+        stage = _stage(request, await _prep(request).routing())
+        total = await _orders(request).active_count(stage)
+        shown = request.query_params.get("shown", "0")
+        more = total - (int(shown) if shown.isdigit() else 0)
+        return self._page(request, "_more.html", {"more": max(more, 0)})
 
     async def recall_fragment(self, request: Request) -> Response:
         screen = await _screen(request)

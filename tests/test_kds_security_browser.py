@@ -15,6 +15,7 @@ from server.store import create_store
 from server.tokens import Tokens
 from tests.browser import chromium
 from tests.conftest import LiveServer, mint, place
+from tests.test_kds_browser import move_through
 from tests.test_kds_security import CSP
 
 LIVE = '[data-connection="live"]'
@@ -106,3 +107,24 @@ async def test_a_revoked_screen_reloads_to_its_pairing_page_and_forgets_its_cook
     await expect(page.locator("form[action='/kds/login']")).to_be_visible()
     await expect(page.locator("[data-connection]")).to_have_count(0)
     assert await context.cookies() == []
+
+
+async def test_a_busy_board_counts_the_orders_it_has_no_room_for_as_they_come_and_go(serve, context):
+    server = serve(kds_board_limit=2)
+    first, _ = [await place(server) for _ in range(2)]
+    token = await mint(server.settings, Role.KITCHEN, "pass")
+    page = await context.new_page()
+    await page.goto(f"{server.url}/kds?stage=kitchen&token={token}")
+    await expect(page.locator(LIVE)).to_be_visible()
+    await expect(page.locator("[data-order-id]")).to_have_count(2)
+    await expect(page.locator(".more")).to_have_count(0)
+    third = await place(server)  # no room: counted at the top, not squeezed in
+    await expect(page.locator(".more")).to_have_text("+1 more open order not shown")
+    await expect(page.locator("[data-order-id]")).to_have_count(2)
+    await expect(page.locator(f'[data-order-id="{third}"]')).to_have_count(0)
+    await place(server)
+    await expect(page.locator(".more")).to_have_text("+2 more open orders not shown")
+    await move_through(server, first, token, ["ACCEPTED", "PREPARING", "PREPARED"])  # off the kitchen
+    await expect(page.locator(f'[data-order-id="{first}"]')).to_have_count(0)
+    await expect(page.locator(".more")).to_have_text("+2 more open orders not shown")  # still not shown
+    await expect(page.locator("[data-order-id]")).to_have_count(1)
