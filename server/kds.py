@@ -30,12 +30,12 @@ from server.orders import Orders
 from server.origins import local_destination, navigated_from_elsewhere
 from server.prep import Prep
 from server.roles import Permission
+from server.screens import COOKIE as COOKIE  # where schema/view.py and the tests look for it
+from server.screens import forget, remember, screen_of
 from server.settings import Settings
 from server.stations import Routing, Station
 from server.tokens import Tokens
 
-COOKIE: Final = "orderpass_kds"
-DAY: Final = 24 * 3600
 ROOT: Final = Path(__file__).resolve().parent.parent
 
 
@@ -76,31 +76,17 @@ class KitchenDisplay:
             if navigated_from_elsewhere(request):  # a link on another site must not re-pair a screen
                 return self.refused(request)
             return await self._pair(request, request.query_params["token"], _here(request))
-        screen = await _screen(request)
-        if screen is None:
-            return _forget(
-                request, self._page(request, "login.html", {"error": None, "next": _here(request)})
-            )
+        screen = await screen_of(request)
+        if screen is None:  # never paired, or its token revoked: the form, to land back here
+            context = {"error": None, "next": _here(request)}
+            return forget(request, self._page(request, "login.html", context))
         routing = await _prep(request).routing()
         try:
             stage = stage or _stage(request, routing)
         except (NotFound, InvalidRequest) as missing:
             return self._missing(request, missing.message, routing.stations, status=_status(missing))
-        sequence = await _orders(request).last_sequence()  # first: live updates resume from here
-        active = await _orders(request).active(stage, limit=self.settings.kds_board_limit)
-        shown = [o for o in active.orders if stage.shows(o)]
-        context = {
-            "view": view,
-            "stage": stage,
-            "stations": sorted(routing.stations, key=lambda station: (station.position, station.id)),
-            "sequence": sequence,
-            "tickets": await self._tickets(request, shown, stage=stage, routing=routing),
-            "more": active.total - len(shown),  # past the limit: said, never silently left out
-            "can_bump": _can_bump(screen),
-            "screen": screen,
-            "settings": self.settings,
-        }
-        return self._page(request, f"{view}.html", context)
+        context = await self._board(request, screen, stage=stage, routing=routing)
+        return self._page(request, f"{view}.html", {**context, "view": view})
 
     async def ready_board(self, request: Request) -> Response:
         return await self.board(request, view="ready", stage=stage_of("ready"))
@@ -114,19 +100,19 @@ class KitchenDisplay:
         return await self._pair(request, str(form.get("token", "")), str(form.get("next") or ""))
 
     async def logout(self, request: Request) -> Response:
-        return _forget(request, RedirectResponse("/kds/login", status_code=303), always=True)
+        return forget(request, RedirectResponse("/kds/login", status_code=303), always=True)
 
     async def nowhere(self, request: Request) -> Response:
         if request.url.path == "/kds/":  # as the router would have, before this route caught it
             return RedirectResponse(_here(request).replace("/kds/", "/kds", 1), status_code=307)
-        paired = await _screen(request) is not None
+        paired = await screen_of(request) is not None
         stations = (await _prep(request).routing()).stations if paired else ()  # for staff only
         return self._missing(request, f"there is no page at {request.url.path}", stations, status=404)
 
     # -- fragments ------------------------------------------------------------------------------
 
     async def ticket_fragment(self, request: Request) -> Response:
-        screen = await _screen(request)
+        screen = await screen_of(request)
         if screen is None:
             return _unpaired(request)
         routing = await _prep(request).routing()
@@ -142,7 +128,7 @@ class KitchenDisplay:
         return self._page(request, _partial(stage), context, headers=on_stage)
 
     async def allday_fragment(self, request: Request) -> Response:
-        if await _screen(request) is None:
+        if await screen_of(request) is None:
             return _unpaired(request)
         stage = _stage(request, await _prep(request).routing())
         active = await _orders(request).active(stage, limit=self.settings.kds_board_limit)
@@ -151,7 +137,7 @@ class KitchenDisplay:
     async def count_fragment(self, request: Request) -> Response:
         """The banner of how many of a screen's open orders it does not show; the board says how
         many it does (`shown`), after live updates have added and removed tickets."""
-        if await _screen(request) is None:
+        if await screen_of(request) is None:
             return _unpaired(request)
         stage = _stage(request, await _prep(request).routing())
         total = await _orders(request).active_count(stage)
@@ -160,7 +146,7 @@ class KitchenDisplay:
         return self._page(request, "_more.html", {"more": max(more, 0)})
 
     async def recall_fragment(self, request: Request) -> Response:
-        screen = await _screen(request)
+        screen = await screen_of(request)
         if screen is None:
             return _unpaired(request)
         routing = await _prep(request).routing()
@@ -180,6 +166,23 @@ class KitchenDisplay:
         """A request from another site (server/guard.py): a page a person can read, not JSON."""
         return self._page(request, "refused.html", {}, status=403)
 
+    async def _board(
+        self, request: Request, screen: Actor, *, stage: Stage, routing: Routing
+    ) -> dict[str, Any]:
+        sequence = await _orders(request).last_sequence()  # first: live updates resume from here
+        active = await _orders(request).active(stage, limit=self.settings.kds_board_limit)
+        shown = [o for o in active.orders if stage.shows(o)]
+        return {
+            "stage": stage,
+            "stations": sorted(routing.stations, key=lambda station: (station.position, station.id)),
+            "sequence": sequence,
+            "tickets": await self._tickets(request, shown, stage=stage, routing=routing),
+            "more": active.total - len(shown),  # past the limit: said, never silently left out
+            "can_bump": _can_bump(screen),
+            "screen": screen,
+            "settings": self.settings,
+        }
+
     def _missing(
         self, request: Request, message: str, stations: tuple[Station, ...], *, status: int
     ) -> Response:
@@ -195,13 +198,7 @@ class KitchenDisplay:
             context = {"error": "That token is not valid (or was revoked).", "next": destination}
             return self._page(request, "login.html", context, status=401)
         response = RedirectResponse(destination, status_code=303)
-        # https as the request reached us: behind a TLS proxy, only as a trusted one says (app.py).
-        secure = request.url.scheme == "https"
-        days = self.settings.kds_cookie_days
-        response.set_cookie(
-            COOKIE, token, max_age=days * DAY, path="/", httponly=True, samesite="strict", secure=secure
-        )
-        return response
+        return remember(request, response, token, days=self.settings.kds_cookie_days)
 
     async def _tickets(
         self, request: Request, orders: list[Order], *, stage: Stage, routing: Routing
@@ -229,11 +226,6 @@ def _stamp() -> dict[str, str]:
     return {"X-Server-Time": str(int(time.time() * 1000))}
 
 
-async def _screen(request: Request) -> Actor | None:
-    tokens: Tokens = request.state.tokens
-    return await tokens.authenticate(request.cookies.get(COOKIE))
-
-
 def _here(request: Request) -> str:
     """This screen's own address, relative and without a token: where pairing lands it back."""
     url = request.url.remove_query_params("token")
@@ -243,16 +235,7 @@ def _here(request: Request) -> str:
 def _unpaired(request: Request) -> Response:
     """A fragment for a screen that is not (or no longer) paired: kds.js reloads on 401, and the
     page it reloads is the pairing form."""
-    return _forget(request, Response(status_code=401))
-
-
-def _forget(request: Request, response: Response, *, always: bool = False) -> Response:
-    """Clear the screen's cookie: on unpairing, and wherever it no longer pairs (a revoked token
-    must not ride along with every request until it expires)."""
-    if always or COOKIE in request.cookies:
-        secure = request.url.scheme == "https"
-        response.delete_cookie(COOKIE, path="/", secure=secure, httponly=True, samesite="strict")
-    return response
+    return forget(request, Response(status_code=401))
 
 
 def _status(error: OrderpassError) -> int:
