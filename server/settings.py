@@ -37,8 +37,9 @@ class Settings:
     kds_recall_limit: int = 20
     kds_recall_minutes: int = 15
     # The KDS behind a proxy, its cookie and its busiest board (security issue 11): whose
-    # X-Forwarded-Proto/-For to believe (IPs or CIDRs; none by default), how many days a paired
-    # screen's cookie lives, and how many tickets a board loads at most (it counts the rest).
+    # X-Forwarded-Proto/-For to believe (IPs or CIDRs; none by default; 127.0.0.1 behind nginx or
+    # caddy on the same box), how many days a paired screen's cookie lives, and how many tickets
+    # a board loads at most (it counts the rest).
     trusted_proxies: tuple[str, ...] = ()
     kds_cookie_days: int = 30
     kds_board_limit: int = 1000
