@@ -9,6 +9,7 @@ import strawberry
 from schema import inputs, types
 from schema.context import Info
 from server.errors import NotFound
+from server.orders import MAX_ACTIVE
 from server.paging import MAX_LIMIT, SearchFilters
 
 
@@ -64,9 +65,20 @@ class Query:
         )
         return OrderConnection(edges=edges, page_info=info_, filters=filters)
 
-    @strawberry.field(description="Every order that is not Finalized, Canceled or Failed, oldest first.")
-    async def active_orders(self, info: Info) -> list[types.OrderNode]:
-        return [types.order(order) for order in await info.context.orders.active()]
+    @strawberry.field(
+        description=f"Orders that are not Finalized, Canceled or Failed, oldest first: `first` of them "
+        f"(at most {MAX_ACTIVE}), after the order whose id is `after`. Past `first`, the newest wait: "
+        "`activeOrderCount` says how many there are in all."
+    )
+    async def active_orders(
+        self, info: Info, first: int = MAX_ACTIVE, after: str | None = None
+    ) -> list[types.OrderNode]:
+        found = await info.context.orders.active(limit=first, after=after)
+        return [types.order(order) for order in found.orders]
+
+    @strawberry.field(description="How many orders are active, however many `activeOrders` returns.")
+    async def active_order_count(self, info: Info) -> int:
+        return await info.context.orders.active_count()
 
     @strawberry.field(description="The newest change's sequence: load, then subscribe with `since` this.")
     async def last_sequence(self, info: Info) -> int:

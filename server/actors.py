@@ -48,10 +48,14 @@ class Actor:
     def is_dojo(self) -> bool:
         return self.kind is ActorKind.DOJO
 
-    def require(self, permission: Permission) -> None:
+    def may(self, permission: Permission) -> bool:
         """Staff act within their token's role; Dojo and the POS itself reach only through the
-        operations their doors expose."""
-        if self.kind is ActorKind.STAFF and permission not in GRANTS[self.role or Role.VIEWER]:
+        operations their doors expose. What a screen offers asks this too, so it never offers a
+        button the service would refuse."""
+        return self.kind is not ActorKind.STAFF or permission in GRANTS[self.role or Role.VIEWER]
+
+    def require(self, permission: Permission) -> None:
+        if not self.may(permission):
             raise Forbidden(f"a {self.role or 'role-less'} token may not {permission.value}")
 
 

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from schema import build_schema
 from schema.view import graphql_app
@@ -109,12 +110,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         *kitchen_display.routes(),
         *graphiql.routes(),
     ]
+    tracing = Middleware(logs.Tracing, fallback=rest.unexpected, observe=_observer(metrics))
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(logs.Tracing, fallback=rest.unexpected, observe=_observer(metrics))],
+        middleware=[*_behind_proxies(settings), tracing],
         exception_handlers={OrderpassError: rest.error_response, HTTPException: rest.error_response},
     )
+
+
+def _behind_proxies(settings: Settings) -> list[Middleware]:
+    """Behind a TLS-terminating proxy the request's scheme and client are the proxy's own, unless
+    we believe its X-Forwarded-Proto/-For: only from ORDERPASS_TRUSTED_PROXIES, and outermost, so
+    the KDS cookie's Secure flag, its Origin check and every log line see the browser's."""
+    if not settings.trusted_proxies:
+        return []
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
 
 
 def _tune_gc() -> None:

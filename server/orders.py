@@ -11,6 +11,7 @@ import asyncio
 import base64
 import dataclasses
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -21,8 +22,9 @@ from server.actors import Actor
 from server.broker import Broker
 from server.changes import Change, ChangeKind
 from server.clock import Clock, utc_or_invalid
-from server.errors import Conflict, NotFound, OrderpassError, Unavailable
+from server.errors import Conflict, InvalidRequest, NotFound, OrderpassError, Unavailable
 from server.history import HistoryEntry
+from server.kitchen import STAGES, Stage
 from server.lifecycle import (
     ACTIVE,
     BUMP,
@@ -46,6 +48,13 @@ from server.store import Store
 
 MAX_BATCH: Final = 32  # orders one transaction places at most
 MAX_ACTIVE: Final = 1000  # a kitchen with more open orders than this has other problems
+ALL_ACTIVE: Final = STAGES["all"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveOrders:
+    orders: list[Order]  # oldest first, up to the limit asked for
+    total: int  # how many open orders the stage holds in all, on this page or not
 
 
 class Orders(Service):
@@ -162,10 +171,27 @@ class Orders(Service):
         async with self.store.read() as tx:
             return await order_rows.count(tx, order_rows.filters(filters))
 
-    async def active(self) -> list[Order]:
-        """Every order that is not terminal, oldest first."""
+    async def active(
+        self, stage: Stage = ALL_ACTIVE, *, limit: int = MAX_ACTIVE, after: str | None = None
+    ) -> ActiveOrders:
+        """The open orders a stage's screen holds, oldest first: `limit` of them, after the order
+        `after`, and how many there are in all, so a reader that stops at the limit knows what
+        it leaves out (past the limit it is always the newest that wait)."""
+        if not 1 <= limit <= MAX_ACTIVE:
+            raise InvalidRequest(f"limit: must be between 1 and {MAX_ACTIVE}", field="limit")
+        where = _on(stage)
         async with self.store.read() as tx:
-            return await assembly.load_orders(tx, await order_rows.active_ids(tx, limit=MAX_ACTIVE))
+            key = await order_rows.key_of(tx, after) if after is not None else None
+            if after is not None and key is None:
+                raise InvalidRequest(f"after: no order {after}", field="after")
+            ids, _ = await order_rows.search_ids(tx, where=where, after=key, before=None, limit=limit)
+            total = await order_rows.count(tx, where)
+            return ActiveOrders(await assembly.load_orders(tx, ids), total)
+
+    async def active_count(self, stage: Stage = ALL_ACTIVE) -> int:
+        """How many open orders a stage's screen holds, however many that is."""
+        async with self.store.read() as tx:
+            return await order_rows.count(tx, _on(stage))
 
     async def last_sequence(self) -> int:
         """The newest change's sequence: load the board, then subscribe since this, and miss nothing."""
@@ -261,6 +287,10 @@ class Orders(Service):
             detail["done"] = todo
         entry = _moved(order.id, now, by, order.status, to, kind=kind, detail=detail or None)
         return await self._record(tx, order, kind, [entry], now=now, status=to)
+
+
+def _on(stage: Stage) -> list[Any]:
+    return order_rows.open_where(stage.statuses, collection_only=stage.collection_only, station=stage.station)
 
 
 def _moved(

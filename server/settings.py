@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -37,6 +38,13 @@ class Settings:
     kds_red_seconds: int = 600
     kds_recall_limit: int = 20
     kds_recall_minutes: int = 15
+    # The KDS behind a proxy, its cookie and its busiest board (security issue 11): whose
+    # X-Forwarded-Proto/-For to believe (IPs or CIDRs; none by default; 127.0.0.1 behind nginx or
+    # caddy on the same box), how many days a paired screen's cookie lives, and how many tickets
+    # a board loads at most (it counts the rest).
+    trusted_proxies: tuple[str, ...] = ()
+    kds_cookie_days: int = 30
+    kds_board_limit: int = 1000
     timezone: str = "Europe/London"
     dojo_api_url: str = DOJO_API_URL
     dojo_api_key: str | None = None
@@ -73,6 +81,9 @@ class Settings:
             kds_red_seconds=read.integer("KDS_RED_SECONDS", 600),
             kds_recall_limit=read.integer("KDS_RECALL_LIMIT", 20),
             kds_recall_minutes=read.integer("KDS_RECALL_MINUTES", 15),
+            trusted_proxies=read.networks("TRUSTED_PROXIES"),
+            kds_cookie_days=read.integer("KDS_COOKIE_DAYS", 30),
+            kds_board_limit=read.integer("KDS_BOARD_LIMIT", 1000, at_most=1000),
             timezone=read.timezone("TIMEZONE", "Europe/London"),
             dojo_api_url=read.text("DOJO_API_URL", DOJO_API_URL),
             dojo_api_key=read.optional("DOJO_API_KEY"),
@@ -127,7 +138,7 @@ class _Reader:
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, *, at_most: int | None = None) -> int:
         raw = self.optional(name)
         if raw is None:
             return default
@@ -137,7 +148,23 @@ class _Reader:
             raise SettingsError(f"ORDERPASS_{name} must be a whole number, got {raw!r}") from None
         if value <= 0:
             raise SettingsError(f"ORDERPASS_{name} must be positive, got {value}")
+        if at_most is not None and value > at_most:
+            raise SettingsError(f"ORDERPASS_{name} must be at most {at_most}, got {value}")
         return value
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """Comma-separated IP addresses or CIDR networks (uvicorn would quietly take a typo as a
+        literal that never matches, so each is checked here)."""
+        found = tuple(part.strip() for part in self.text(name, "").split(",") if part.strip())
+        for part in found:
+            try:
+                ipaddress.ip_network(part)
+            except ValueError:
+                raise SettingsError(
+                    f"ORDERPASS_{name} must be IP addresses or networks like 127.0.0.1 or 10.0.0.0/8, "
+                    f"got {part!r}"
+                ) from None
+        return found
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.optional(name)

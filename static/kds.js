@@ -22,6 +22,7 @@
     redMs: Number(body.dataset.red || 600) * 1000,
     pingMs: Number(body.dataset.ping || 3) * 1000,
     canBump: body.dataset.canBump === "true",
+    limit: Number(body.dataset.limit || 1000),
   };
   const CANCEL_BANNER_MS = 10000;
   const NEW_HIGHLIGHT_MS = 8000;
@@ -163,8 +164,11 @@
       flash(node, "is-changed", 1500);
     } else {
       insertOldestFirst(node);
-      flash(node, "is-new", NEW_HIGHLIGHT_MS);
-      chime();
+      trim();
+      if (node.isConnected) {
+        flash(node, "is-new", NEW_HIGHLIGHT_MS);
+        chime();
+      }
     }
     tick();
     select(state.selected);
@@ -174,6 +178,16 @@
     const created = Number(node.dataset.createdAt);
     const later = tickets().find((ticket) => Number(ticket.dataset.createdAt) > created);
     board.insertBefore(node, later || null);
+  }
+
+  // A busy board holds its oldest `limit` open tickets, as the page did; the newest past it are
+  // left to the banner's count (/kds/count), which the side panels refresh after every change.
+  function trim() {
+    openTickets().slice(config.limit).forEach((ticket) => ticket.remove());
+  }
+
+  function openTickets() {
+    return tickets().filter((ticket) => ticket.dataset.status !== "Canceled");
   }
 
   function remove(orderId) {
@@ -195,7 +209,7 @@
     return Array.from(board.querySelectorAll("[data-order-id]"));
   }
 
-  // -- side panels ------------------------------------------------------------------------------
+  // -- side panels, and the count of what the board leaves out ---------------------------------
 
   let panelTimer = null;
   let panelRound = 0;
@@ -203,10 +217,15 @@
     clearTimeout(panelTimer);
     panelTimer = setTimeout(async () => {
       const round = ++panelRound;
-      for (const [selector, path] of [["[data-allday]", "/kds/allday"], ["[data-recall-list]", "/kds/recall"]]) {
+      const sources = [
+        ["[data-more]", () => `/kds/count?${SCREEN}&shown=${openTickets().length}`],
+        ["[data-allday]", () => `/kds/allday?${SCREEN}`],
+        ["[data-recall-list]", () => `/kds/recall?${SCREEN}`],
+      ];
+      for (const [selector, url] of sources) {
         const target = document.querySelector(selector);
         if (!target) continue;
-        const response = await fetch(`${path}?${SCREEN}`, { credentials: "same-origin", cache: "no-store" });
+        const response = await fetch(url(), { credentials: "same-origin", cache: "no-store" });
         const html = response.ok ? await response.text() : null;
         if (round !== panelRound) return; // a later round is on its way: an older answer must not win
         if (html !== null) target.innerHTML = html;

@@ -143,8 +143,15 @@ class LiveServer:
 
 
 def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
+    # As `orderpass serve` runs it: uvicorn's own proxy headers off, so ORDERPASS_TRUSTED_PROXIES
+    # alone decides whom X-Forwarded-Proto is believed from (uvicorn would trust 127.0.0.1).
     config = uvicorn.Config(
-        create_app(settings, clock=clock), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+        create_app(settings, clock=clock),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

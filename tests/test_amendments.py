@@ -67,7 +67,9 @@ async def test_an_item_added_after_firing_joins_its_station_on_the_same_ticket(
     assert added.content.total_amount.value == order.content.total_amount.value + 1090
     assert await orders.get(order.id) == added
     assert [c.kind for c in await orders.changes_after(before, limit=10)] == [ChangeKind.ITEMS_CHANGED]
-    assert [o.id for o in await orders.active()] == [order.id]  # the same order, never a second ticket
+    assert [o.id for o in (await orders.active()).orders] == [
+        order.id
+    ]  # the same order, never a second ticket
     entry = (await orders.history(order.id))[-1]
     assert entry.kind is ChangeKind.ITEMS_CHANGED
     assert entry.detail == {"added": [{"line": 4, "name": "Burger", "quantity": 1, "station": "grill"}]}

@@ -51,7 +51,10 @@ async def test_without_a_screen_cookie_the_board_is_the_login_page_and_fragments
         assert created["id"] not in board.text
         assert (await stranger.get(f"/kds/tickets/{created['id']}")).status_code == 401
         assert (await stranger.get("/kds/allday")).status_code == 401
-        assert (await stranger.post("/kds/login", data={"token": "opt_nope"})).status_code == 401
+        wrong = await stranger.post(
+            "/kds/login", data={"token": "opt_nope"}, headers={"Origin": live_server.url}
+        )
+        assert wrong.status_code == 401
 
 
 async def test_the_board_shows_its_stage_oldest_first(live_server, kitchen: httpx.AsyncClient):

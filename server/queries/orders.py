@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, func, or_, select, tuple_, update
+from sqlalchemy import Table, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
@@ -30,6 +30,7 @@ from server.order import (
     OrderDraft,
     OrderItem,
     OrderSubItem,
+    OrderType,
     TaxLine,
 )
 from server.paging import Key, SearchFilters
@@ -281,15 +282,31 @@ async def count(session: AsyncConnection, where: Sequence[Any]) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def active_ids(session: AsyncConnection, *, limit: int) -> list[str]:
-    """Every order that is not terminal, oldest first: what a kitchen screen loads."""
-    query = (
-        select(ORDERS.c.id)
-        .where(ORDERS.c.status.in_([status.value for status in ACTIVE]))
-        .order_by(ORDERS.c.created_at, ORDERS.c.id)
-        .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
+def open_where(
+    statuses: Collection[OrderStatus], *, collection_only: bool = False, station: str | None = None
+) -> list[Any]:
+    """Open orders in these statuses; collection orders only; or those with an item still to make
+    at a station (what a kitchen screen shows, so its limit counts only its own tickets)."""
+    where: list[Any] = [ORDERS.c.status.in_([s.value for s in statuses if s in ACTIVE])]
+    if collection_only:
+        where.append(ORDERS.c.order_type == OrderType.COLLECTION.value)
+    if station is not None:
+        undone = (
+            (ITEMS.c.order_id == ORDERS.c.id)
+            & (ITEMS.c.station == station)
+            & ITEMS.c.parent_line.is_(None)
+            & ITEMS.c.voided_at.is_(None)
+            & ITEMS.c.done_at.is_(None)
+        )
+        where.append(exists().where(undone))
+    return where
+
+
+async def key_of(session: AsyncConnection, order_id: str) -> Key | None:
+    """Where an order stands in the oldest-first walk."""
+    query = select(ORDERS.c.created_at, ORDERS.c.id).where(ORDERS.c.id == order_id)
+    row = (await session.execute(query)).first()
+    return Key(row.created_at, row.id) if row else None
 
 
 async def status_counts(session: AsyncConnection, *, since: datetime | None) -> dict[OrderStatus, int]:

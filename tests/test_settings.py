@@ -1,0 +1,24 @@
+"""Settings from the environment: what each variable accepts, and what it refuses by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.settings import Settings, SettingsError
+
+
+def test_trusted_proxies_are_addresses_and_networks_and_default_to_nobody():
+    assert Settings.from_env({}).trusted_proxies == ()
+    found = Settings.from_env({"ORDERPASS_TRUSTED_PROXIES": " 127.0.0.1, 10.0.0.0/8,::1 ,"})
+    assert found.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+
+
+@pytest.mark.parametrize("value", ["nginx", "*", "10.0.0.0/33", "127.0.0.1:8080"])
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_by_name(value):
+    with pytest.raises(SettingsError, match="ORDERPASS_TRUSTED_PROXIES"):
+        Settings.from_env({"ORDERPASS_TRUSTED_PROXIES": value})
+
+
+def test_the_kds_cookie_lives_thirty_days_unless_told():
+    assert Settings.from_env({}).kds_cookie_days == 30
+    assert Settings.from_env({"ORDERPASS_KDS_COOKIE_DAYS": "7"}).kds_cookie_days == 7
