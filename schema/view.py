@@ -28,7 +28,7 @@ from typing import Any, Final
 import orjson
 from cross_web import HTTPException
 from starlette.datastructures import Headers
-from starlette.requests import Request, cookie_parser
+from starlette.requests import HTTPConnection, Request, cookie_parser
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -41,7 +41,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from schema.access import REFUSED
 from schema.context import Context
 from server.actors import Actor
-from server.kds import COOKIE as SCREEN_COOKIE
+from server.origins import same_origin
+from server.screens import COOKIE as SCREEN_COOKIE
 from server.sessions import Session, Sessions
 from server.text import NUL_REFUSED, holds_nul
 from server.tokens import Tokens, bearer
@@ -72,7 +73,7 @@ class TokenGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tokens: Tokens = scope["state"]["tokens"]
         headers = Headers(scope=scope)
-        credential = bearer(headers.get("authorization")) or _screen_cookie(headers)
+        credential = bearer(headers.get("authorization")) or _screen_cookie(scope, headers)
         actor = await tokens.authenticate(credential)
         if scope["type"] == "websocket":
             sessions: Sessions = scope["state"]["sessions"]
@@ -151,11 +152,11 @@ def _bounded_frames(receive: Receive, send: Send, state: SocketState) -> Receive
     return bounded
 
 
-def _screen_cookie(headers: Headers) -> str | None:
+def _screen_cookie(scope: Scope, headers: Headers) -> str | None:
     """A paired kitchen screen's token, from its cookie; only for requests from our own pages
-    (SameSite=Strict keeps it off cross-site requests; the Origin check covers WebSockets)."""
-    origin = headers.get("origin")
-    if origin is not None and origin.split("://", 1)[-1] != headers.get("host"):
+    (SameSite=Strict keeps it off cross-site requests; a browser's WebSocket always says where
+    it came from, and that must be us: scheme, host and port)."""
+    if "origin" in headers and not same_origin(HTTPConnection(scope)):
         return None
     return cookie_parser(headers.get("cookie", "")).get(SCREEN_COOKIE)
 

@@ -7,11 +7,12 @@ import re
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 HOME: Final = "/kds"
 SCREENS: Final = re.compile(r"/kds(?:[/?]|$)")  # our own screens: /kds, /kds?station=grill, /kds/ready
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+SOCKET_SCHEMES: Final = {"ws": "http", "wss": "https"}
 # A proxy or a browser may decode a destination once more than we did; this many times is plenty.
 DECODINGS: Final = 3
 
@@ -38,7 +39,7 @@ def _on_our_screens(destination: str) -> bool:
     return not parts.scheme and not parts.netloc and "." not in segments and ".." not in segments
 
 
-def same_origin(request: Request) -> bool:
+def same_origin(request: HTTPConnection) -> bool:
     """Whether a request came from one of our own pages: its Origin (a browser sends one with
     every form it posts), or, without one, its Referer, names this site as the request reached it
     (the scheme as a trusted proxy says). Neither, or `Origin: null`, is no proof: refused."""
@@ -48,11 +49,13 @@ def same_origin(request: Request) -> bool:
     return found is not None and found == own_origin(request)
 
 
-def own_origin(request: Request) -> tuple[str, str, int] | None:
-    return _origin_of(str(request.url))
+def own_origin(request: HTTPConnection) -> tuple[str, str, int] | None:
+    """This site's origin as the request reached it (a WebSocket's ws/wss read as http/https)."""
+    url = request.url
+    return _origin_of(str(url.replace(scheme=SOCKET_SCHEMES.get(url.scheme, url.scheme))))
 
 
-def navigated_from_elsewhere(request: Request) -> bool:
+def navigated_from_elsewhere(request: HTTPConnection) -> bool:
     """A browser followed a link on another site (or a sibling one) to get here. Typed, scanned
     and bookmarked addresses say `none`; clients that are not browsers say nothing."""
     return request.headers.get("sec-fetch-site") in {"cross-site", "same-site"}

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from graphql import execute, parse
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from schema import build_schema
@@ -334,3 +334,31 @@ async def test_a_subscription_over_plain_http_is_a_clear_error(live_server: Live
         )
     assert "WebSocket" in response.text
     assert "INTERNAL" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [(None, True), ("same", True), ("http://evil.example", False), ("https://{host}", False),
+     ("http://127.0.0.1:1", False), ("null", False)],
+)  # fmt: skip
+async def test_a_screen_cookie_opens_a_socket_only_from_our_own_pages(
+    live_server: LiveServer, origin, accepted
+):
+    token = await mint(live_server.settings, Role.KITCHEN)
+    host = live_server.url.removeprefix("http://")
+    headers = {"Cookie": f"orderpass_kds={token}"}
+    if origin is not None:
+        headers["Origin"] = live_server.url if origin == "same" else origin.format(host=host)
+    try:
+        async with connect(
+            ws_url(live_server),
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            additional_headers=headers,
+        ) as ws:
+            await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+            answer = "ack" if (await receive(ws))["type"] == "connection_ack" else "other"
+    except InvalidStatus as refused:  # strawberry refuses a foreign Origin at the handshake
+        answer = str(refused.response.status_code)
+    except ConnectionClosed as closed:  # we refuse the cookie of a foreign Origin at connection_init
+        answer = str(closed.rcvd.code if closed.rcvd else None)
+    assert answer == "ack" if accepted else answer in {"403", "4401"}
