@@ -24,6 +24,7 @@ from server.queries import locks
 from server.queries import payments as payment_rows
 from server.roles import Permission
 from server.service import Service, existing
+from server.text import shown
 
 log = logging.getLogger("orderpass.cashier")
 
@@ -41,7 +42,9 @@ class Cashier(Service):
     async def handle_event(self, event: Event, *, by: Actor) -> EventOutcome:
         """Apply one of Dojo's payment-intent events, at most once, never letting an older one win."""
         if not event.known:
-            log.warning("acknowledged a Dojo event of unknown type %r (id %s)", event.event, event.id)
+            log.warning(
+                "acknowledged a Dojo event of unknown type %s (id %s)", shown(event.event), shown(event.id)
+            )
             return EventOutcome.IGNORED
         data = event.payment()
         now = self.clock.now()
@@ -50,7 +53,11 @@ class Cashier(Service):
                 return EventOutcome.DUPLICATE
             owner = await payment_rows.payment_owner(tx, data.payment_intent_id)
             if owner is None:
-                log.info("kept unmatched payment intent %s (%s)", data.payment_intent_id, data.payment_status)
+                log.info(
+                    "kept unmatched payment intent %s (%s)",
+                    shown(data.payment_intent_id),
+                    data.payment_status,
+                )
                 return EventOutcome.UNMATCHED
             order = await existing(tx, owner)
             payment = next(p for p in order.payments if p.payment_intent_id == data.payment_intent_id)

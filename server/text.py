@@ -1,13 +1,15 @@
-"""Text we refuse whatever the door: the NUL character (U+0000). PostgreSQL cannot store it and
-no order, note or id needs it, so both stores refuse it alike, and each door says so clearly."""
+"""Text from outside. We refuse the NUL character (U+0000) whatever the door: PostgreSQL cannot
+store it and no order, note or id needs it, so both stores refuse it alike, and each door says
+so clearly. And where a log line or a message quotes such text, it quotes a short, safe part."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 NUL_REFUSED = "text may not contain the NUL character (U+0000)"
+SHOWN: Final = 40  # characters of outside text a log line or a message quotes
 _ESCAPED = b"\\u0000"  # how JSON (and GraphQL) spell a NUL; a raw NUL byte is not valid JSON
 
 
@@ -32,3 +34,11 @@ def has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(has_nul(item) for item in value)
     return False
+
+
+def shown(text: str, limit: int = SHOWN) -> str:
+    """Outside text as a log line or a message quotes it: in ASCII (no control or right-to-left
+    characters to forge or reorder a line) and no longer than `limit` characters of it."""
+    if len(text) <= limit:
+        return ascii(text)
+    return f"{text[:limit]!a}... ({len(text)} characters)"
