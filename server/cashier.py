@@ -12,11 +12,13 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
+from server.broker import Broker
 from server.changes import Change, ChangeKind
+from server.clock import Clock, iso
 from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
 from server.lifecycle import TERMINAL
-from server.locks import Lock
+from server.locks import Lock, capped
 from server.money import MAX_VALUE, Money
 from server.order import Order
 from server.payments import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
@@ -24,6 +26,8 @@ from server.queries import locks
 from server.queries import payments as payment_rows
 from server.roles import Permission
 from server.service import Service, existing
+from server.settings import DOJO_LOCK_MAX_SECONDS
+from server.store import Store
 from server.text import shown
 
 log = logging.getLogger("orderpass.cashier")
@@ -39,6 +43,18 @@ class EventOutcome(StrEnum):
 
 
 class Cashier(Service):
+    def __init__(
+        self,
+        *,
+        store: Store,
+        broker: Broker,
+        clock: Clock,
+        dojo_events: timedelta | None = None,
+        longest_lock: timedelta = timedelta(seconds=DOJO_LOCK_MAX_SECONDS),
+    ) -> None:
+        super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
+        self.longest_lock = longest_lock
+
     async def handle_event(self, event: Event, *, by: Actor) -> EventOutcome:
         """Apply one of Dojo's payment-intent events, at most once, never letting an older one win."""
         if not event.known:
@@ -199,11 +215,21 @@ class Cashier(Service):
     # -- Dojo's locks (Pay at Table) --------------------------------------------------------------
 
     async def lock(self, order_id: str, *, lock_id: str, expiry: datetime, by: Actor) -> Order:
-        """Lock an open order for Dojo while a table pays; taking the same lock again renews it."""
+        """Lock an open order for Dojo while a table pays; taking the same lock again renews it.
+        The lock lives at most `longest_lock` from now, whatever expiry Dojo names: capped, not
+        refused, since a refusal would only fail the table's payment (server/locks.py)."""
         by.require(Permission.PAY)
         now = self.clock.now()
         if expiry <= now:
             raise InvalidRequest("expiry: must be in the future", field="expiry")
+        if expiry > (allowed := capped(expiry, now=now, longest=self.longest_lock)):
+            log.info(
+                "order %s: Dojo asked for a lock until %s; it holds until %s",
+                order_id,
+                iso(expiry),
+                iso(allowed),
+            )
+            expiry = allowed
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
             held = order.lock_at(now)

@@ -13,6 +13,11 @@ DEV_DOJO_USERNAME = "dojo"
 DEV_DOJO_PASSWORD = "orderpass-dev"  # printed by `serve --dev`; never used unless asked for
 DOJO_API_URL = "https://api.dojo.tech"  # the `servers` entry of Dojo's API description
 
+# Limits on what a Dojo or a client that misbehaves can hold (security issue 11), each default
+# written once, here. Dojo promises to release or extend a lock before its expiry and extends a
+# live payment in short steps (NOTES.md), so ten minutes is more than a slow payer needs.
+DOJO_LOCK_MAX_SECONDS = 600
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -48,6 +53,8 @@ class Settings:
     merchant_vat_number: str | None = None
     merchant_phone: str | None = None
     merchant_email: str | None = None
+    # Limits (see the block above the class)
+    dojo_lock_max_seconds: int = DOJO_LOCK_MAX_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -84,6 +91,7 @@ class Settings:
             merchant_vat_number=read.optional("MERCHANT_VAT_NUMBER"),
             merchant_phone=read.optional("MERCHANT_PHONE"),
             merchant_email=read.optional("MERCHANT_EMAIL"),
+            dojo_lock_max_seconds=read.integer("DOJO_LOCK_MAX_SECONDS", DOJO_LOCK_MAX_SECONDS),
         )
 
     @property
