@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +32,7 @@ from server.store import Store
 from server.text import shown
 
 log = logging.getLogger("orderpass.cashier")
+MAX_REASON: Final = 500  # characters: a sentence or two on the order's record
 
 
 class EventOutcome(StrEnum):
@@ -257,6 +259,26 @@ class Cashier(Service):
                 await locks.release(tx, order_id)
         return dataclasses.replace(order, lock=None)
 
+    async def release_lock(self, order_id: str, *, reason: str, by: Actor) -> Order:
+        """An admin's override: remove Dojo's lock (the terminal died mid-payment, say), on the
+        order's record with who did it and why, published and owed to Dojo like every change. A
+        payment Dojo still records under that lock is taken, as one made without a lock is."""
+        by.require(Permission.ADMIN)
+        why = _reason(reason)
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
+            held = order.lock_at(now)
+            if held is None:
+                raise Conflict(f"order {order_id} holds no lock of Dojo's to release")
+            await locks.release(tx, order_id)
+            detail = {"lockId": held.lock_id, "expiry": iso(held.expiry), "reason": why}
+            entry = HistoryEntry(order.id, now, ChangeKind.LOCK_OVERRIDDEN, by, detail=detail)
+            order, change = await self._record(tx, order, ChangeKind.LOCK_OVERRIDDEN, [entry], now=now)
+        await self._publish(change)
+        log.warning("%s released Dojo's %s on order %s: %s", by.label, held.describe(), order_id, shown(why))
+        return dataclasses.replace(order, lock=None)
+
     async def unmatched(self, *, limit: int = 100) -> list[UnmatchedPayment]:
         async with self.store.read() as tx:
             return await payment_rows.unmatched(tx, limit=limit)
@@ -264,6 +286,17 @@ class Cashier(Service):
     async def unmatched_count(self) -> int:
         async with self.store.read() as tx:
             return await payment_rows.unmatched_count(tx)
+
+
+def _reason(reason: str) -> str:
+    why = reason.strip()
+    if not why:
+        raise InvalidRequest(
+            "reason: say why the lock is released; it goes on the order's record", field="reason"
+        )
+    if len(why) > MAX_REASON:
+        raise InvalidRequest(f"reason: at most {MAX_REASON} characters", field="reason")
+    return why
 
 
 def _check_room(order: Order, payment_intent_id: str, paid: Money, tips: Money) -> None:
