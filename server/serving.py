@@ -5,8 +5,9 @@ keep slow or greedy clients from holding the server (each a setting, see server/
                         and requests in flight; a request past it is answered 503
     timeout_keep_alive  ORDERPASS_KEEP_ALIVE_SECONDS: an idle connection between requests
     ws_max_size         ORDERPASS_WS_MAX_MESSAGE_BYTES: one WebSocket message; larger closes 1009
-    ws_ping_*           ORDERPASS_WS_PROTOCOL_PING_SECONDS: a WebSocket ping that often, and a
-                        socket whose pong is that late is closed (below the GraphQL pings)
+    ws_ping_*           ORDERPASS_WS_PROTOCOL_PING_SECONDS: the WebSocket protocol's own ping
+                        that often, and a socket whose pong is that late is closed (beneath
+                        graphql-transport-ws's pings, which need a connection_init first)
     http                HeadGuard, for ORDERPASS_HEADER_TIMEOUT_SECONDS, ORDERPASS_MAX_HEADER_BYTES
 
 uvicorn (0.54, httptools) leaves three gaps, measured against a real `orderpass serve` with raw
