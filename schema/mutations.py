@@ -100,6 +100,14 @@ class Mutation:
             amendments.void_items(str(order_id), lines, by=info.context.staff, reason=reason)
         )
 
+    @strawberry.mutation(
+        description="Admin only: remove Dojo's lock on an order (the terminal died mid-payment, "
+        "say), so staff can change it again. Recorded in the order's history with who and why."
+    )
+    async def release_lock(self, info: Info, order_id: strawberry.ID, reason: str) -> OrderResult:
+        cashier = info.context.cashier
+        return await rendered(cashier.release_lock(str(order_id), reason=reason, by=info.context.staff))
+
 
 async def rendered(call: Awaitable[Order]) -> OrderResult:
     result = await outcome(call)

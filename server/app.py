@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             "dojo_events": dojo_events,
         }
         orders = Orders(**parts, auto_confirm=settings.auto_confirm)
-        cashier = Cashier(**parts)
+        cashier = Cashier(**parts, longest_lock=timedelta(seconds=settings.dojo_lock_max_seconds))
         feed = Feed(orders=orders, broker=broker)
         await feed.start()
         tokens = Tokens(store=store, clock=parts["clock"], broker=broker)

@@ -8,15 +8,18 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
+from server.broker import Broker
 from server.changes import Change, ChangeKind
+from server.clock import Clock, iso
 from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
 from server.lifecycle import TERMINAL
-from server.locks import Lock
+from server.locks import Lock, capped
 from server.money import MAX_VALUE, Money
 from server.order import Order
 from server.payments import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
@@ -24,8 +27,12 @@ from server.queries import locks
 from server.queries import payments as payment_rows
 from server.roles import Permission
 from server.service import Service, existing
+from server.settings import DOJO_LOCK_MAX_SECONDS
+from server.store import Store
+from server.text import shown
 
 log = logging.getLogger("orderpass.cashier")
+MAX_REASON: Final = 500  # characters: a sentence or two on the order's record
 
 
 class EventOutcome(StrEnum):
@@ -38,10 +45,24 @@ class EventOutcome(StrEnum):
 
 
 class Cashier(Service):
+    def __init__(
+        self,
+        *,
+        store: Store,
+        broker: Broker,
+        clock: Clock,
+        dojo_events: timedelta | None = None,
+        longest_lock: timedelta = timedelta(seconds=DOJO_LOCK_MAX_SECONDS),
+    ) -> None:
+        super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
+        self.longest_lock = longest_lock
+
     async def handle_event(self, event: Event, *, by: Actor) -> EventOutcome:
         """Apply one of Dojo's payment-intent events, at most once, never letting an older one win."""
         if not event.known:
-            log.warning("acknowledged a Dojo event of unknown type %r (id %s)", event.event, event.id)
+            log.warning(
+                "acknowledged a Dojo event of unknown type %s (id %s)", shown(event.event), shown(event.id)
+            )
             return EventOutcome.IGNORED
         data = event.payment()
         now = self.clock.now()
@@ -50,7 +71,11 @@ class Cashier(Service):
                 return EventOutcome.DUPLICATE
             owner = await payment_rows.payment_owner(tx, data.payment_intent_id)
             if owner is None:
-                log.info("kept unmatched payment intent %s (%s)", data.payment_intent_id, data.payment_status)
+                log.info(
+                    "kept unmatched payment intent %s (%s)",
+                    shown(data.payment_intent_id),
+                    data.payment_status,
+                )
                 return EventOutcome.UNMATCHED
             order = await existing(tx, owner)
             payment = next(p for p in order.payments if p.payment_intent_id == data.payment_intent_id)
@@ -192,11 +217,21 @@ class Cashier(Service):
     # -- Dojo's locks (Pay at Table) --------------------------------------------------------------
 
     async def lock(self, order_id: str, *, lock_id: str, expiry: datetime, by: Actor) -> Order:
-        """Lock an open order for Dojo while a table pays; taking the same lock again renews it."""
+        """Lock an open order for Dojo while a table pays; taking the same lock again renews it.
+        The lock lives at most `longest_lock` from now, whatever expiry Dojo names: capped, not
+        refused, since a refusal would only fail the table's payment (server/locks.py)."""
         by.require(Permission.PAY)
         now = self.clock.now()
         if expiry <= now:
             raise InvalidRequest("expiry: must be in the future", field="expiry")
+        if expiry > (allowed := capped(expiry, now=now, longest=self.longest_lock)):
+            log.info(
+                "order %s: Dojo asked for a lock until %s; it holds until %s",
+                order_id,
+                iso(expiry),
+                iso(allowed),
+            )
+            expiry = allowed
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
             held = order.lock_at(now)
@@ -224,6 +259,26 @@ class Cashier(Service):
                 await locks.release(tx, order_id)
         return dataclasses.replace(order, lock=None)
 
+    async def release_lock(self, order_id: str, *, reason: str, by: Actor) -> Order:
+        """An admin's override: remove Dojo's lock (the terminal died mid-payment, say), on the
+        order's record with who did it and why, published and owed to Dojo like every change. A
+        payment Dojo still records under that lock is taken, as one made without a lock is."""
+        by.require(Permission.ADMIN)
+        why = _reason(reason)
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            order = await existing(tx, order_id)
+            held = order.lock_at(now)
+            if held is None:
+                raise Conflict(f"order {order_id} holds no lock of Dojo's to release")
+            await locks.release(tx, order_id)
+            detail = {"lockId": held.lock_id, "expiry": iso(held.expiry), "reason": why}
+            entry = HistoryEntry(order.id, now, ChangeKind.LOCK_OVERRIDDEN, by, detail=detail)
+            order, change = await self._record(tx, order, ChangeKind.LOCK_OVERRIDDEN, [entry], now=now)
+        await self._publish(change)
+        log.warning("%s released Dojo's %s on order %s: %s", by.label, held.describe(), order_id, shown(why))
+        return dataclasses.replace(order, lock=None)
+
     async def unmatched(self, *, limit: int = 100) -> list[UnmatchedPayment]:
         async with self.store.read() as tx:
             return await payment_rows.unmatched(tx, limit=limit)
@@ -231,6 +286,17 @@ class Cashier(Service):
     async def unmatched_count(self) -> int:
         async with self.store.read() as tx:
             return await payment_rows.unmatched_count(tx)
+
+
+def _reason(reason: str) -> str:
+    why = reason.strip()
+    if not why:
+        raise InvalidRequest(
+            "reason: say why the lock is released; it goes on the order's record", field="reason"
+        )
+    if len(why) > MAX_REASON:
+        raise InvalidRequest(f"reason: at most {MAX_REASON} characters", field="reason")
+    return why
 
 
 def _check_room(order: Order, payment_intent_id: str, paid: Money, tips: Money) -> None:

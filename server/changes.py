@@ -25,6 +25,7 @@ class ChangeKind(StrEnum):
     CANCELED = "CANCELED"
     PREP_CHANGED = "PREP_CHANGED"  # items done (or brought back) at a prep station
     ITEMS_CHANGED = "ITEMS_CHANGED"  # items added to or voided from a placed order
+    LOCK_OVERRIDDEN = "LOCK_OVERRIDDEN"  # an admin removed Dojo's lock (releaseLock)
 
 
 @dataclass(frozen=True, slots=True)

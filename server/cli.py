@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from server import simulate, venue
+from server import serving, simulate, venue
 from server.actors import POS
 from server.broker import create_broker, crosses_processes
 from server.clock import SystemClock
@@ -164,17 +164,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 3
     print(f"orderpass serving on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(
-        "server.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=15,  # in-flight requests finish; sockets close with 1012 (reconnect)
-    )
+    listen = {"host": args.host, "port": args.port, "workers": args.workers}
+    uvicorn.run("server.app:app_from_env", **listen, **serving.options(settings))
     return 0
 
 

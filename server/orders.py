@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +47,8 @@ from server.stations import mark
 from server.stats import KitchenStats, kitchen_stats, station_timings
 from server.store import Store
 
+log = logging.getLogger("orderpass.orders")
+CLASHED: Final = "this order clashed with a concurrent one; retry"
 MAX_BATCH: Final = 32  # orders one transaction places at most
 MAX_ACTIVE: Final = 1000  # a kitchen with more open orders than this has other problems
 ALL_ACTIVE: Final = STAGES["all"]
@@ -105,9 +108,8 @@ class Orders(Service):
                         dojo_events=self.dojo_events,
                     )
             except IntegrityError as exc:  # a payment intent taken elsewhere meanwhile: nothing kept
-                self._fail(
-                    batch, Unavailable(f"this order clashed with a concurrent one; retry ({exc.orig})")
-                )
+                log.warning("a batch of %d orders clashed with a concurrent write: %s", len(batch), exc.orig)
+                self._fail(batch, Unavailable(CLASHED))  # the driver's text names tables and SQL
                 continue
             except Exception as exc:  # nothing of the batch was kept: every request hears why
                 self._fail(batch, exc)

@@ -14,6 +14,20 @@ DEV_DOJO_USERNAME = "dojo"
 DEV_DOJO_PASSWORD = "orderpass-dev"  # printed by `serve --dev`; never used unless asked for
 DOJO_API_URL = "https://api.dojo.tech"  # the `servers` entry of Dojo's API description
 
+# Limits on what a Dojo or a client that misbehaves can hold (security issue 11), each default
+# written once, here. Dojo promises to release or extend a lock before its expiry and extends a
+# live payment in short steps (NOTES.md), so ten minutes is more than a slow payer needs. The
+# rest are `orderpass serve`'s (server/serving.py says what each does). Every kitchen screen
+# holds a WebSocket for as long as it is on, and WebSockets count towards the connection limit:
+# 2000 leaves room for the 1000 screens tests/test_operations.py holds, and for Dojo and staff.
+DOJO_LOCK_MAX_SECONDS = 600
+MAX_CONNECTIONS = 2000
+HEADER_TIMEOUT_SECONDS = 10
+KEEP_ALIVE_SECONDS = 5
+MAX_HEADER_BYTES = 16 * 1024
+WS_MAX_MESSAGE_BYTES = 1024 * 1024
+WS_PROTOCOL_PING_SECONDS = 20
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -58,6 +72,14 @@ class Settings:
     merchant_vat_number: str | None = None
     merchant_phone: str | None = None
     merchant_email: str | None = None
+    # Limits (see the block above the class)
+    dojo_lock_max_seconds: int = DOJO_LOCK_MAX_SECONDS
+    max_connections: int = MAX_CONNECTIONS
+    header_timeout_seconds: int = HEADER_TIMEOUT_SECONDS
+    keep_alive_seconds: int = KEEP_ALIVE_SECONDS
+    max_header_bytes: int = MAX_HEADER_BYTES
+    ws_max_message_bytes: int = WS_MAX_MESSAGE_BYTES
+    ws_protocol_ping_seconds: int = WS_PROTOCOL_PING_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -99,6 +121,13 @@ class Settings:
             merchant_vat_number=read.optional("MERCHANT_VAT_NUMBER"),
             merchant_phone=read.optional("MERCHANT_PHONE"),
             merchant_email=read.optional("MERCHANT_EMAIL"),
+            dojo_lock_max_seconds=read.integer("DOJO_LOCK_MAX_SECONDS", DOJO_LOCK_MAX_SECONDS),
+            max_connections=read.integer("MAX_CONNECTIONS", MAX_CONNECTIONS),
+            header_timeout_seconds=read.integer("HEADER_TIMEOUT_SECONDS", HEADER_TIMEOUT_SECONDS),
+            keep_alive_seconds=read.integer("KEEP_ALIVE_SECONDS", KEEP_ALIVE_SECONDS),
+            max_header_bytes=read.integer("MAX_HEADER_BYTES", MAX_HEADER_BYTES),
+            ws_max_message_bytes=read.integer("WS_MAX_MESSAGE_BYTES", WS_MAX_MESSAGE_BYTES),
+            ws_protocol_ping_seconds=read.integer("WS_PROTOCOL_PING_SECONDS", WS_PROTOCOL_PING_SECONDS),
         )
 
     @property

@@ -170,6 +170,11 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
 log = logging.getLogger("orderpass.store")
 _UNSTORABLE_TEXT = ("22021", "22P05")  # PostgreSQL: character not in repertoire, untranslatable
 _UNAVAILABLE_WORDS = ("locked", "busy", "unable to open", "disk i/o", "connection", "terminat", "timeout")
+_BUSY_WORDS = ("locked", "busy")
+# What a client hears. Never the driver's text: it names files, hosts, ports, tables and SQL,
+# and would reach Dojo's debugMessage and GraphQL errors. That goes to our log, under the traceId.
+BUSY = "the database is busy; retry"
+DOWN = "the database is unavailable; retry"
 
 
 @asynccontextmanager
@@ -177,13 +182,20 @@ async def _mapped_errors() -> AsyncIterator[None]:
     try:
         yield
     except (PoolTimeout, OSError) as exc:
-        raise Unavailable(f"database unavailable: {_reason(exc)}") from exc
+        raise _unavailable(exc) from exc
     except DBAPIError as exc:
         if _is_unavailable(exc):
-            raise Unavailable(f"database unavailable: {_reason(exc)}") from exc
+            raise _unavailable(exc) from exc
         if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
             raise InvalidRequest(NUL_REFUSED) from exc  # what the doors let by, e.g. a path's %00
         raise
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    reason = _reason(exc)
+    log.warning("database unavailable: %s: %s", type(getattr(exc, "orig", None) or exc).__name__, reason)
+    busy = isinstance(exc, PoolTimeout) or any(word in reason.lower() for word in _BUSY_WORDS)
+    return Unavailable(BUSY if busy else DOWN)
 
 
 def _is_unavailable(exc: DBAPIError) -> bool:

@@ -1,5 +1,6 @@
-"""Text we refuse whatever the door: the NUL character (U+0000). PostgreSQL cannot store it and
-no order, note or id needs it, so both stores refuse it alike, and each door says so clearly.
+"""Text from outside. We refuse the NUL character (U+0000) whatever the door: PostgreSQL cannot
+store it and no order, note or id needs it, so both stores refuse it alike, and each door says
+so clearly. Where a log line or a message quotes such text, it quotes a short, safe part.
 
 And text as a rule should read it: `folded` takes out what makes the same word look different
 to a matcher (case, accents, full-width forms, zero-width and soft-hyphen characters), so
@@ -8,11 +9,12 @@ full-width "NUT" (U+FF2E...), "n\u200bu\u00adts" and "Nüts" all read as "nut(s)
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 NUL_REFUSED = "text may not contain the NUL character (U+0000)"
+SHOWN: Final = 40  # characters of outside text a log line or a message quotes
 _ESCAPED = b"\\u0000"  # how JSON (and GraphQL) spell a NUL; a raw NUL byte is not valid JSON
 
 
@@ -46,3 +48,11 @@ def folded(text: str) -> str:
     visible = "".join(ch for ch in compatible if unicodedata.category(ch) != "Cf")
     bare = "".join(ch for ch in unicodedata.normalize("NFD", visible) if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", bare).casefold()
+
+
+def shown(text: str, limit: int = SHOWN) -> str:
+    """Outside text as a log line or a message quotes it: in ASCII (no control or right-to-left
+    characters to forge or reorder a line) and no longer than `limit` characters of it."""
+    if len(text) <= limit:
+        return ascii(text)
+    return f"{text[:limit]!a}... ({len(text)} characters)"

@@ -4,7 +4,8 @@ the registration of our REST integration.
 `DojoApi` is the interface the app depends on; `DojoClient` is its HTTP implementation. Foreign
 failures are mapped here, once: connection errors, timeouts, 5xx and 429 are retried with
 exponential backoff and end in `DojoUnavailable`; any other 4xx is `DojoRefused`, except the
-404 that means "no such payment intent".
+404 that means "no such payment intent". Every id that goes into a path goes through
+`paths.resource`, which refuses one Dojo could not have issued before anything is sent.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Protocol, Self
-from urllib.parse import quote
 
 import httpx
 
 from server.clock import as_utc
+from server.dojo.paths import resource
 from server.errors import OrderpassError, Unavailable
 
 log = logging.getLogger("orderpass.dojo.client")
@@ -124,7 +125,7 @@ class DojoClient:
 
     async def payment_intent(self, payment_intent_id: str) -> PaymentIntent | None:
         # Without returnCanceled Dojo answers 404 for a Canceled intent, which we must see.
-        path = f"/payment-intents/{quote(payment_intent_id, safe='')}"
+        path = resource("payment-intents", payment_intent_id)
         response = await self._call("GET", path, params={"returnCanceled": "true"})
         if response.status_code == 404:
             return None

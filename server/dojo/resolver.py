@@ -3,6 +3,8 @@
 `GET /payment-intents/{id}` names our order in `orderDetails.externalId`; the payment is then
 attached to it and takes the status the events gave it. What cannot be resolved yet stays in
 `unmatchedPayments` and is asked about again with backoff (30 s, doubling, up to an hour).
+An id Dojo could not have issued (`..`, `a/b`: see server/dojo/paths.py) is kept there too,
+for an operator to see, but never looked up: it is logged once and never due again.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from server.actors import POS
 from server.cashier import Cashier
 from server.clock import Clock
 from server.dojo.client import DojoApi
+from server.dojo.paths import UnsafeId
 from server.errors import OrderpassError
 from server.money import Money
+from server.text import shown
 
 log = logging.getLogger("orderpass.dojo.resolver")
 FIRST_RETRY: Final = 30.0
 LAST_RETRY: Final = 3600.0
+NEVER: Final = timedelta(days=365 * 100)  # "not again", as a moment every database can hold
+NOT_ASKED: Final = "not an id Dojo issues; kept, and never looked up"
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -70,12 +76,16 @@ class Resolver:
                 tips_amount=Money.of(found.tips_value, found.amount_currency),
                 by=POS,
             )
+        except UnsafeId:
+            await self.cashier.lookup_failed(intent, error=NOT_ASKED, retry_after=lambda _: NEVER)
+            log.warning("payment intent %s is %s", shown(intent), NOT_ASKED)
+            return False
         except (OrderpassError, LookupError, OSError) as exc:
             reason = exc.message if isinstance(exc, OrderpassError) else str(exc)
             attempts = await self.cashier.lookup_failed(intent, error=reason, retry_after=retry_after)
-            log.info("payment intent %s is still unmatched (attempt %d): %s", intent, attempts, reason)
+            log.info("payment intent %s is still unmatched (attempt %d): %s", shown(intent), attempts, reason)
             return False
-        log.info("payment intent %s resolved to order %s", intent, found.external_order_id)
+        log.info("payment intent %s resolved to order %s", shown(intent), found.external_order_id)
         return True
 
     async def _run(self) -> None:

@@ -31,7 +31,7 @@ from server.errors import InvalidRequest, OrderpassError, PayloadTooLarge, Unaut
 from server.orders import Orders
 from server.paging import SearchFilters
 from server.payments import Event
-from server.text import NUL_REFUSED, holds_nul
+from server.text import NUL_REFUSED, holds_nul, shown
 
 log = logging.getLogger("orderpass.dojo")
 M = TypeVar("M", bound=BaseModel)
@@ -73,7 +73,7 @@ async def search_orders(request: Request) -> Response:
 async def handle_event(request: Request) -> Response:
     event = await parse(request, Event)
     outcome = await cashier(request).handle_event(event, by=Actor.dojo(request.headers))
-    log.info("Dojo event %s (%s): %s", event.id, event.event, outcome.value)
+    log.info("Dojo event %s (%s): %s", shown(event.id), shown(event.event), outcome.value)
     return render({})
 
 

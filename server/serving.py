@@ -1,0 +1,152 @@
+"""How `orderpass serve` runs uvicorn: every keyword argument in one place, with the limits that
+keep slow or greedy clients from holding the server (each a setting, see server/settings.py).
+
+    limit_concurrency   ORDERPASS_MAX_CONNECTIONS: open connections (HTTP and WebSocket alike)
+                        and requests in flight; a request past it is answered 503
+    timeout_keep_alive  ORDERPASS_KEEP_ALIVE_SECONDS: an idle connection between requests
+    ws_max_size         ORDERPASS_WS_MAX_MESSAGE_BYTES: one WebSocket message; larger closes 1009
+    ws_ping_*           ORDERPASS_WS_PROTOCOL_PING_SECONDS: the WebSocket protocol's own ping
+                        that often, and a socket whose pong is that late is closed (beneath
+                        graphql-transport-ws's pings, which need a connection_init first)
+    http                HeadGuard, for ORDERPASS_HEADER_TIMEOUT_SECONDS, ORDERPASS_MAX_HEADER_BYTES
+
+uvicorn (0.54, httptools) leaves three gaps, measured against a real `orderpass serve` with raw
+sockets (tests/test_serving_limits.py): nothing limits how long a request head may take to
+arrive (a client that sent half a request line and stalled, or connected and sent nothing, was
+still held after 120 s; the keep-alive timer runs only between a response and the next request's
+first byte), nor how large it may be (1 MiB of headers was read and answered;
+`h11_max_incomplete_event_size` is the h11 protocol's alone), and `limit_concurrency` is checked
+for plain requests only, so WebSocket upgrades passed it. HeadGuard closes all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from server.settings import Settings
+
+GRACEFUL_SHUTDOWN_SECONDS = 15  # in-flight requests finish; sockets close with 1012 (reconnect)
+
+
+def options(settings: Settings) -> dict[str, Any]:
+    """uvicorn.run's keyword arguments for `orderpass serve`, all but where it listens."""
+    head = HeadLimits(seconds=settings.header_timeout_seconds, max_bytes=settings.max_header_bytes)
+    ping = float(settings.ws_protocol_ping_seconds)
+    return {
+        "factory": True,
+        "http": functools.partial(HeadGuard, head=head),  # a partial pickles, for --workers
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_ping_interval": ping,
+        "ws_ping_timeout": ping,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "log_config": None,  # server/logs.py configures logging, as JSON lines
+        "access_log": False,  # our access line carries the traceId
+        "proxy_headers": False,  # X-Forwarded-For is a client's to forge unless a proxy is configured
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class HeadLimits:
+    seconds: float  # to send a whole request head, from connecting or from the last response
+    max_bytes: int
+
+
+class HeadGuard(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with a deadline and a size limit on each request head, and
+    the connection limit applied to WebSocket upgrades too.
+
+    The deadline runs from the moment a connection opens or a response completes until the next
+    head is complete: idle or trickling a byte at a time, a client gets `seconds` in all. The
+    size counts the bytes received while a head is incomplete (a pipelined request's first read
+    may go uncounted: the bound is then one read larger)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        head: HeadLimits,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.head = head
+        self.head_bytes = 0
+        self.head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_done()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.head_deadline is None:  # a body, or a WebSocket's first frames
+            super().data_received(data)
+            return
+        room = self.head.max_bytes - self.head_bytes
+        self.head_bytes += len(data)
+        super().data_received(data[: max(room, 0)])
+        if len(data) <= room or self.transport.is_closing():
+            return
+        if self.head_deadline is not None:  # the head did not end within the limit
+            self._refuse(431)
+        elif self.transport.get_protocol() is self:  # the head ended in time; the rest follows it
+            super().data_received(data[room:])
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._await_head()  # a pipelined request (otherwise it is already running)
+
+    def on_headers_complete(self) -> None:
+        self._head_done()
+        if self.parser.should_upgrade() and self._should_upgrade() and self._full():
+            self._refuse(503)  # uvicorn applies limit_concurrency to plain requests only
+            return
+        super().on_headers_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        if not self.transport.is_closing():  # not refused above
+            super().handle_websocket_upgrade()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle.response_complete and not self.transport.is_closing():  # none pipelined
+            self._await_head()
+
+    def _await_head(self) -> None:
+        if self.head_deadline is None:
+            self.head_bytes = 0
+            self.head_deadline = self.loop.call_later(self.head.seconds, self._too_slow)
+
+    def _head_done(self) -> None:
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+
+    def _too_slow(self) -> None:
+        self.head_deadline = None
+        self.transport.close()  # as uvicorn's keep-alive timeout does: no answer to half a request
+
+    def _full(self) -> bool:
+        limit = self.limit_concurrency
+        return limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)
+
+    def _refuse(self, status: int) -> None:
+        self._head_done()
+        reason = STATUS_LINE[status].split(b" ", 2)[2].strip()
+        headers = b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+        length = b"content-length: %d\r\n\r\n" % len(reason)
+        self.transport.write(STATUS_LINE[status] + headers + length + reason)
+        self.transport.close()
