@@ -38,7 +38,7 @@ from server.prep import Prep
 from server.sessions import Sessions
 from server.settings import Settings
 from server.store import Store, create_store
-from server.tokens import Tokens
+from server.tokens import Tokens, bearer
 
 log = logging.getLogger("orderpass")
 
@@ -205,7 +205,12 @@ def _observer(metrics: Metrics) -> Callable[[Any, int, float], None]:
 
 
 async def metrics_page(request: Request) -> Response:
+    """For a scraper holding a staff token (any role): the figures say how trade is going."""
     state = request.state
+    tokens: Tokens = state.tokens
+    if await tokens.authenticate(bearer(request.headers.get("authorization"))) is None:
+        body = b"a staff bearer token is required (any role)\n"
+        return Response(body, 401, {"WWW-Authenticate": "Bearer"}, "text/plain")
     orders: Orders = state.orders
     owed = await orders.owed_to_dojo()
     snapshot = {

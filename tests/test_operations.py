@@ -41,9 +41,12 @@ def metric(text: str, name: str, **labels: str) -> float:
     return float(found.group(1))
 
 
-async def scrape(url: str) -> str:
-    async with httpx.AsyncClient() as client:
-        return (await client.get(f"{url}/metrics")).text
+async def scrape(url: str, token: str) -> str:
+    """/metrics, as a Prometheus job configured with a staff token scrapes it."""
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
+        response = await client.get(f"{url}/metrics")
+    assert response.status_code == 200, response.text
+    return response.text
 
 
 @asynccontextmanager
@@ -100,7 +103,7 @@ async def test_metrics_count_each_capability_and_graphql_operation_and_read_the_
         base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}
     ) as staff:
         await staff.post("/graphql", json={"query": "query Board { activeOrders { id } }"})
-    text = await scrape(live_server.url)
+    text = await scrape(live_server.url, token)
     assert metric(text, "orderpass_requests_total", operation="CreateOrder", status="200") == 1
     assert metric(text, "orderpass_requests_total", operation="GetOrderById", status="404") == 1
     assert metric(text, "orderpass_request_seconds_count", operation="CreateOrder") == 1
@@ -182,7 +185,7 @@ async def test_a_screen_that_stops_reading_is_dropped_without_slowing_the_others
             ):
 
                 async def dropped() -> bool:
-                    return metric(await scrape(server.url), "orderpass_subscribers") == 1
+                    return metric(await scrape(server.url, token), "orderpass_subscribers") == 1
 
                 await until(dropped)
                 latest = (await dojo.post("/v1/orders", json=make_order())).json()
@@ -229,7 +232,7 @@ async def screens_come_and_go(server: ServerProcess, token: str, count: int) -> 
         await asyncio.wait_for(opened.wait(), 120)
 
         async def all_there() -> bool:
-            return metric(await scrape(server.url), "orderpass_subscribers") == count
+            return metric(await scrape(server.url, token), "orderpass_subscribers") == count
 
         await until(all_there, 60)
         leave.set()
@@ -248,7 +251,7 @@ async def test_a_thousand_screens_come_and_go_and_leave_nothing_behind(database_
             await screens_come_and_go(server, token, 1000)
 
             async def all_gone() -> bool:
-                return metric(await scrape(server.url), "orderpass_subscribers") == 0
+                return metric(await scrape(server.url, token), "orderpass_subscribers") == 0
 
             await until(all_gone, 60)
             after.append(rss_mb(server.process.pid))
@@ -258,3 +261,11 @@ async def test_a_thousand_screens_come_and_go_and_leave_nothing_behind(database_
         )
     finally:
         server.stop()
+
+
+async def test_metrics_answer_only_a_staff_token(live_server: LiveServer):
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        basic = await client.get("/metrics", auth=DOJO_AUTH)
+        assert basic.status_code == 401
+        assert "orderpass_orders" not in basic.text
