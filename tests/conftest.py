@@ -34,7 +34,7 @@ from server.tokens import Tokens
 from tests import dojo_contract, postgres
 from tests.factories import make_order
 
-pytest_plugins = ["tests.fake_dojo"]  # the fake_dojo fixture
+pytest_plugins = ["tests.fake_dojo", "tests.fake_dojo_ws"]  # the fake_dojo and fake_dojo_ws fixtures
 DOJO_AUTH = ("dojo", "test-secret")
 
 

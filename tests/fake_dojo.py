@@ -1,9 +1,9 @@
 """A fake of Dojo's own API (version 2026-02-27) on loopback, for the client and what uses it.
 
 It checks the headers Dojo requires, records every call, answers payment intents a test
-adds, accepts POS events and REST registrations, and fails or stalls on demand. Where
-../shared/dojo is present, every request body is checked against Dojo's published schema;
-what breaks it lands in `violations` (and is answered 400, as Dojo would).
+adds, accepts POS events and REST and WebSocket registrations, and fails or stalls on demand.
+Where ../shared/dojo is present, every request body is checked against Dojo's published
+schema; what breaks it lands in `violations` (and is answered 400, as Dojo would).
 
 Every call is recorded first, then stalled and failed as the test asked (before the headers
 are checked, as a load balancer in front of Dojo would), and only then served.
@@ -121,6 +121,7 @@ class FakeDojo:
         self._violations: list[str] = []
         self._intents: dict[str, dict[str, Any]] = {}
         self._rest: dict[str, Any] | None = None
+        self._ws: dict[str, Any] | None = None
         self._faults = _Faults()
         self._stopping = threading.Event()
         self._server: uvicorn.Server | None = None
@@ -130,6 +131,8 @@ class FakeDojo:
                 self._route("/payment-intents/{paymentIntentId}", "GET", self._payment_intent),
                 self._route("/epos/events", "POST", self._event),
                 self._route("/epos/integrations/rest", "PUT", self._register_rest),
+                self._route("/epos/integrations/ws", "PUT", self._register_ws),
+                self._route("/epos/integrations/ws", "GET", self._ws_integrations),
                 self._route("/epos/integrations", "GET", self._integrations),
                 Route("/{path:path}", self._endpoint("", _unknown), methods=["GET", "POST", "PUT", "DELETE"]),
             ]
@@ -234,6 +237,11 @@ class FakeDojo:
             call.body for call in self.calls if (call.method, call.path) == ("PUT", "/epos/integrations/rest")
         ]
 
+    def ws_registrations(self) -> list[Any]:
+        return [
+            call.body for call in self.calls if (call.method, call.path) == ("PUT", "/epos/integrations/ws")
+        ]
+
     # `timeout=` rather than asyncio.timeout(): on expiry the failure names what did arrive.
     async def wait_for_calls(self, count: int, timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109
         return await _poll(lambda: self.calls, count, timeout, "calls")
@@ -336,10 +344,24 @@ class FakeDojo:
             }
             return 200, [self._rest]
 
+    async def _register_ws(self, request: Request, body: Any) -> Answer:
+        """No URL and no auth, unlike REST: the socket the POS dials is the route."""
+        now = iso(datetime.now(UTC))
+        with self._lock:
+            created = self._ws["createdAt"] if self._ws else now  # a PUT replaces, it is not new
+            capabilities = [{**c, "updatedAt": now} for c in body["capabilities"]]
+            self._ws = {"capabilities": capabilities, "createdAt": created}
+            return 200, [self._ws]
+
+    async def _ws_integrations(self, request: Request, body: Any) -> Answer:
+        with self._lock:
+            return 200, [self._ws] if self._ws else []
+
     async def _integrations(self, request: Request, body: Any) -> Answer:
         with self._lock:
             rest = [self._rest] if self._rest else []
-        return 200, {"restIntegrations": rest, "wsIntegrations": []}
+            ws = [self._ws] if self._ws else []
+        return 200, {"restIntegrations": rest, "wsIntegrations": ws}
 
 
 def _username(auth: Mapping[str, Any]) -> str:

@@ -219,6 +219,68 @@ async def test_the_fake_refuses_and_records_a_body_that_breaks_dojos_schema(fake
     assert fake_dojo.events() == []
 
 
+# -- the fake's WebSocket registration (the client has no call for it yet) -----------------------
+
+WS_CAPABILITIES = [{"name": "CreateOrder", "version": "1.0.0"}, {"name": "GetOrderById", "version": "1.0.0"}]
+
+
+def dojo_http(fake_dojo: FakeDojo) -> httpx.AsyncClient:
+    headers = {
+        "Authorization": f"Basic {DEFAULT_KEY}",
+        "version": "2026-02-27",
+        "software-house-id": "orderpass",
+    }
+    return httpx.AsyncClient(base_url=fake_dojo.url, headers=headers)
+
+
+async def test_the_fake_answers_a_ws_registration_with_dojos_ws_integration_responses(fake_dojo):
+    async with dojo_http(fake_dojo) as http:
+        put = await http.put("/epos/integrations/ws", json={"capabilities": WS_CAPABILITIES})
+        get = await http.get("/epos/integrations/ws")
+        everything = await http.get("/epos/integrations")
+
+    assert put.status_code == get.status_code == 200
+    assert put.json() == get.json() == everything.json()["wsIntegrations"]
+    assert [(c["name"], c["version"]) for c in get.json()[0]["capabilities"]] == [
+        ("CreateOrder", "1.0.0"),
+        ("GetOrderById", "1.0.0"),
+    ]
+    assert fake_dojo.ws_registrations() == [{"capabilities": WS_CAPABILITIES}]
+    spec = dojo_spec()
+    if spec is not None:
+        assert [spec.schema_errors("WsIntegrationResponse", body) for body in put.json()] == [[]]
+
+
+async def test_a_second_ws_registration_replaces_the_first_and_keeps_its_creation_time(fake_dojo):
+    async with dojo_http(fake_dojo) as http:
+        first = (await http.put("/epos/integrations/ws", json={"capabilities": WS_CAPABILITIES})).json()
+        second = (await http.put("/epos/integrations/ws", json={"capabilities": WS_CAPABILITIES[:1]})).json()
+        listed = (await http.get("/epos/integrations/ws")).json()
+
+    assert listed == second
+    assert [c["name"] for c in listed[0]["capabilities"]] == ["CreateOrder"]
+    assert second[0]["createdAt"] == first[0]["createdAt"]
+
+
+async def test_with_nothing_registered_the_fake_lists_no_ws_integrations(fake_dojo):
+    async with dojo_http(fake_dojo) as http:
+        assert (await http.get("/epos/integrations/ws")).json() == []
+        assert (await http.get("/epos/integrations")).json()["wsIntegrations"] == []
+
+
+async def test_the_fake_refuses_and_records_a_ws_registration_that_breaks_dojos_schema(fake_dojo):
+    if dojo_spec() is None:
+        pytest.skip(dojo_contract.MISSING)
+    async with dojo_http(fake_dojo) as http:
+        response = await http.put("/epos/integrations/ws", json={"capabilities": [{"name": "CreateOrder"}]})
+
+    assert response.status_code == 400
+    assert fake_dojo.violations == [
+        "PUT /epos/integrations/ws: capabilities/0: 'version' is a required property"
+    ]
+    assert fake_dojo.ws_registrations() == [{"capabilities": [{"name": "CreateOrder"}]}]
+
+
 # -- failures and retries -----------------------------------------------------------------------
 
 
