@@ -9,6 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
+from schema.cost import CostLimit
 from schema.errors import ErrorPolicy
 from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
@@ -34,5 +35,6 @@ def build_schema() -> strawberry.Schema:
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
             partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+            CostLimit,
         ],
     )
