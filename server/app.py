@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         }
         orders = Orders(**parts, auto_confirm=settings.auto_confirm)
         cashier = Cashier(**parts)
-        feed = Feed(orders=orders, broker=broker)
+        feed = Feed(orders=orders, broker=broker, max_replays=settings.max_replays)
         await feed.start()
         dojo = await _talk_to_dojo(settings, orders=orders, cashier=cashier)
         if settings.tune_gc:

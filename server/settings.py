@@ -48,6 +48,8 @@ class Settings:
     merchant_vat_number: str | None = None
     merchant_phone: str | None = None
     merchant_email: str | None = None
+    # What one GraphQL client can make the whole process do (security issue 11).
+    max_replays: int = 8  # subscriptions catching up from the store at once; the rest wait their turn
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -84,6 +86,8 @@ class Settings:
             merchant_vat_number=read.optional("MERCHANT_VAT_NUMBER"),
             merchant_phone=read.optional("MERCHANT_PHONE"),
             merchant_email=read.optional("MERCHANT_EMAIL"),
+            # What one GraphQL client can make the whole process do (security issue 11).
+            max_replays=read.integer("MAX_REPLAYS", 8),
         )
 
     @property
