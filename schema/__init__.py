@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
@@ -15,6 +16,7 @@ from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
 from schema.queries import Query
+from schema.scalars import SCALARS
 from schema.stations import StationMutation, StationQuery
 from schema.subscriptions import Subscription
 
@@ -29,6 +31,7 @@ def build_schema() -> strawberry.Schema:
         mutation=merge_types("Mutation", (Mutation, StationMutation)),
         subscription=Subscription,
         execution_context_class=SharedEventExecutor,
+        config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[  # factories: each operation gets fresh extension state
             ErrorPolicy,
             OperationTimer,

@@ -10,6 +10,7 @@ import strawberry
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
+from schema.scalars import MinorUnits
 from server import errors
 from server.lifecycle import OrderStatus
 from server.money import Money
@@ -22,7 +23,7 @@ M = TypeVar("M", bound=BaseModel)
 
 @strawberry.input
 class MoneyInput:
-    value: int
+    value: MinorUnits
     currency_code: str
 
 
