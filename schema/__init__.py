@@ -11,7 +11,7 @@ from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.cost import CostLimit
-from schema.errors import ErrorPolicy
+from schema.errors import ErrorPolicy, Schema
 from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
@@ -26,7 +26,7 @@ MAX_TOKENS = 2000
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=merge_types("Query", (Query, StationQuery)),
         mutation=merge_types("Mutation", (Mutation, StationMutation)),
         subscription=Subscription,
