@@ -19,6 +19,7 @@ from schema.queries import Query
 from schema.scalars import SCALARS
 from schema.stations import StationMutation, StationQuery
 from schema.subscriptions import Subscription
+from schema.text import NulGuard
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
@@ -39,5 +40,6 @@ def build_schema() -> strawberry.Schema:
             partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             CostLimit,
+            NulGuard,
         ],
     )
