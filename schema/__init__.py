@@ -6,17 +6,21 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.access import SocketSubscriptions, StaffOnly, guard
-from schema.errors import ErrorPolicy
+from schema.cost import CostLimit
+from schema.errors import ErrorPolicy, Schema
 from schema.execution import SharedEventExecutor
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
 from schema.queries import Query
+from schema.scalars import SCALARS
 from schema.stations import StationMutation, StationQuery
 from schema.subscriptions import Subscription
+from schema.text import NulGuard
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
@@ -27,11 +31,12 @@ def build_schema() -> strawberry.Schema:
     query = merge_types("Query", (Query, StationQuery))
     mutation = merge_types("Mutation", (Mutation, StationMutation))
     guard(query, mutation, Subscription)
-    return strawberry.Schema(
+    return Schema(
         query=query,
         mutation=mutation,
         subscription=Subscription,
         execution_context_class=SharedEventExecutor,
+        config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[  # factories: each operation gets fresh extension state
             StaffOnly,
             SocketSubscriptions,
@@ -40,5 +45,7 @@ def build_schema() -> strawberry.Schema:
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
             partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+            CostLimit,
+            NulGuard,
         ],
     )

@@ -1,5 +1,7 @@
 """Expected failures as GraphQL types: every mutation's result union draws from these, and
-`outcome` is the one place our error tree is translated for this door."""
+`outcome` is the one place our error tree is translated for this door. What reaches `errors`
+instead is coded and masked by `ErrorPolicy`, and logged by `Schema.process_errors`: a
+client's mistake at INFO, our bug at ERROR with its traceback."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import TypeVar
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
 
 from server import errors
 from server.lifecycle import OrderStatus
@@ -77,7 +80,7 @@ async def outcome(call: Awaitable[T]) -> T | Failure:
 
 class ErrorPolicy(MaskErrors):
     """Errors that reach `errors` (not a result union): ours keep their message and gain a
-    stable `code`; anything else is logged with its traceback and masked."""
+    stable `code`; anything else is masked (and logged, by `Schema.process_errors`)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_unexpected, error_message="Unexpected error.")
@@ -90,7 +93,6 @@ class ErrorPolicy(MaskErrors):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
                 processed.append(error)
             elif self.should_mask_error(error):
-                log.error("unexpected error in GraphQL %s", error.path, exc_info=original)
                 masked = self.anonymise_error(error)
                 masked.extensions = {"code": "INTERNAL", "traceId": trace_id.get()}
                 processed.append(masked)
@@ -102,3 +104,27 @@ class ErrorPolicy(MaskErrors):
 def _unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
+
+
+class Schema(strawberry.Schema):
+    """Strawberry logs every error at ERROR with a traceback, a client's typo as loudly as our
+    bug. Here what the client got wrong (a document that does not parse or validate, bad
+    variables, a refusal of ours) is one INFO line; only a bug is an ERROR, with its traceback.
+    This runs before ErrorPolicy masks anything."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            report(error)
+
+
+def report(error: GraphQLError) -> None:
+    original = error.original_error
+    code = (error.extensions or {}).get("code") or getattr(original, "code", "INVALID")
+    if isinstance(original, errors.Unavailable):
+        log.warning("GraphQL operation failed (%s): %s", code, error.message)
+    elif isinstance(original, errors.OrderpassError) or not (_unexpected(error) or error.path):
+        log.info("GraphQL operation refused (%s): %s", code, error.message)
+    else:  # raised by code of ours or a library's while executing: a bug
+        log.error("unexpected error in GraphQL %s: %s", error.path, error.message, exc_info=original)

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from schema.context import Info
+from schema.scalars import MinorUnits
 from server import lifecycle
 from server.actors import ActorKind
 from server.changes import ChangeKind
@@ -26,7 +27,7 @@ from server.stats import KitchenStats, StationTiming, StatusTiming
 
 @strawberry.type
 class Money:
-    value: int = strawberry.field(description="Minor units: 1050 is £10.50.")
+    value: MinorUnits = strawberry.field(description="Minor units: 1050 is £10.50.")
     currency_code: str
 
     @strawberry.field
@@ -246,7 +247,7 @@ def order(order: DomainOrder) -> OrderNode:
     details = content.details
 
     def money(value: int) -> Money:
-        return Money(value=value, currency_code=currency)
+        return Money(value=MinorUnits(value), currency_code=currency)
 
     def modifiers(item: OrderSubItem) -> list[Modifier]:
         return [
@@ -326,8 +327,8 @@ def order(order: DomainOrder) -> OrderNode:
 def payment(given: DomainPayment, currency: str) -> Payment:
     return Payment(
         payment_intent_id=given.payment_intent_id,
-        paid_amount=Money(value=given.paid_amount, currency_code=currency),
-        tips_amount=Money(value=given.tips_amount, currency_code=currency),
+        paid_amount=Money(value=MinorUnits(given.paid_amount), currency_code=currency),
+        tips_amount=Money(value=MinorUnits(given.tips_amount), currency_code=currency),
         status=given.status,
         status_at=given.status_at,
         source=given.source,

@@ -44,7 +44,6 @@ from server.actors import Actor
 from server.origins import same_origin
 from server.screens import COOKIE as SCREEN_COOKIE
 from server.sessions import Session, Sessions
-from server.text import NUL_REFUSED, holds_nul
 from server.tokens import Tokens, bearer
 
 SOCKET: Final = "orderpass.socket"
@@ -276,10 +275,6 @@ def _peer(handler: StaffTransportWS) -> dict[str, str]:
     return {"client": f"{client[0]}:{client[1]}" if client else "-"}
 
 
-def _operations(parsed: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:
-    return [op for op in (parsed if isinstance(parsed, list) else [parsed]) if isinstance(op, dict)]
-
-
 class GraphQLDoor(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = StaffTransportWS
 
@@ -307,14 +302,12 @@ class GraphQLDoor(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson refuses bytes that are not UTF-8 and lone surrogates (a JSONDecodeError, so 400
-        over HTTP and 4400 over a WebSocket). An HTTP body must be an operation (or a batch), and
-        holds no NUL, in its variables or spelled inside its document."""
+        over HTTP and 4400 over a WebSocket). An HTTP body must be an operation (or a batch). A NUL,
+        however it is spelled, is refused on the decoded operation (schema/text.py), alike over
+        HTTP and WebSocket."""
         parsed = orjson.loads(data)
-        if isinstance(data, bytes):  # an HTTP body; WebSocket frames are text, checked by their protocol
-            if not isinstance(parsed, dict | list):
-                raise HTTPException(400, "the body must be a JSON object: {query, variables, operationName}")
-            if holds_nul(data) or any("\\u0000" in str(op.get("query")) for op in _operations(parsed)):
-                raise HTTPException(400, NUL_REFUSED)
+        if isinstance(data, bytes) and not isinstance(parsed, dict | list):  # an HTTP body
+            raise HTTPException(400, "the body must be a JSON object: {query, variables, operationName}")
         return parsed
 
     def encode_json(self, data: object) -> str:

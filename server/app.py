@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from schema import build_schema
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         }
         orders = Orders(**parts, auto_confirm=settings.auto_confirm)
         cashier = Cashier(**parts, longest_lock=timedelta(seconds=settings.dojo_lock_max_seconds))
-        feed = Feed(orders=orders, broker=broker)
+        feed = Feed(orders=orders, broker=broker, max_replays=settings.max_replays)
         await feed.start()
         tokens = Tokens(store=store, clock=parts["clock"], broker=broker)
         sessions = Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds)
@@ -99,18 +99,27 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         max_operations=settings.ws_max_operations,
     )
     kitchen_display = KitchenDisplay.create(settings)
-    routes = [
-        rest.mount(username=username, password=password),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
+    doors: dict[str, list[BaseRoute]] = {
+        "graphql": [Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
+        "kds": kitchen_display.routes(),
+        "graphiql": graphiql.routes(),
+    }
+    fixed = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi_document),
         Route("/metrics", metrics_page),
-        *kitchen_display.routes(),
-        *graphiql.routes(),
     ]
-    tracing = Middleware(logs.Tracing, fallback=rest.unexpected, observe=_observer(metrics))
+    routes = [
+        rest.mount(username=username, password=password),
+        *doors["graphql"],
+        *fixed,
+        *doors["kds"],
+        *doors["graphiql"],
+    ]
+    labels = {id(route): door for door, found in doors.items() for route in found}
+    labels |= {id(route): route.path for route in fixed}
+    tracing = Middleware(logs.Tracing, fallback=rest.unexpected, observe=_observer(metrics, labels))
     return Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -184,21 +193,15 @@ async def readyz(request: Request) -> Response:
     return rest.render({"status": "ready"})
 
 
-def _observer(metrics: Metrics) -> Callable[[Any, int, float], None]:
-    """Label each request by what it did: the Dojo capability, GraphQL, a KDS page, or its path."""
+def _observer(metrics: Metrics, labels: Mapping[int, str]) -> Callable[[Any, int, float], None]:
+    """Label each request by what it matched, never by its path: the Dojo capability, or the
+    label of the route (by identity: `graphql`, `kds`, `/healthz`...). Anything else, an unknown
+    /v1 path included, is `unrouted`: one label per path a client made up grew /metrics without
+    bound."""
     capabilities = {op.endpoint: op.capabilities[0].split(":")[0] for op in rest.OPERATIONS}
 
     def observe(scope: Any, status: int, seconds: float) -> None:
-        endpoint = scope.get("endpoint")
-        path: str = scope.get("path", "")
-        if endpoint in capabilities:
-            operation = capabilities[endpoint]
-        elif path.startswith("/graphql"):
-            operation = "graphql"
-        elif path.startswith(("/kds", "/static")):
-            operation = "kds"
-        else:
-            operation = path if endpoint is not None else "unrouted"
+        operation = capabilities.get(scope.get("endpoint")) or labels.get(id(scope.get("route")), "unrouted")
         metrics.observe(operation, status, seconds)
 
     return observe

@@ -29,7 +29,8 @@ class Metrics:
             buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
         self.graphql = Histogram(
-            "orderpass_graphql_seconds", "GraphQL operations, by name and type", ["operation", "type"],
+            "orderpass_graphql_seconds", "GraphQL operations, by the root fields they select and type",
+            ["operation", "type"],
             buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
 

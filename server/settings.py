@@ -80,6 +80,8 @@ class Settings:
     max_header_bytes: int = MAX_HEADER_BYTES
     ws_max_message_bytes: int = WS_MAX_MESSAGE_BYTES
     ws_protocol_ping_seconds: int = WS_PROTOCOL_PING_SECONDS
+    # What one GraphQL client can make the whole process do (security issue 11).
+    max_replays: int = 8  # subscriptions catching up from the store at once; the rest wait their turn
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -128,6 +130,8 @@ class Settings:
             max_header_bytes=read.integer("MAX_HEADER_BYTES", MAX_HEADER_BYTES),
             ws_max_message_bytes=read.integer("WS_MAX_MESSAGE_BYTES", WS_MAX_MESSAGE_BYTES),
             ws_protocol_ping_seconds=read.integer("WS_PROTOCOL_PING_SECONDS", WS_PROTOCOL_PING_SECONDS),
+            # What one GraphQL client can make the whole process do (security issue 11).
+            max_replays=read.integer("MAX_REPLAYS", 8),
         )
 
     @property

@@ -107,7 +107,7 @@ async def test_metrics_count_each_capability_and_graphql_operation_and_read_the_
     assert metric(text, "orderpass_requests_total", operation="CreateOrder", status="200") == 1
     assert metric(text, "orderpass_requests_total", operation="GetOrderById", status="404") == 1
     assert metric(text, "orderpass_request_seconds_count", operation="CreateOrder") == 1
-    assert metric(text, "orderpass_graphql_seconds_count", operation="Board", type="query") == 1
+    assert metric(text, "orderpass_graphql_seconds_count", operation="activeOrders", type="query") == 1
     assert metric(text, "orderpass_orders", status="New") == 1
     assert metric(text, "orderpass_subscribers") == 0
     assert metric(text, "orderpass_dojo_outbox_owed") == 0

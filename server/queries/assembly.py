@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from sqlalchemy import Row, select
@@ -46,12 +47,25 @@ async def load_order(session: AsyncConnection, order_id: str) -> Order | None:
     return orders[0] if orders else None
 
 
+CHUNK: Final = 50  # ~20 ms of the loop's time on a slow core
+
 # The order with Dojo's lock on it, if any, in one statement.
 _HEADS = select(ORDERS, LOCKS.c.lock_id, LOCKS.c.expiry).outerjoin(LOCKS, LOCKS.c.order_id == ORDERS.c.id)
 
 
 async def load_orders(session: AsyncConnection, ids: Sequence[str]) -> list[Order]:
-    """Whole orders, in the order of `ids`, in five statements however many there are."""
+    """Whole orders, in the order of `ids`: five statements for each CHUNK of them, letting the
+    event loop in between. SQLite runs on the loop's own thread (server/sqlite_inline.py), and
+    reading and assembling a thousand orders in one go held every other request for ~0.4 s."""
+    found: list[Order] = []
+    for start in range(0, len(ids), CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        found += await _load_orders(session, ids[start : start + CHUNK])
+    return found
+
+
+async def _load_orders(session: AsyncConnection, ids: Sequence[str]) -> list[Order]:
     if not ids:
         return []
     heads = {row.id: row for row in await session.execute(_HEADS.where(ORDERS.c.id.in_(ids)))}

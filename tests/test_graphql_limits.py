@@ -1,0 +1,163 @@
+"""What one GraphQL operation may cost: counted from its document and refused before it runs."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from graphql import GraphQLList, get_nullable_type, is_object_type, parse
+from sqlalchemy import event
+
+from schema import build_schema
+from schema.context import Context
+from schema.cost import MAX_COST, SIZES, cost
+from server.actors import Actor
+from server.amendments import Amendments
+from server.broker.memory import MemoryBroker
+from server.cashier import Cashier
+from server.clock import ManualClock
+from server.feed import Feed
+from server.orders import Orders
+from server.prep import Prep
+from server.roles import Role
+from server.store import Store
+from server.tokens import Tokens
+from tests import test_fuzz, test_schema
+from tests.conftest import LiveServer, mint
+from tests.screenshot import ACTIVE
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = build_schema()
+ADMIN = Actor.staff("admin", Role.ADMIN)
+TICKET = """id status reference displayName orderType dineIn { tableId } collection { asap collectAt }
+  items { quantity name note modifiers { name quantity } subItems { quantity name } }
+  note payable createdAt bumpTo totalAmount { value formatted }"""
+
+
+def aliases(count: int, field: str = "activeOrders { id }") -> str:
+    return "{ " + " ".join(f"a{n}: {field}" for n in range(count)) + " }"
+
+
+def counted(document: str, **variables: object) -> int:
+    return cost(SCHEMA._schema, parse(document), variables=variables)
+
+
+@pytest.fixture
+def context(
+    orders: Orders, cashier: Cashier, prep: Prep, amendments: Amendments, store: Store, clock: ManualClock
+) -> Context:
+    feed = Feed(orders=orders, broker=MemoryBroker())
+    tokens = Tokens(store=store, clock=clock)
+    return Context(
+        orders=orders,
+        cashier=cashier,
+        tokens=tokens,
+        feed=feed,
+        prep=prep,
+        amendments=amendments,
+        actor=ADMIN,
+    )
+
+
+async def test_twenty_aliases_of_active_orders_are_refused_before_anything_is_read(
+    context: Context, store: Store
+):
+    statements: list[str] = []
+    event.listen(store.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    result = await SCHEMA.execute(aliases(20), context_value=context)
+    assert result.data is None
+    assert result.errors is not None
+    [error] = result.errors
+    assert error.extensions == {"code": "TOO_COSTLY", "cost": 20 * 1000 * 101, "limit": MAX_COST}
+    assert f"costs {20 * 1000 * 101}" in error.message
+    assert f"limit of {MAX_COST}" in error.message
+    assert statements == []
+
+
+async def test_one_board_of_every_open_order_is_within_the_budget(context: Context):
+    result = await SCHEMA.execute(f"{{ activeOrders {{ {TICKET} }} lastSequence }}", context_value=context)
+    assert result.errors is None
+    assert (
+        counted(f"{{ activeOrders {{ {TICKET} }} }}")
+        < MAX_COST
+        < counted(aliases(2, f"activeOrders {{ {TICKET} }}"))
+    )
+
+
+def test_a_page_costs_what_its_first_asks_for_up_to_the_maximum():
+    page = "query($first: Int) { orders(first: $first) { totalCount edges { node { id } } } }"
+    assert counted(page, first=10) == 1 + 1 + 10 * (1 + 101)
+    assert counted(page, first=100) == counted(page, first=5000) == counted(page, first="many")
+    assert counted("{ orders { edges { node { id } } } }") == 1 + 50 * (1 + 101)  # the default page
+    assert counted("{ orders(first: 500) { totalCount } }") == 2  # the resolver refuses the page
+
+
+def test_fragments_and_aliases_count_each_time_they_are_used():
+    inline = counted(f"{{ activeOrders {{ {TICKET} }} }}")
+    fragment = counted(f"{{ activeOrders {{ ...T }} }} fragment T on Order {{ {TICKET} }}")
+    assert fragment == inline
+    twice = counted(
+        f"{{ a: activeOrders {{ ...T }} b: activeOrders {{ ...T }} }} fragment T on Order {{ {TICKET} }}"
+    )
+    assert twice == 2 * inline
+    union = 'mutation { moveOrder(id: "x", to: ACCEPTED) { ... on Order { id } ... on Problem { message } } }'
+    assert counted(union) == 1 * (100 + 1 + 1)
+
+
+def test_a_document_that_spreads_fragments_exponentially_is_counted_at_once():
+    chain = " ".join(
+        f"fragment F{n} on Query {{ a: lastSequence ...F{n + 1} ...F{n + 1} }}" for n in range(40)
+    )
+    document = "{ ...F0 } " + chain + " fragment F40 on Query { lastSequence }"
+    started = time.perf_counter()
+    assert counted(document) == 2**41 - 1  # every spread counts (graphql-core would merge these)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_every_list_field_of_the_schema_has_a_size():
+    lists = {
+        name
+        for type_ in SCHEMA._schema.type_map.values()
+        if is_object_type(type_) and not type_.name.startswith("__")
+        for name, field in type_.fields.items()
+        if isinstance(get_nullable_type(field.type), GraphQLList)
+    }
+    assert lists - {"edges"} <= SIZES.keys(), "give the new list a size in schema/cost.py"
+
+
+def sent_by_the_kitchen_display_the_readme_and_the_tests() -> dict[str, str]:
+    kds = re.findall(r"`((?:query|mutation|subscription)\b.*?)`", (ROOT / "static/kds.js").read_text(), re.S)
+    readme = re.findall(r"```graphql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    every_field = " ".join(test_fuzz.ORDER_FIELDS.values())
+    tests = [
+        ACTIVE,
+        test_fuzz.PAGE.format(fields=every_field),
+        test_schema.CREATE,
+        test_schema.PAY,
+        "query($first: Int!) { orders(first: $first) { totalCount edges { node { items { modifiers { name } "
+        "subItems { name modifiers { name } } } discounts { name } taxLines { id } payments { status } "
+        "history { kind actor { name } } allowedMoves } } } }",
+    ]
+    assert len(kds) == 4
+    assert len(readme) == 3
+    return {document[:60]: document for document in [*kds, *readme, *tests]}
+
+
+@pytest.mark.parametrize("document", sent_by_the_kitchen_display_the_readme_and_the_tests().values())
+def test_what_the_kitchen_display_the_readme_and_the_tests_send_is_well_inside_the_budget(document: str):
+    assert counted(document, first=100) <= MAX_COST // 4
+
+
+async def test_a_costly_query_over_http_is_refused_with_its_cost_and_the_limit(live_server: LiveServer):
+    token = await mint(live_server.settings, Role.VIEWER)
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        response = await client.post(
+            "/graphql", json={"query": aliases(20)}, headers={"Authorization": f"Bearer {token}"}
+        )
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "TOO_COSTLY"
+    assert str(MAX_COST) in body["errors"][0]["message"]
