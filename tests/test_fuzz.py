@@ -526,12 +526,13 @@ async def test_a_lone_surrogate_in_variables_is_refused_not_masked(live_server: 
     assert response.status_code == 400, response.text
 
 
-async def test_a_nul_spelled_in_a_document_or_its_variables_is_a_400_over_graphql(
+async def test_a_nul_spelled_in_a_document_or_its_variables_is_refused_before_anything_runs(
     live_server: LiveServer, bearer
 ):
     in_variables = {"query": CREATE, "variables": {"input": {**A_VALID_ORDER, "note": "no\x00nuts"}}}
     in_document = {"query": 'mutation { cancelOrder(id: "ord_1", reason: "\\u0000") { __typename } }'}
     for body in (in_variables, in_document):
         response = await post_graphql(live_server, bearer, body)
-        assert response.status_code == 400, response.text
+        assert response.json()["data"] is None, response.text
+        assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
         assert "U+0000" in response.text
