@@ -101,7 +101,9 @@ async def test_the_keyboard_selects_bumps_and_recalls(browser, live_server, kitc
         await expect(ticket(page, first["id"])).to_have_attribute("data-status", expected)
     await page.keyboard.press(" ")  # Preparing -> Prepared: off the kitchen screen
     await expect(ticket(page, first["id"])).to_have_count(0)
-    await expect(page.locator('[data-action="recall-one"]')).to_have_count(1)
+    # The recall panel refreshes after each change: wait for the entry of this last bump, not the
+    # one the previous bump (Accepted -> Preparing) left there a moment ago.
+    await expect(page.locator('[data-action="recall-one"][data-expected="PREPARED"]')).to_have_count(1)
     async with page.expect_response(lambda response: response.url.endswith("/graphql")) as answered:
         await page.keyboard.press("r")  # brings it back to Preparing
     recalled = await (await answered.value).json()
