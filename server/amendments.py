@@ -22,7 +22,7 @@ from server.actors import POS, Actor
 from server.changes import Change, ChangeKind
 from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
-from server.lifecycle import TERMINAL, OrderStatus
+from server.lifecycle import TERMINAL, OrderStatus, finished_by_items, reopened_by_items
 from server.money import MAX_VALUE, Money
 from server.order import Order, OrderItem, VoidedItem
 from server.queries import changes
@@ -32,11 +32,7 @@ from server.roles import Permission
 from server.service import Service, existing, status_steps
 from server.stations import PrepLine
 
-S = OrderStatus
 MAX_ADDED: Final = 100
-
-# Where new work takes an order that had left the kitchen, step by step through the table.
-_BACK_TO_PREPARING: Final = {S.PREPARED: (S.PREPARING,), S.READY: (S.PREPARED, S.PREPARING)}
 
 
 class Amendments(Service):
@@ -71,7 +67,7 @@ class Amendments(Service):
             detail: dict[str, Any] = {"added": [_described(i, p) for i, p in zip(items, prep, strict=True)]}
             if client_key is not None:
                 detail["key"] = client_key
-            path = _BACK_TO_PREPARING.get(order.status, ())
+            path = reopened_by_items(order.status)
             order, change = await self._amend(tx, changed, path, total, detail=detail, by=by, now=now)
         await self._publish(change)
         return order
@@ -119,8 +115,7 @@ class Amendments(Service):
             detail: dict[str, Any] = {"voided": [_described(*live[n]) for n in chosen]}
             if reason:
                 detail["reason"] = reason
-            finished = order.status is S.PREPARING and all(line.done for line in prep)
-            path = (S.PREPARED,) if finished else ()
+            path = finished_by_items(order.status, all_made=all(line.done for line in prep))
             order, change = await self._amend(tx, changed, path, max(total, 0), detail=detail, by=by, now=now)
         await self._publish(change)
         return order

@@ -23,7 +23,7 @@ from starlette.templating import Jinja2Templates
 from server.actors import Actor
 from server.errors import InvalidRequest, NotFound, OrderpassError
 from server.guard import Guard
-from server.kitchen import Stage, Ticket, stage_of, station_names, station_stage, ticket
+from server.kitchen import STAGES, Stage, Ticket, stage_of, station_names, station_stage, ticket
 from server.lifecycle import RECALL
 from server.order import Order
 from server.orders import Orders
@@ -174,6 +174,7 @@ class KitchenDisplay:
         shown = [o for o in active.orders if stage.shows(o)]
         return {
             "stage": stage,
+            "stages": STAGES.values(),
             "stations": sorted(routing.stations, key=lambda station: (station.position, station.id)),
             "sequence": sequence,
             "tickets": await self._tickets(request, shown, stage=stage, routing=routing),

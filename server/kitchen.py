@@ -16,7 +16,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from server.errors import InvalidRequest, NotFound
-from server.lifecycle import ACTIVE, BUMP, RECALL, OrderStatus
+from server.lifecycle import ACTIVE, BUMP, EXPO, KITCHEN, READY_BOARD, RECALL, OrderStatus
 from server.order import Order, OrderItem, OrderSubItem, OrderType
 from server.payments import PaymentStatus
 from server.stations import PrepLine, Routing
@@ -32,6 +32,14 @@ class Stage:
     statuses: frozenset[OrderStatus]
     collection_only: bool = False
     station: str | None = None  # a station's screen: its own items, until it has done them all
+    label: str = ""  # what the board's header calls it, where it differs from the title
+
+    @property
+    def link(self) -> str:
+        """Where the board's header sends a cook to see this stage."""
+        if self.station is not None:
+            return f"/kds?station={self.station}"
+        return "/kds/ready" if self.collection_only else f"/kds?stage={self.name}"
 
     def shows(self, order: Order) -> bool:
         if self.collection_only and order.content.details.order_type is not OrderType.COLLECTION:
@@ -54,13 +62,11 @@ class Stage:
         return _count(item for item, line in pairs if self.station is None or not (line and line.done))
 
 
-KITCHEN: Final = frozenset({S.NEW, S.SUBMITTED, S.CONFIRMED, S.ACCEPTED, S.PREPARING})
-
 STAGES: Final[Mapping[str, Stage]] = {
-    "all": Stage("all", "All active", ACTIVE),
+    "all": Stage("all", "All active", ACTIVE, label="All"),
     "kitchen": Stage("kitchen", "Kitchen", KITCHEN),
-    "expo": Stage("expo", "Expo", frozenset({S.PREPARED, S.READY})),
-    "ready": Stage("ready", "Ready to collect", frozenset({S.READY}), collection_only=True),
+    "expo": Stage("expo", "Expo", EXPO),
+    "ready": Stage("ready", "Ready to collect", READY_BOARD, collection_only=True, label="Ready board"),
 }
 
 # Words that make a note stand out harder than a note already does.

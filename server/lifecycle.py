@@ -1,7 +1,11 @@
-"""The order lifecycle as data: Dojo's ten statuses and the one table of allowed moves.
+"""The whole order status machine: Dojo's ten statuses, the one table of allowed moves, what a
+bump and a recall do, the stages of the pass, and every rule that moves an order because of
+something else (a station's bump, an edit, a whole-order move). Nothing outside this module
+decides a status.
 
-Every door reads this module: the REST shim's cancel, GraphQL's moveOrder and the
-KDS buttons all ask `check_move`, so none of them can offer a move the table forbids.
+Every door reads it: the REST shim's cancel, GraphQL's moveOrder and the KDS buttons all ask
+`check_move`, so none of them can offer a move the table forbids; the services walk `path`, and
+`status_steps` (server/service.py) checks each step against `NEXT` again.
 """
 
 from __future__ import annotations
@@ -70,6 +74,73 @@ DOJO_CANCELLABLE: Final = frozenset({S.NEW, S.SUBMITTED, S.CONFIRMED})
 # (The kitchen's own moves are not among them: cooking goes on while a table pays.)
 PAYMENT_ALTERING: Final = frozenset({S.CANCELED, S.FAILED})
 
+# What an order placed with auto-confirm becomes on arrival (ORDERPASS_AUTO_CONFIRM).
+AUTO_CONFIRMED: Final = S.CONFIRMED
+
+
+def path(current: OrderStatus, target: OrderStatus) -> tuple[OrderStatus, ...] | None:
+    """The steps from `current` to `target` along bumps (forward) or recalls (back), excluding
+    `current`; () when already there; None when neither walk reaches it."""
+    for walk in (BUMP, RECALL):
+        steps, status = [], current
+        while status is not target and status in walk:
+            status = walk[status]
+            steps.append(status)
+        if status is target:
+            return tuple(steps)
+    return None
+
+
+def _reaching(target: OrderStatus, walk: Mapping[OrderStatus, OrderStatus]) -> frozenset[OrderStatus]:
+    return frozenset(s for s in OrderStatus if s is target or _walks_to(s, target, walk))
+
+
+def _walks_to(status: OrderStatus, target: OrderStatus, walk: Mapping[OrderStatus, OrderStatus]) -> bool:
+    while status in walk:
+        status = walk[status]
+        if status is target:
+            return True
+    return False
+
+
+# The stages of the pass. The kitchen works an order until it is Prepared: every status a bump
+# carries to Preparing. The expo sends it out: from Prepared until a bump finalizes it.
+KITCHEN: Final = _reaching(S.PREPARING, BUMP)
+EXPO: Final = _reaching(S.FINALIZED, BUMP) - KITCHEN - {S.FINALIZED}
+READY_BOARD: Final = frozenset({S.READY})  # collection orders the customer may pick up
+
+# A station may bring its items back while the order is still being made or waits at the pass.
+BRING_BACK: Final = frozenset({S.PREPARING, S.PREPARED})
+
+
+# -- rules that move an order because of something else ------------------------------------------
+
+
+def started_by_station(current: OrderStatus, *, all_made: bool) -> tuple[OrderStatus, ...]:
+    """A station's first bump starts the order (accepting it first if nobody had): the steps to
+    Preparing; and when that bump leaves no item to make, on to Prepared. () if it is there."""
+    steps = path(current, S.PREPARING) if current in KITCHEN else None
+    if steps is None:
+        raise Conflict(f"the order is {current.value}: its items were sent already")
+    return steps + ((S.PREPARED,) if all_made else ())
+
+
+def finished_by_items(current: OrderStatus, *, all_made: bool) -> tuple[OrderStatus, ...]:
+    """The last item made or voided finishes a Preparing order: it becomes Prepared."""
+    return (S.PREPARED,) if current is S.PREPARING and all_made else ()
+
+
+def reopened_by_items(current: OrderStatus) -> tuple[OrderStatus, ...]:
+    """New work on an order (an item brought back at a station, or added) takes it back to
+    Preparing if it had left the kitchen; in the kitchen, it changes no status."""
+    return path(current, S.PREPARING) or () if current in EXPO else ()
+
+
+def marks_every_item_made(target: OrderStatus) -> bool:
+    """A whole-order move to Prepared (a one-board kitchen, or the expo) marks every item made,
+    so no station's screen keeps a ticket the pass has already sent on."""
+    return target is S.PREPARED
+
 
 def check_move(current: OrderStatus, target: OrderStatus, *, paid_in_full: bool) -> None:
     """Raise unless the table allows `current -> target` (Finalized also needs the bill paid)."""
@@ -82,7 +153,14 @@ def check_move(current: OrderStatus, target: OrderStatus, *, paid_in_full: bool)
 
 def check_dojo_cancel(current: OrderStatus) -> None:
     if current not in DOJO_CANCELLABLE:
-        raise Conflict(f"order is {current.value}; Dojo may cancel only a New, Submitted or Confirmed order")
+        raise Conflict(f"order is {current.value}; Dojo may cancel only {_either(DOJO_CANCELLABLE)} order")
+
+
+def _either(statuses: frozenset[OrderStatus]) -> str:
+    """ "a New, Submitted or Confirmed": the statuses in lifecycle order, as a sentence says them."""
+    names = [status.value for status in sorted(statuses, key=_rank)]
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    return ("an " if listed[0] in "AEIOU" else "a ") + listed
 
 
 def _rank(status: OrderStatus) -> int:

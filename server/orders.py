@@ -34,6 +34,7 @@ from server.lifecycle import (
     OrderStatus,
     check_dojo_cancel,
     check_move,
+    marks_every_item_made,
 )
 from server.order import Order, OrderDraft
 from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
@@ -281,9 +282,7 @@ class Orders(Service):
         kind = ChangeKind.CANCELED if to is OrderStatus.CANCELED else ChangeKind.STATUS_CHANGED
         detail: dict[str, Any] = {"reason": reason} if reason else {}
         todo = [line.line for line in order.prep if not line.done]
-        if to is OrderStatus.PREPARED and todo:
-            # The whole order bumped as made (a one-board kitchen, or the expo): so is every item,
-            # and no station screen keeps a ticket the pass has already sent on.
+        if marks_every_item_made(to) and todo:
             await prep_rows.set_done(tx, order.id, todo, at=now)
             order = dataclasses.replace(order, prep=mark(order.prep, todo, done_at=now))
             detail["done"] = todo

@@ -22,7 +22,7 @@ from server.actors import POS, Actor
 from server.changes import Change, ChangeKind
 from server.errors import Conflict, OrderpassError, Unavailable
 from server.history import HistoryEntry
-from server.lifecycle import OrderStatus
+from server.lifecycle import AUTO_CONFIRMED, OrderStatus
 from server.order import Order, OrderDraft
 from server.payments import Payment, PaymentSource, PaymentStatus
 from server.queries import assembly, changes, outbox
@@ -121,7 +121,7 @@ def _plan(
     payments = _payments(placement.draft, owners, latest)
     order_id = new_id()
     confirm = auto_confirm and placement.by.is_dojo
-    status = OrderStatus.CONFIRMED if confirm else OrderStatus.NEW
+    status = AUTO_CONFIRMED if confirm else OrderStatus.NEW
     prep = batch.routing.route_items(placement.draft.items, at=batch.now)
     new = order_rows.NewOrder(
         order_id, placement.draft, status, tuple(payments), placement.fingerprint, placement.client_key, prep

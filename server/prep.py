@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,7 +20,7 @@ from server.actors import POS, Actor
 from server.changes import Change, ChangeKind
 from server.errors import Conflict, InvalidRequest
 from server.history import HistoryEntry
-from server.lifecycle import ACTIVE, OrderStatus
+from server.lifecycle import ACTIVE, BRING_BACK, OrderStatus, reopened_by_items, started_by_station
 from server.order import Order
 from server.queries import assembly
 from server.queries import prep as prep_rows
@@ -29,18 +29,6 @@ from server.service import Service, existing, status_steps
 from server.stations import PrepLine, Routing, Rule, Station, check_rules, mark
 
 S = OrderStatus
-
-# Where a station's bump can still be brought back (its screens' recall lists read the same).
-BRING_BACK: Final = frozenset({S.PREPARING, S.PREPARED})
-
-# Where a station's first bump takes an order, step by step through the lifecycle table.
-_TO_PREPARING = {
-    S.NEW: (S.ACCEPTED, S.PREPARING),
-    S.SUBMITTED: (S.ACCEPTED, S.PREPARING),
-    S.CONFIRMED: (S.ACCEPTED, S.PREPARING),
-    S.ACCEPTED: (S.PREPARING,),
-    S.PREPARING: (),
-}
 
 
 class Prep(Service):
@@ -125,13 +113,9 @@ class Prep(Service):
             todo = [line.line for line in chosen if not line.done]
             if not todo:
                 raise Conflict(f"nothing left to bump at {station_id} on order {order_id}")
-            if order.status not in _TO_PREPARING:
-                raise Conflict(f"order {order_id} is {order.status.value}: its items were sent already")
             now = self.clock.now()
             prep = mark(order.prep, todo, done_at=now)
-            path = list(_TO_PREPARING[order.status])
-            if all(line.done for line in prep):
-                path.append(S.PREPARED)
+            path = started_by_station(order.status, all_made=all(line.done for line in prep))
             await prep_rows.set_done(tx, order_id, todo, at=now)
             detail = {"station": station_id, "done": todo}
             order, change = await self._advance(tx, order, prep, path, detail=detail, by=by, now=now)
@@ -152,7 +136,7 @@ class Prep(Service):
                 raise Conflict(f"order {order_id} is {order.status.value}: too late to bring items back")
             now = self.clock.now()
             prep = mark(order.prep, chosen, done_at=None)
-            path = [S.PREPARING] if order.status is S.PREPARED else []
+            path = reopened_by_items(order.status)
             await prep_rows.set_done(tx, order_id, chosen, at=None)
             detail = {"station": station_id, "undone": chosen}
             order, change = await self._advance(tx, order, prep, path, detail=detail, by=by, now=now)

@@ -7,14 +7,22 @@ from hypothesis import strategies as st
 from server.errors import Conflict, InvalidMove
 from server.lifecycle import (
     ACTIVE,
+    BRING_BACK,
     BUMP,
     DOJO_CANCELLABLE,
+    EXPO,
+    KITCHEN,
     NEXT,
     RECALL,
     TERMINAL,
     OrderStatus,
     check_dojo_cancel,
     check_move,
+    finished_by_items,
+    marks_every_item_made,
+    path,
+    reopened_by_items,
+    started_by_station,
 )
 
 S = OrderStatus
@@ -71,3 +79,55 @@ def test_dojo_may_cancel_only_before_the_kitchen_accepts(status):
         with pytest.raises(Conflict):
             check_dojo_cancel(status)
     assert {S.NEW, S.SUBMITTED, S.CONFIRMED} == DOJO_CANCELLABLE
+
+
+# -- the walks and the rules derived from them ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("current", "target"), list(product(OrderStatus, OrderStatus)))
+def test_every_path_step_is_an_allowed_move(current, target):
+    steps = path(current, target)
+    if steps is None:
+        return
+    status = current
+    for step in steps:
+        assert step in NEXT[status], (current, target, steps)
+        status = step
+    assert status is target
+
+
+def test_every_kitchen_status_has_a_path_to_preparing_and_the_expo_one_back():
+    assert {S.NEW, S.SUBMITTED, S.CONFIRMED, S.ACCEPTED, S.PREPARING} == KITCHEN
+    assert {S.PREPARED, S.READY} == EXPO
+    for status in KITCHEN | EXPO:
+        assert path(status, S.PREPARING) is not None
+    assert path(S.NEW, S.PREPARING) == (S.ACCEPTED, S.PREPARING)
+    assert path(S.READY, S.PREPARING) == (S.PREPARED, S.PREPARING)
+    assert path(S.FINALIZED, S.PREPARING) is None
+
+
+@pytest.mark.parametrize("status", list(OrderStatus))
+def test_a_stations_first_bump_starts_the_order_and_its_last_finishes_it(status):
+    if status not in KITCHEN:
+        with pytest.raises(Conflict):
+            started_by_station(status, all_made=False)
+        return
+    assert started_by_station(status, all_made=False) == path(status, S.PREPARING)
+    assert started_by_station(status, all_made=True)[-1] is S.PREPARED
+
+
+def test_items_finish_a_preparing_order_and_new_work_reopens_one_that_left_the_kitchen():
+    assert finished_by_items(S.PREPARING, all_made=True) == (S.PREPARED,)
+    assert finished_by_items(S.PREPARING, all_made=False) == ()
+    assert finished_by_items(S.ACCEPTED, all_made=True) == ()
+    assert reopened_by_items(S.READY) == (S.PREPARED, S.PREPARING)
+    assert reopened_by_items(S.PREPARED) == (S.PREPARING,)
+    assert [reopened_by_items(s) for s in KITCHEN] == [()] * len(KITCHEN)
+    assert marks_every_item_made(S.PREPARED)
+    assert not marks_every_item_made(S.READY)
+    assert {S.PREPARING, S.PREPARED} == BRING_BACK
+
+
+def test_the_dojo_cancel_message_is_built_from_its_table():
+    with pytest.raises(Conflict, match="only a New, Submitted or Confirmed order"):
+        check_dojo_cancel(S.ACCEPTED)
