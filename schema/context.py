@@ -9,15 +9,15 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from server.actors import Actor
-from server.amendments import Amendments
-from server.cashier import Cashier
+from server.changes.feed import Feed
+from server.changes.model import HistoryEntry
 from server.errors import Unauthorized
-from server.feed import Feed
-from server.history import HistoryEntry
 from server.metrics import Metrics
-from server.orders import Orders
-from server.prep import Prep
-from server.tokens import Tokens
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
 
 
 @dataclass

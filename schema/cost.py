@@ -41,7 +41,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from server.lifecycle import OrderStatus
-from server.orders import MAX_ACTIVE
+from server.orders.service import MAX_ACTIVE
 from server.paging import MAX_LIMIT
 
 MAX_COST: Final = 500_000  # a board of 1000 open orders with a ticket's fields: ~340k (bench/stall.py)

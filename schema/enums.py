@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from server.actors import ActorKind
-from server.changes import ChangeKind
+from server.changes.model import ChangeKind
 from server.lifecycle import OrderStatus
-from server.order import OrderType
-from server.payments import PaymentSource, PaymentStatus
+from server.orders.model import OrderType
+from server.payments.model import PaymentSource, PaymentStatus
 
 strawberry.enum(OrderStatus, description="Dojo's order statuses.")
 strawberry.enum(OrderType)

@@ -14,7 +14,7 @@ from schema.scalars import MinorUnits
 from server import errors
 from server.lifecycle import OrderStatus
 from server.money import Money
-from server.order import OrderDraft, OrderItem, OrderType
+from server.orders.model import OrderDraft, OrderItem, OrderType
 from server.paging import SearchFilters
 
 M = TypeVar("M", bound=BaseModel)

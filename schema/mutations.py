@@ -12,7 +12,7 @@ from schema import inputs, types
 from schema.context import Info
 from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
 from server.lifecycle import OrderStatus
-from server.order import Order
+from server.orders.model import Order
 
 OrderResult = Annotated[
     types.OrderNode | NotFound | Conflict | InvalidMove | InvalidInput | Forbidden,

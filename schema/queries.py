@@ -10,7 +10,7 @@ import strawberry
 from schema import inputs, types
 from schema.context import Info
 from server.errors import NotFound
-from server.orders import MAX_ACTIVE
+from server.orders.service import MAX_ACTIVE
 from server.pacing import paced
 from server.paging import MAX_LIMIT, SearchFilters
 

@@ -11,7 +11,7 @@ import strawberry
 from schema.context import Info
 from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
 from schema.mutations import OrderResult, rendered
-from server.stations import Routing, Rule, RuleKind, Station
+from server.stations.routing import Routing, Rule, RuleKind, Station
 
 strawberry.enum(RuleKind, description="How a routing rule matches an item.")
 

@@ -9,8 +9,8 @@ import strawberry
 
 from schema import types
 from schema.context import Info
-from server.changes import ChangeKind
-from server.feed import Delivery
+from server.changes.feed import Delivery
+from server.changes.model import ChangeKind
 from server.lifecycle import OrderStatus
 
 

@@ -12,17 +12,16 @@ from schema.context import Info
 from schema.scalars import MinorUnits
 from server import lifecycle
 from server.actors import ActorKind
-from server.changes import ChangeKind
-from server.history import HistoryEntry
+from server.changes.model import ChangeKind, HistoryEntry
 from server.lifecycle import OrderStatus
 from server.money import format_amount
-from server.order import Order as DomainOrder
-from server.order import OrderItem, OrderSubItem, OrderType
-from server.order import VoidedItem as DomainVoidedItem
-from server.payments import Payment as DomainPayment
-from server.payments import PaymentSource, PaymentStatus, UnmatchedPayment
-from server.stations import PrepLine
-from server.stats import KitchenStats, StationTiming, StatusTiming
+from server.orders.model import Order as DomainOrder
+from server.orders.model import OrderItem, OrderSubItem, OrderType
+from server.orders.model import VoidedItem as DomainVoidedItem
+from server.orders.stats import KitchenStats, StationTiming, StatusTiming
+from server.payments.model import Payment as DomainPayment
+from server.payments.model import PaymentSource, PaymentStatus, UnmatchedPayment
+from server.stations.routing import PrepLine
 
 
 @strawberry.type

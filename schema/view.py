@@ -9,7 +9,7 @@ anything from it:
 - A WebSocket takes the same header on the upgrade, or `{"authorization": "Bearer <token>"}`
   in `connection_init`; without a valid token the socket is closed with 4401. Every operation
   on it re-checks the token, and a socket whose token is revoked or expires is closed with
-  4401 within seconds (server/sessions.py). Frames are bounded (1009 past the limit, far
+  4401 within seconds (server/staff/sessions.py). Frames are bounded (1009 past the limit, far
   smaller before authentication), and so are the operations one socket may run at once.
   A frame that is not a graphql-transport-ws message closes it with 4400.
 The server pings every socket, so a screen can tell a live connection from a dead one.
@@ -42,9 +42,9 @@ from schema.access import REFUSED
 from schema.context import Context
 from server.actors import Actor
 from server.origins import same_origin
-from server.screens import COOKIE as SCREEN_COOKIE
-from server.sessions import Session, Sessions
-from server.tokens import Tokens, bearer
+from server.staff.screens import COOKIE as SCREEN_COOKIE
+from server.staff.sessions import Session, Sessions
+from server.staff.tokens import Tokens, bearer
 
 SOCKET: Final = "orderpass.socket"
 GRAPHIQL: Final = "/graphiql"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from server.errors import Forbidden
-from server.roles import GRANTS, Permission, Role
+from server.staff.roles import GRANTS, Permission, Role
 
 
 class ActorKind(StrEnum):

@@ -18,27 +18,27 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from schema import build_schema
+from schema import build_schema, graphiql
 from schema.view import graphql_app
-from server import graphiql, logs
-from server.amendments import Amendments
+from server import logs
 from server.broker import create_broker
-from server.cashier import Cashier
+from server.changes.feed import Feed
 from server.clock import Clock, SystemClock
 from server.dojo import openapi, rest
 from server.dojo.client import DojoClient
 from server.dojo.outbox import Dispatcher
 from server.dojo.resolver import Resolver
 from server.errors import OrderpassError
-from server.feed import Feed
-from server.kds import KitchenDisplay
+from server.kds.pages import KitchenDisplay
 from server.metrics import Metrics
-from server.orders import Orders
-from server.prep import Prep
-from server.sessions import Sessions
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
 from server.settings import Settings
+from server.staff.sessions import Sessions
+from server.staff.tokens import Tokens, bearer
+from server.stations.prep import Prep
 from server.store import Store, create_store
-from server.tokens import Tokens, bearer
 
 log = logging.getLogger("orderpass")
 

@@ -22,12 +22,12 @@ from server.dojo.client import DojoClient
 from server.dojo.outbox import describe as outbox_describe
 from server.dojo.rest import capabilities
 from server.errors import OrderpassError
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
+from server.orders.service import Orders
 from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings, SettingsError
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
 from server.store import create_store
-from server.tokens import Tokens
 
 T = TypeVar("T")
 

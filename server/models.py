@@ -282,7 +282,7 @@ class StationRow(SQLModel, table=True):
 
 
 class RoutingRuleRow(SQLModel, table=True):
-    """Sends items to a station by PLU, PLU prefix or name pattern (server/stations.py)."""
+    """Sends items to a station by PLU, PLU prefix or name pattern (server/stations/routing.py)."""
 
     __tablename__ = "routing_rules"
     id: int | None = Field(default=None, primary_key=True, sa_type=_Serial)

@@ -20,7 +20,7 @@ import orjson
 from server.clock import as_utc, utc_or_invalid
 from server.errors import InvalidRequest
 from server.lifecycle import OrderStatus
-from server.order import OrderType
+from server.orders.model import OrderType
 
 MAX_LIMIT: Final = 100
 DEFAULT_LIMIT: Final = 50

@@ -16,15 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
 from server.broker import Broker
-from server.changes import CHANNEL, Change, ChangeKind
+from server.changes import outbox
+from server.changes import rows as changes
+from server.changes.model import CHANNEL, Change, ChangeKind, HistoryEntry
 from server.clock import Clock
 from server.errors import Conflict, NotFound
-from server.history import HistoryEntry
 from server.lifecycle import OrderStatus, check_move
-from server.order import Order
-from server.payments import Payment
-from server.queries import assembly, changes, outbox
-from server.queries import orders as order_rows
+from server.orders import rows as assembly
+from server.orders import rows as order_rows
+from server.orders.model import Order
+from server.payments.model import Payment
 from server.store import Store
 
 

@@ -19,7 +19,7 @@ import tomllib
 from typing import Any, Final
 
 from server.errors import InvalidRequest
-from server.stations import Routing, Rule, RuleKind, Station
+from server.stations.routing import Routing, Rule, RuleKind, Station
 
 # The file's key for each kind of rule, in the order a station lists them.
 KEYS: Final = {RuleKind.PLU: "plu", RuleKind.PLU_PREFIX: "plu_prefix", RuleKind.NAME: "names"}

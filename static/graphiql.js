@@ -1,4 +1,4 @@
-// GraphiQL, started from files this server hands out (server/graphiql.py). Queries are POSTed to
+// GraphiQL, started from files this server hands out (schema/graphiql.py). Queries are POSTed to
 // /graphql and subscriptions go over its WebSocket, each with the headers typed into the headers
 // editor: GraphiQL sends them as HTTP headers, and as connection_init's payload on the socket,
 // which is where the server reads a socket's token.

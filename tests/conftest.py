@@ -20,17 +20,17 @@ import pytest
 import uvicorn
 
 from server import revisions
-from server.amendments import Amendments
 from server.app import create_app
 from server.broker.memory import MemoryBroker
-from server.cashier import Cashier
 from server.clock import Clock, ManualClock, SystemClock
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
 from server.settings import Settings
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
 from server.store import Store, create_store
-from server.tokens import Tokens
 from tests import dojo_contract, postgres
 from tests.factories import make_order
 

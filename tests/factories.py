@@ -10,8 +10,8 @@ import orjson
 
 from server.lifecycle import OrderStatus
 from server.money import Money
-from server.order import Order, OrderDraft
-from server.payments import Payment
+from server.orders.model import Order, OrderDraft
+from server.payments.model import Payment
 
 _numbers = itertools.count(1)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from server import revisions, simulate
-from server.roles import Role
 from server.settings import Settings
+from server.staff.roles import Role
 from tests.browser import chromium
 from tests.conftest import DOJO_AUTH, mint
 from tests.processes import ServerProcess

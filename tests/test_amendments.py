@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 
 from server.actors import Actor
-from server.amendments import Amendments
-from server.cashier import Cashier
-from server.changes import ChangeKind
+from server.changes.model import ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, Forbidden, InvalidRequest
 from server.lifecycle import OrderStatus
-from server.order import Order, OrderItem
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
-from server.stations import Rule, RuleKind, Station
+from server.orders.amendments import Amendments
+from server.orders.model import Order, OrderItem
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.staff.roles import Role
+from server.stations.prep import Prep
+from server.stations.routing import Rule, RuleKind, Station
 from tests.factories import item, make_draft
 
 S = OrderStatus

@@ -11,10 +11,10 @@ import pytest
 
 from server.actors import Actor
 from server.clock import SystemClock
-from server.roles import Role
 from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
 from server.store import create_store
-from server.tokens import Tokens
 from tests.factories import make_order
 from tests.processes import run, serving
 

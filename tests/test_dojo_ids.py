@@ -13,12 +13,12 @@ import orjson
 import pytest
 
 from server.actors import Actor
-from server.cashier import Cashier
 from server.clock import ManualClock
 from server.dojo.client import DojoClient
 from server.dojo.paths import UnsafeId
 from server.dojo.resolver import Resolver
-from server.payments import Event
+from server.payments.cashier import Cashier
+from server.payments.model import Event
 from tests.conftest import LiveServer, dojo_client
 from tests.factories import make_order, payment_event
 from tests.fake_dojo import DEFAULT_KEY, FakeDojo

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from server.dojo.rest import capabilities
-from server.roles import Role
+from server.staff.roles import Role
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
 from tests.factories import make_order, payment_event
 from tests.fake_dojo import DEFAULT_KEY, FakeDojo

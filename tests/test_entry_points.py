@@ -16,10 +16,10 @@ from websockets.typing import Subprotocol
 
 from server.app import create_app
 from server.clock import SystemClock
-from server.roles import Role
 from server.settings import Settings
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
 from server.store import create_store
-from server.tokens import Tokens
 from tests.conftest import DOJO_AUTH, LiveServer, mint, place
 from tests.test_graphql_access import closed_code
 

@@ -20,8 +20,8 @@ import orjson
 import pytest
 from sqlalchemy.engine import make_url
 
-from server.roles import Role
 from server.settings import Settings
+from server.staff.roles import Role
 from tests.conftest import DOJO_AUTH, NO_POSTGRES, POSTGRES_URL, LiveServer, dojo_client, mint
 from tests.factories import make_order
 from tests.postgres import run_sql

@@ -10,10 +10,10 @@ import pytest
 
 from server.actors import Actor
 from server.broker.memory import MemoryBroker
-from server.changes import ChangeKind
-from server.feed import Delivery, Feed
+from server.changes.feed import Delivery, Feed
+from server.changes.model import ChangeKind
 from server.lifecycle import OrderStatus
-from server.orders import Orders
+from server.orders.service import Orders
 from tests.factories import make_draft
 
 STAFF = Actor.staff("expo")

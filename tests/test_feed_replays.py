@@ -8,8 +8,8 @@ import asyncio
 
 from server.actors import Actor
 from server.broker.memory import MemoryBroker
-from server.feed import Feed
-from server.orders import Orders
+from server.changes.feed import Feed
+from server.orders.service import Orders
 from server.settings import Settings
 from tests.factories import make_draft
 

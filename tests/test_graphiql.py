@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from server import graphiql
+from schema import graphiql
 from tests.conftest import LiveServer
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Locator, Page, Route, expect
 
-from server.roles import Role
+from server.staff.roles import Role
 from tests.browser import chromium
 from tests.conftest import LiveServer, mint, place
 

@@ -20,16 +20,16 @@ from websockets.typing import Subprotocol
 from schema import build_schema
 from schema.access import guarded
 from schema.context import Context
-from server.amendments import Amendments
 from server.broker import create_broker
-from server.cashier import Cashier
+from server.changes.feed import Feed
 from server.clock import SystemClock
-from server.feed import Feed
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
 from server.store import create_store
-from server.tokens import Tokens
 from tests.conftest import LiveServer, mint, place
 from tests.test_graphql_http import receive, socket, subscribe, ws_url
 

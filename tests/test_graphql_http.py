@@ -15,9 +15,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from server.clock import SystemClock
-from server.roles import Role
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
 from server.store import create_store
-from server.tokens import Tokens
 from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import make_order
 

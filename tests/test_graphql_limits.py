@@ -15,16 +15,16 @@ from schema import build_schema
 from schema.context import Context
 from schema.cost import MAX_COST, SIZES, cost
 from server.actors import Actor
-from server.amendments import Amendments
 from server.broker.memory import MemoryBroker
-from server.cashier import Cashier
+from server.changes.feed import Feed
 from server.clock import ManualClock
-from server.feed import Feed
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
 from server.store import Store
-from server.tokens import Tokens
 from tests import test_fuzz, test_schema
 from tests.conftest import LiveServer, mint
 from tests.screenshot import ACTIVE

@@ -12,7 +12,7 @@ import pytest
 from schema import build_schema
 from schema.context import Context
 from server.actors import Actor
-from server.roles import Role
+from server.staff.roles import Role
 from tests.conftest import LiveServer, mint
 
 MISTAKES = {

@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from server.roles import Role
+from server.staff.roles import Role
 from server.text import NUL_REFUSED
 from tests.conftest import LiveServer, dojo_client, mint, place
 

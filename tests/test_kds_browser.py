@@ -13,8 +13,8 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from server import revisions
-from server.roles import Role
 from server.settings import Settings
+from server.staff.roles import Role
 from tests.browser import chromium
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
 from tests.factories import collection_order, make_order

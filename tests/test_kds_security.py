@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from server.clock import SystemClock
-from server.kds import COOKIE
-from server.roles import Role
+from server.kds.pages import COOKIE
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
 from server.store import create_store
-from server.tokens import Tokens
 from tests.conftest import LiveServer, mint, place
 
 

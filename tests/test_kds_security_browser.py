@@ -10,9 +10,9 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
 from server.clock import SystemClock
-from server.roles import Role
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
 from server.store import create_store
-from server.tokens import Tokens
 from tests.browser import chromium
 from tests.conftest import LiveServer, mint, place
 from tests.test_kds_browser import move_through

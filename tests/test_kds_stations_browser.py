@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from server.roles import Role
+from server.staff.roles import Role
 from tests.browser import chromium
 from tests.conftest import LiveServer, dojo_client, mint, place
 from tests.factories import item, make_order

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.errors import InvalidRequest
-from server.kitchen import STAGES, all_day, is_allergy, payment_badge, stage_of, ticket
+from server.kds.tickets import STAGES, all_day, is_allergy, payment_badge, stage_of, ticket
 from server.lifecycle import ACTIVE, OrderStatus
-from server.order import CollectionDetails, Order, OrderDetails, OrderType
-from server.payments import Payment, PaymentSource, PaymentStatus
+from server.orders.model import CollectionDetails, Order, OrderDetails, OrderType
+from server.payments.model import Payment, PaymentSource, PaymentStatus
 from server.text import folded
 from tests.factories import an_order
 

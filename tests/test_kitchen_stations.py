@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.errors import NotFound
-from server.kitchen import STAGES, station_names, station_stage, ticket
+from server.kds.tickets import STAGES, station_names, station_stage, ticket
 from server.lifecycle import OrderStatus
-from server.order import Order, VoidedItem
-from server.prep import station_recalls
-from server.stations import Routing, Rule, RuleKind, Station
+from server.orders.model import Order, VoidedItem
+from server.stations.prep import station_recalls
+from server.stations.routing import Routing, Rule, RuleKind, Station
 from tests.factories import an_order, item, make_draft
 
 S = OrderStatus

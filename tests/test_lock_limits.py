@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from server.actors import Actor, ActorKind
-from server.cashier import Cashier
-from server.changes import ChangeKind
+from server.changes.model import ChangeKind
 from server.clock import ManualClock, iso
 from server.errors import Conflict, Forbidden, InvalidRequest
-from server.locks import Lock
-from server.orders import Orders
-from server.roles import Role
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.payments.model import Lock
 from server.settings import Settings
+from server.staff.roles import Role
 from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import make_draft, make_order
 

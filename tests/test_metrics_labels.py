@@ -11,7 +11,7 @@ import httpx
 
 from schema import build_schema
 from server.dojo.rest import OPERATIONS
-from server.roles import Role
+from server.staff.roles import Role
 from tests.conftest import LiveServer, mint
 
 ROUTES = {op.capabilities[0].split(":")[0] for op in OPERATIONS} | {

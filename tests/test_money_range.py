@@ -10,7 +10,7 @@ import pytest
 
 from schema import build_schema
 from server.money import MAX_VALUE
-from server.roles import Role
+from server.staff.roles import Role
 from tests.conftest import LiveServer, dojo_client, mint, place
 from tests.factories import item, make_order, money
 

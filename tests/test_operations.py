@@ -21,8 +21,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from server.roles import Role
 from server.settings import Settings
+from server.staff.roles import Role
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
 from tests.factories import make_order, payment_event
 from tests.processes import ServerProcess

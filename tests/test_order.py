@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from server.errors import invalid
 from server.money import MAX_VALUE
-from server.order import OrderDraft
+from server.orders.model import OrderDraft
 from tests.factories import item, make_order, modifier, money
 
 

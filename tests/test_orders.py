@@ -10,15 +10,15 @@ import pytest
 
 from server.actors import Actor, ActorKind
 from server.broker.memory import MemoryBroker
-from server.cashier import Cashier, EventOutcome
-from server.changes import CHANNEL, Change, ChangeKind
+from server.changes.model import CHANNEL, Change, ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
-from server.order import Order
-from server.orders import Orders
+from server.orders.model import Order
+from server.orders.service import Orders
 from server.paging import SearchFilters
-from server.payments import Event, PaymentStatus
+from server.payments.cashier import Cashier, EventOutcome
+from server.payments.model import Event, PaymentStatus
 from server.store import Store
 from tests.factories import make_draft, payment_event
 

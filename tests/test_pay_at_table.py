@@ -11,7 +11,7 @@ import pytest
 
 from server.clock import ManualClock, iso
 from server.money import MAX_VALUE
-from server.roles import Role
+from server.staff.roles import Role
 from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import item, make_order, modifier, money
 

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.lifecycle import TERMINAL, OrderStatus
-from server.payments import Payment, PaymentSource, PaymentStatus, counts
+from server.payments.model import Payment, PaymentSource, PaymentStatus, counts
 from tests.factories import an_order
 
 statuses = st.one_of(st.none(), st.sampled_from(PaymentStatus))

@@ -16,8 +16,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from server.broker.postgres import APPLICATION, dsn
-from server.roles import Role
 from server.settings import Settings
+from server.staff.roles import Role
 from tests.conftest import DOJO_AUTH, NO_POSTGRES, POSTGRES_URL, mint
 from tests.factories import make_order
 from tests.processes import ServerProcess
@@ -218,9 +218,9 @@ async def test_a_change_number_waits_for_the_transaction_holding_an_earlier_one(
     N uncommitted, another cannot take N+1; it gets it only once N is committed."""
     from datetime import UTC, datetime
 
-    from server.changes import ChangeKind
+    from server.changes.model import ChangeKind
+    from server.changes.rows import append_change
     from server.lifecycle import OrderStatus
-    from server.queries.changes import append_change
 
     now = datetime.now(UTC)
     async with store.write() as first:

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from server.actors import Actor
-from server.changes import ChangeKind
+from server.changes.model import ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, Forbidden, InvalidRequest
 from server.lifecycle import OrderStatus
-from server.order import Order, OrderDraft
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
-from server.stations import Rule, RuleKind, Station
+from server.orders.model import Order, OrderDraft
+from server.orders.service import Orders
+from server.staff.roles import Role
+from server.stations.prep import Prep
+from server.stations.routing import Rule, RuleKind, Station
 from tests.factories import item, make_draft
 
 S = OrderStatus

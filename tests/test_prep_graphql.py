@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.roles import Role
+from server.staff.roles import Role
 from tests.conftest import LiveServer, dojo_client, mint, place
 
 STATIONS = """{ stations { id name position isDefault rules { kind pattern position } } }"""

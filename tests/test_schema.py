@@ -15,17 +15,17 @@ from sqlalchemy import event
 from schema import MAX_ALIASES, MAX_DEPTH, build_schema
 from schema.context import Context
 from server.actors import Actor
-from server.amendments import Amendments
 from server.broker.memory import MemoryBroker
-from server.cashier import Cashier
+from server.changes.feed import Feed
 from server.clock import ManualClock
-from server.feed import Feed
 from server.lifecycle import OrderStatus
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
 from server.store import Store
-from server.tokens import Tokens
 from tests.factories import make_draft, payment_event
 
 ORDER_FIELDS = """
@@ -338,7 +338,7 @@ async def test_active_orders_are_every_open_order_oldest_first(run, clock: Manua
 
 
 async def test_unmatched_payments_lists_intents_no_order_holds(run, cashier: Cashier):
-    from server.payments import Event
+    from server.payments.model import Event
 
     event = Event.model_validate_json(orjson.dumps(payment_event("pi_lost", "Captured")))
     await cashier.handle_event(event, by=Actor.dojo({}))

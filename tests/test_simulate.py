@@ -10,8 +10,8 @@ import pytest
 
 from server.errors import Unauthorized
 from server.lifecycle import OrderStatus
-from server.orders import Orders
-from server.payments import PaymentStatus
+from server.orders.service import Orders
+from server.payments.model import PaymentStatus
 from server.simulate import Plan, payment_event, plan_order, play
 from tests import dojo_contract
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.errors import InvalidRequest
-from server.stations import Routing, Rule, RuleKind, Station
+from server.stations.routing import Routing, Rule, RuleKind, Station
 
 GRILL, FRY, BAR, COLD = (
     Station(name, name.title(), n) for n, name in enumerate(["grill", "fry", "bar", "cold"])

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from server.actors import Actor
 from server.errors import Unavailable
-from server.orders import Orders
+from server.orders.service import Orders
 from server.paging import SearchFilters
 from server.settings import Settings
 from server.store import Store, async_url, create_store

@@ -12,16 +12,16 @@ import pytest
 from schema import build_schema
 from schema.context import Context
 from server.actors import Actor
-from server.amendments import Amendments
 from server.broker.memory import MemoryBroker
-from server.cashier import Cashier
+from server.changes.feed import Feed
 from server.clock import ManualClock
-from server.feed import Feed
-from server.orders import Orders
-from server.prep import Prep
-from server.roles import Role
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.staff.roles import Role
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
 from server.store import Store
-from server.tokens import Tokens
 from tests.factories import make_draft
 
 SCHEMA = build_schema()

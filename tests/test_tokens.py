@@ -9,9 +9,9 @@ from server.actors import ActorKind
 from server.broker.memory import MemoryBroker
 from server.clock import ManualClock
 from server.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from server.roles import GRANTS, Permission, Role
+from server.staff.roles import GRANTS, Permission, Role
+from server.staff.tokens import CHANNEL, Tokens, bearer, digest
 from server.store import Store
-from server.tokens import CHANNEL, Tokens, bearer, digest
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.errors import InvalidRequest
-from server.stations import Routing, Rule, RuleKind, Station
+from server.stations.routing import Routing, Rule, RuleKind, Station
 from server.venue import parse, render
 
 FILE = """

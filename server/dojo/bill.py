@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from server.dojo import contract
 from server.money import format_amount
-from server.order import Order, OrderType
+from server.orders.model import Order, OrderType
 from server.settings import Settings
 
 WIDTH: Final = 32  # characters of Body text on a terminal's receipt

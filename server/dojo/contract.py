@@ -1,6 +1,6 @@
 """Dojo's JSON shapes (EPOS Data API 1.0): the requests we parse and the bodies we render.
 
-The order's content already wears Dojo's names (server/order.py); this module adds what is
+The order's content already wears Dojo's names (server/orders/model.py); this module adds what is
 Dojo's alone: which request fields are required, the rendered `Order` with its computed
 amounts, the paged search response and the `EPOSError` body.
 """
@@ -23,7 +23,7 @@ from server.errors import (
     Unauthorized,
     Unavailable,
 )
-from server.order import Content, Order, OrderDraft, PaymentIn
+from server.orders.model import Content, Order, OrderDraft, PaymentIn
 from server.paging import MAX_LIMIT, Page
 
 

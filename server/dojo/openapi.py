@@ -23,8 +23,8 @@ from server.dojo.contract import (
 from server.dojo.rest import OPERATIONS, Operation
 from server.lifecycle import OrderStatus
 from server.money import Money
-from server.order import Content, OrderContent, PaymentIn
-from server.payments import Event
+from server.orders.model import Content, OrderContent, PaymentIn
+from server.payments.model import Event
 
 RENAMED: Final = {"PaymentIn": "Payment", "OrderResponse": "Order", "PaymentStatus": "PaymentIntentStatus"}
 HEADERS: Final = {

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from server.broker import Broker
-from server.changes import CHANNEL
+from server.changes import outbox
+from server.changes.model import CHANNEL
 from server.clock import Clock
 from server.dojo.client import DojoApi
 from server.errors import OrderpassError
-from server.queries import outbox
 from server.store import Store
 
 log = logging.getLogger("orderpass.dojo.outbox")

@@ -16,12 +16,12 @@ from datetime import timedelta
 from typing import Final
 
 from server.actors import POS
-from server.cashier import Cashier
 from server.clock import Clock
 from server.dojo.client import DojoApi
 from server.dojo.paths import UnsafeId
 from server.errors import OrderpassError
 from server.money import Money
+from server.payments.cashier import Cashier
 from server.text import shown
 
 log = logging.getLogger("orderpass.dojo.resolver")

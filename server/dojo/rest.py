@@ -24,13 +24,13 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.actors import Actor
-from server.cashier import Cashier
 from server.dojo import contract
 from server.dojo.bill import Merchant, order_bill
 from server.errors import InvalidRequest, OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
-from server.orders import Orders
+from server.orders.service import Orders
 from server.paging import SearchFilters
-from server.payments import Event
+from server.payments.cashier import Cashier
+from server.payments.model import Event
 from server.text import NUL_REFUSED, holds_nul, shown
 
 log = logging.getLogger("orderpass.dojo")

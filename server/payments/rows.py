@@ -1,4 +1,4 @@
-"""Payments and the payment-intent events Dojo delivers."""
+"""Payments, the payment-intent events Dojo delivers, and Dojo's locks on orders."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import (
     INTENT_LOOKUPS,
+    LOCKS,
     PAYMENT_EVENTS,
     PAYMENTS,
 )
-from server.payments import Event, Payment, PaymentStatus, UnmatchedPayment
-from server.queries import dialect_insert, insert_ignoring
+from server.payments.model import Event, Payment, PaymentStatus, UnmatchedPayment
+from server.sql import dialect_insert, insert_ignoring
 
 # -- payments and Dojo's events -----------------------------------------------------------------
 
@@ -165,3 +166,20 @@ async def lookup_failed(
 async def lookup_state(session: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
     query = select(INTENT_LOOKUPS).where(INTENT_LOOKUPS.c.payment_intent_id.in_(intent_ids))
     return {row.payment_intent_id: row for row in await session.execute(query)}
+
+
+async def take(
+    session: AsyncConnection, order_id: str, *, lock_id: str, expiry: datetime, now: datetime
+) -> None:
+    """Take, extend or replace the order's one lock."""
+    statement = dialect_insert(session, LOCKS).values(
+        order_id=order_id, lock_id=lock_id, expiry=expiry, locked_at=now
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[LOCKS.c.order_id], set_={"lock_id": lock_id, "expiry": expiry, "locked_at": now}
+    )
+    await session.execute(statement)
+
+
+async def release(session: AsyncConnection, order_id: str) -> None:
+    await session.execute(delete(LOCKS).where(LOCKS.c.order_id == order_id))

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from server.broker import Broker
-from server.changes import CHANNEL, Change
+from server.changes.model import CHANNEL, Change
 from server.errors import Unavailable
 from server.lifecycle import OrderStatus
-from server.order import Order
-from server.orders import Orders
+from server.orders.model import Order
+from server.orders.service import Orders
 from server.pacing import paced
 
 log = logging.getLogger("orderpass.feed")

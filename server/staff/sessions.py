@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from server.broker import Broker
 from server.errors import Unavailable
-from server.tokens import CHANNEL, Tokens, digest
+from server.staff.tokens import CHANNEL, Tokens, digest
 
 log = logging.getLogger("orderpass.sessions")
 

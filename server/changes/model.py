@@ -1,4 +1,5 @@
-"""Committed changes to orders: their kinds and the small message the broker carries.
+"""Committed changes to orders: their kinds, the small message the broker carries, and an
+order's history (append-only entries, one per creation, move, payment change, edit or cancel).
 
 A message names a change (sequence, order id, kind), never the order itself: subscribers
 read `sequence > last` from the store, so a message lost or reordered in transit costs
@@ -8,11 +9,13 @@ nothing but a moment's delay.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
+from server.actors import Actor
 from server.lifecycle import OrderStatus
 
 CHANNEL: Final = "orderpass.changes"
@@ -48,3 +51,14 @@ class Change:
     def from_json(cls, message: str) -> Change:
         data = orjson.loads(message)
         return cls(int(data["sequence"]), str(data["orderId"]), ChangeKind(data["kind"]))
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    order_id: str
+    at: datetime
+    kind: ChangeKind
+    actor: Actor
+    from_status: OrderStatus | None = None
+    to_status: OrderStatus | None = None
+    detail: dict[str, Any] | None = None

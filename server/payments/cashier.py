@@ -14,20 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
 from server.broker import Broker
-from server.changes import Change, ChangeKind
+from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.clock import Clock, iso
 from server.errors import Conflict, InvalidRequest
-from server.history import HistoryEntry
 from server.lifecycle import TERMINAL
-from server.locks import Lock, capped
 from server.money import MAX_VALUE, Money
-from server.order import Order
-from server.payments import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
-from server.queries import locks
-from server.queries import payments as payment_rows
-from server.roles import Permission
+from server.orders.model import Order
+from server.payments import rows as locks
+from server.payments import rows as payment_rows
+from server.payments.model import Event, Lock, Payment, PaymentSource, PaymentStatus, UnmatchedPayment, capped
 from server.service import Service, existing
 from server.settings import DOJO_LOCK_MAX_SECONDS
+from server.staff.roles import Permission
 from server.store import Store
 from server.text import shown
 
@@ -219,7 +217,7 @@ class Cashier(Service):
     async def lock(self, order_id: str, *, lock_id: str, expiry: datetime, by: Actor) -> Order:
         """Lock an open order for Dojo while a table pays; taking the same lock again renews it.
         The lock lives at most `longest_lock` from now, whatever expiry Dojo names: capped, not
-        refused, since a refusal would only fail the table's payment (server/locks.py)."""
+        refused, since a refusal would only fail the table's payment (server/payments/model.py)."""
         by.require(Permission.PAY)
         now = self.clock.now()
         if expiry <= now:

@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import ITEMS, ORDERS, RULES, STATIONS
-from server.queries import insert_many
-from server.stations import Routing, Rule, RuleKind, Station
+from server.sql import insert_many
+from server.stations.routing import Routing, Rule, RuleKind, Station
 
 _STATIONS = select(STATIONS).order_by(STATIONS.c.position, STATIONS.c.id)
 _RULES = select(RULES).order_by(RULES.c.station_id, RULES.c.position, RULES.c.id)

@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
 from server.broker import Broker
-from server.changes import Change, ChangeKind
+from server.changes import outbox
+from server.changes import rows as changes
+from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.clock import Clock, utc_or_invalid
 from server.errors import Conflict, InvalidRequest, NotFound, OrderpassError, Unavailable
-from server.history import HistoryEntry
-from server.kitchen import STAGES, Stage
+from server.kds.tickets import STAGES, Stage
 from server.lifecycle import (
     ACTIVE,
     BUMP,
@@ -36,16 +37,16 @@ from server.lifecycle import (
     check_move,
     marks_every_item_made,
 )
-from server.order import Order, OrderDraft
+from server.orders import rows as assembly
+from server.orders import rows as order_rows
+from server.orders.model import Order, OrderDraft
+from server.orders.placing import Outcome, Placement, place_batch
+from server.orders.stats import KitchenStats, kitchen_stats, station_timings
 from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
-from server.placing import Outcome, Placement, place_batch
-from server.queries import assembly, changes, outbox
-from server.queries import orders as order_rows
-from server.queries import prep as prep_rows
-from server.roles import Permission
 from server.service import Service, existing
-from server.stations import mark
-from server.stats import KitchenStats, kitchen_stats, station_timings
+from server.staff.roles import Permission
+from server.stations import rows as prep_rows
+from server.stations.routing import mark
 from server.store import Store
 
 log = logging.getLogger("orderpass.orders")
@@ -81,7 +82,7 @@ class Orders(Service):
     async def place(self, draft: OrderDraft, *, by: Actor, client_key: str | None = None) -> Order:
         """Place an order. A retry (the same Dojo order id, or the same client key) returns the
         order it already placed; the same id with a different order is a Conflict. Requests that
-        arrive together share one transaction (server/placing.py), each with its own answer."""
+        arrive together share one transaction (server/orders/placing.py), each with its own answer."""
         by.require(Permission.CREATE)
         placement = Placement(draft, by, client_key)
         answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()

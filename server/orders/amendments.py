@@ -19,18 +19,17 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
-from server.changes import Change, ChangeKind
+from server.changes import rows as changes
+from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.errors import Conflict, InvalidRequest
-from server.history import HistoryEntry
 from server.lifecycle import TERMINAL, OrderStatus, finished_by_items, reopened_by_items
 from server.money import MAX_VALUE, Money
-from server.order import Order, OrderItem, VoidedItem
-from server.queries import changes
-from server.queries import orders as order_rows
-from server.queries import prep as prep_rows
-from server.roles import Permission
+from server.orders import rows as order_rows
+from server.orders.model import Order, OrderItem, VoidedItem
 from server.service import Service, existing, status_steps
-from server.stations import PrepLine
+from server.staff.roles import Permission
+from server.stations import rows as prep_rows
+from server.stations.routing import PrepLine
 
 MAX_ADDED: Final = 100
 

@@ -19,17 +19,18 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
-from server.changes import Change, ChangeKind
+from server.changes import outbox
+from server.changes import rows as changes
+from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.errors import Conflict, OrderpassError, Unavailable
-from server.history import HistoryEntry
 from server.lifecycle import AUTO_CONFIRMED, OrderStatus
-from server.order import Order, OrderDraft
-from server.payments import Payment, PaymentSource, PaymentStatus
-from server.queries import assembly, changes, outbox
-from server.queries import orders as order_rows
-from server.queries import payments as payment_rows
-from server.queries import prep as prep_rows
-from server.stations import Routing
+from server.orders import rows as assembly
+from server.orders import rows as order_rows
+from server.orders.model import Order, OrderDraft
+from server.payments import rows as payment_rows
+from server.payments.model import Payment, PaymentSource, PaymentStatus
+from server.stations import rows as prep_rows
+from server.stations.routing import Routing
 
 Outcome = Order | OrderpassError
 

@@ -17,16 +17,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
-from server.changes import Change, ChangeKind
+from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.errors import Conflict, InvalidRequest
-from server.history import HistoryEntry
 from server.lifecycle import ACTIVE, BRING_BACK, OrderStatus, reopened_by_items, started_by_station
-from server.order import Order
-from server.queries import assembly
-from server.queries import prep as prep_rows
-from server.roles import Permission
+from server.orders import rows as assembly
+from server.orders.model import Order
 from server.service import Service, existing, status_steps
-from server.stations import PrepLine, Routing, Rule, Station, check_rules, mark
+from server.staff.roles import Permission
+from server.stations import rows as prep_rows
+from server.stations.routing import PrepLine, Routing, Rule, Station, check_rules, mark
 
 S = OrderStatus
 

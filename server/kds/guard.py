@@ -1,7 +1,7 @@
 """The kitchen display's door, guarded in one place: a request that changes something (pairing,
 unpairing: any method but GET and HEAD) must come from one of our own pages, and every answer,
 page, fragment, refusal or static file, tells the browser what it may do with it. The door wraps
-each of its routes in this guard (server/kds.py)."""
+each of its routes in this guard (server/kds/pages.py)."""
 
 from __future__ import annotations
 

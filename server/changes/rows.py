@@ -11,14 +11,13 @@ from sqlalchemy import Row, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor, ActorKind
-from server.changes import Change, ChangeKind
-from server.history import HistoryEntry
+from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.lifecycle import OrderStatus
 from server.models import (
     CHANGES,
     HISTORY,
 )
-from server.queries import insert_many
+from server.sql import insert_many
 
 SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for change numbers
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import OUTBOX
-from server.queries import dialect_insert
+from server.sql import dialect_insert
 
 _PENDING = OUTBOX.c.delivered_at.is_(None)
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.actors import Actor
-from server.tokens import Tokens
+from server.staff.tokens import Tokens
 
 COOKIE: Final = "orderpass_kds"
 DAY: Final = 24 * 3600

@@ -22,21 +22,21 @@ from starlette.templating import Jinja2Templates
 
 from server.actors import Actor
 from server.errors import InvalidRequest, NotFound, OrderpassError
-from server.guard import Guard
-from server.kitchen import STAGES, Stage, Ticket, stage_of, station_names, station_stage, ticket
+from server.kds.guard import Guard
+from server.kds.tickets import STAGES, Stage, Ticket, stage_of, station_names, station_stage, ticket
 from server.lifecycle import RECALL
-from server.order import Order
-from server.orders import Orders
+from server.orders.model import Order
+from server.orders.service import Orders
 from server.origins import local_destination, navigated_from_elsewhere
-from server.prep import Prep
-from server.roles import Permission
-from server.screens import COOKIE as COOKIE  # where schema/view.py and the tests look for it
-from server.screens import forget, remember, screen_of
 from server.settings import Settings
-from server.stations import Routing, Station
-from server.tokens import Tokens
+from server.staff.roles import Permission
+from server.staff.screens import COOKIE as COOKIE  # where schema/view.py and the tests look for it
+from server.staff.screens import forget, remember, screen_of
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
+from server.stations.routing import Routing, Station
 
-ROOT: Final = Path(__file__).resolve().parent.parent
+ROOT: Final = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class KitchenDisplay:
         return cls(settings, Jinja2Templates(directory=ROOT / "kds_templates"))
 
     def routes(self) -> list[BaseRoute]:
-        """Every route of the door, each behind the one guard (server/guard.py)."""
+        """Every route of the door, each behind the one guard (server/kds/guard.py)."""
         guard = [Middleware(Guard, refuse=self.refused)]
         table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
             ("/kds", self.board, "GET"),
@@ -163,7 +163,7 @@ class KitchenDisplay:
         return self._page(request, "_recall.html", context)
 
     def refused(self, request: Request) -> Response:
-        """A request from another site (server/guard.py): a page a person can read, not JSON."""
+        """A request from another site (server/kds/guard.py): a page a person can read, not JSON."""
         return self._page(request, "refused.html", {}, status=403)
 
     async def _board(

@@ -18,10 +18,9 @@ from pydantic.alias_generators import to_camel
 
 from server.clock import UtcDatetime
 from server.lifecycle import TERMINAL, OrderStatus
-from server.locks import Lock
 from server.money import MAX_VALUE, Money, is_currency
-from server.payments import Payment
-from server.stations import PrepLine
+from server.payments.model import Lock, Payment
+from server.stations.routing import PrepLine
 
 MAX_QUANTITY = 1_000_000
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
@@ -230,7 +229,7 @@ class Order:
     created_at: datetime
     updated_at: datetime
     lock: Lock | None = None  # Dojo's, while it takes payment; may have expired
-    prep: tuple[PrepLine, ...] = ()  # each item at its station (server/stations.py), in item order
+    prep: tuple[PrepLine, ...] = ()  # each item at its station (server/stations/routing.py), in item order
     voided: tuple[VoidedItem, ...] = ()  # items taken off since it was placed (not in `content`)
 
     @property

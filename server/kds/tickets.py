@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from server.errors import InvalidRequest, NotFound
 from server.lifecycle import ACTIVE, BUMP, EXPO, KITCHEN, READY_BOARD, RECALL, OrderStatus
-from server.order import Order, OrderItem, OrderSubItem, OrderType
-from server.payments import PaymentStatus
-from server.stations import PrepLine, Routing
+from server.orders.model import Order, OrderItem, OrderSubItem, OrderType
+from server.payments.model import PaymentStatus
+from server.stations.routing import PrepLine, Routing
 from server.text import folded
 
 S = OrderStatus

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.history import HistoryEntry
+from server.changes.model import HistoryEntry
 from server.lifecycle import OrderStatus
 
 

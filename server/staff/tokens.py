@@ -4,7 +4,7 @@ on every request and every operation over a socket.
 
 A revocation is announced on the broker (`CHANNEL`), so every process closes that token's open
 sockets at once; where no broker crosses processes (`orderpass token revoke` from a shell with
-SQLite), each process's sweep of its open sockets (server/sessions.py) finds it within seconds.
+SQLite), each process's sweep of its open sockets (server/staff/sessions.py) finds it within seconds.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from server.broker import Broker
 from server.clock import Clock
 from server.errors import Conflict, InvalidRequest, NotFound
 from server.models import STAFF_TOKENS
-from server.queries import insert_ignoring
-from server.roles import Role
+from server.sql import insert_ignoring
+from server.staff.roles import Role
 from server.store import Store
 
 PREFIX: Final = "opt_"

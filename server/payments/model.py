@@ -1,16 +1,17 @@
-"""Payments against an order, Dojo's payment-intent events, and which payments count."""
+"""Payments against an order, Dojo's payment-intent events, which payments count, and Dojo's
+write lock on an order while it takes payment at the table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from server.clock import UtcDatetime
+from server.clock import UtcDatetime, iso
 from server.errors import describe
 
 
@@ -108,3 +109,23 @@ class Event(_Dojo):
 
     def payment(self) -> PaymentIntentEvent:
         return PaymentIntentEvent.model_validate(self.data, strict=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    lock_id: str
+    expiry: datetime
+
+    def holds(self, now: datetime) -> bool:
+        """A lock past its expiry no longer holds: Dojo may have vanished mid-payment."""
+        return now < self.expiry
+
+    def describe(self) -> str:
+        return f"lock {self.lock_id} until {iso(self.expiry)}"
+
+
+def capped(expiry: datetime, *, now: datetime, longest: timedelta) -> datetime:
+    """The expiry a new or extended lock gets: what Dojo asked for, but at most `longest` from
+    now. An expiry in 9999 would keep staff off the order for good should Dojo then vanish; a
+    shorter one only means Dojo, which extends a live payment in short steps, extends sooner."""
+    return min(expiry, now + longest)
