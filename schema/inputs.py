@@ -15,7 +15,7 @@ from server import errors
 from server.lifecycle import OrderStatus
 from server.money import Money
 from server.orders.model import OrderDraft, OrderItem, OrderType
-from server.paging import SearchFilters
+from server.orders.search import SearchFilters
 
 M = TypeVar("M", bound=BaseModel)
 

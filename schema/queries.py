@@ -10,9 +10,10 @@ import strawberry
 from schema import inputs, types
 from schema.context import Info
 from server.errors import NotFound
+from server.orders.search import SearchFilters
 from server.orders.service import MAX_ACTIVE
 from server.pacing import paced
-from server.paging import MAX_LIMIT, SearchFilters
+from server.paging import MAX_LIMIT
 
 
 @strawberry.type

@@ -56,6 +56,7 @@ class OrderRow(SQLModel, table=True):
     id: str = Field(primary_key=True)
     dojo_order_id: str | None = Field(default=None, unique=True)
     client_key: str | None = None  # a staff client's idempotency key
+    requesting_product: str | None = None  # Dojo's `dojo-requesting-product` when it placed the order
     fingerprint: str | None = None  # of the order as placed, to tell a retry from a clash
     status: str = Field(index=True)
     version: int = 1
@@ -292,6 +293,15 @@ class RoutingRuleRow(SQLModel, table=True):
     position: int = 0
 
 
+class ItemAdditionRow(SQLModel, table=True):
+    """A staff client's idempotency key for addItems: a retry with the same key adds nothing again."""
+
+    __tablename__ = "item_additions"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    client_key: str = Field(primary_key=True)
+    added_at: datetime = _time()
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -311,3 +321,4 @@ OUTBOX = _table(OutboxRow)
 INTENT_LOOKUPS = _table(IntentLookupRow)
 STATIONS = _table(StationRow)
 RULES = _table(RoutingRuleRow)
+ITEM_ADDITIONS = _table(ItemAdditionRow)

@@ -20,9 +20,8 @@ from server.changes import outbox
 from server.changes import rows as changes
 from server.changes.model import CHANNEL, Change, ChangeKind, HistoryEntry
 from server.clock import Clock
-from server.errors import Conflict, NotFound
+from server.errors import Conflict
 from server.lifecycle import OrderStatus, check_move
-from server.orders import rows as assembly
 from server.orders import rows as order_rows
 from server.orders.model import Order
 from server.payments.model import Payment
@@ -100,10 +99,3 @@ def status_steps(
         )
         status = step
     return entries
-
-
-async def existing(tx: AsyncConnection, order_id: str) -> Order:
-    order = await assembly.load_order(tx, order_id)
-    if order is None:
-        raise NotFound(f"no order {order_id}")
-    return order

@@ -48,7 +48,8 @@ def test_an_unknown_stage_is_invalid():
 
 
 def test_a_ticket_says_who_it_serves_and_what_to_make():
-    made = ticket(an_order(), product="Order&Pay", timezone=LONDON)
+    made = ticket(dataclasses.replace(an_order(), requesting_product="Order&Pay"), timezone=LONDON)
+    assert made.product == "Order&Pay"
     assert made.serves == "Table 5"
     assert made.title.startswith("T5-")
     assert [(line.quantity, line.name) for line in made.lines] == [(2, "Burger"), (2, "Lager")]
@@ -61,9 +62,9 @@ def test_a_ticket_says_who_it_serves_and_what_to_make():
 
 
 def test_collection_tickets_say_asap_or_the_local_time():
-    assert ticket(collection(None, asap=True), product=None, timezone=LONDON).serves == "Collect ASAP"
+    assert ticket(collection(None, asap=True), timezone=LONDON).serves == "Collect ASAP"
     summer = datetime(2026, 7, 1, 17, 30, tzinfo=UTC)
-    assert ticket(collection(summer), product=None, timezone=LONDON).serves == "Collect 18:30"
+    assert ticket(collection(summer), timezone=LONDON).serves == "Collect 18:30"
 
 
 @pytest.mark.parametrize(

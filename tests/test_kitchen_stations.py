@@ -72,7 +72,7 @@ def test_a_station_shows_the_kitchens_orders_that_hold_items_it_has_still_to_mak
 
 def test_a_station_ticket_lists_only_its_items_each_by_line_with_what_is_done():
     order = routed(two_burgers(), done={3: NOON})
-    made = ticket(order, product=None, timezone=LONDON, stage=GRILL)
+    made = ticket(order, timezone=LONDON, stage=GRILL)
     assert [(line.number, line.name, line.done) for line in made.lines] == [
         (1, "Burger", False),
         (3, "Burger Deluxe", True),
@@ -81,13 +81,13 @@ def test_a_station_ticket_lists_only_its_items_each_by_line_with_what_is_done():
     assert made.lines[0].modifiers == ("Extra Cheese",)
     assert made.lines[0].note == "no onions"
     assert made.note_allergy  # the order's note still reaches every station
-    (lager,) = ticket(order, product=None, timezone=LONDON, stage=BAR).lines
+    (lager,) = ticket(order, timezone=LONDON, stage=BAR).lines
     assert (lager.number, lager.name) == (2, "Lager")
 
 
 def test_the_expo_sees_every_item_ticked_and_the_station_that_made_it():
     order = routed(status=S.PREPARED, done={1: NOON, 2: NOON})
-    made = ticket(order, product=None, timezone=LONDON, stage=STAGES["expo"], stations=station_names(ROUTING))
+    made = ticket(order, timezone=LONDON, stage=STAGES["expo"], stations=station_names(ROUTING))
     assert [(line.name, line.station, line.done) for line in made.lines] == [
         ("Burger", "Grill", True),
         ("Lager", "Bar", True),
@@ -98,12 +98,12 @@ def test_a_one_station_venue_does_not_label_every_line():
     alone = Routing((Station("kitchen", "Kitchen", 0, True),), ())
     assert station_names(alone) == {}
     assert station_names(ROUTING) == {"kitchen": "Kitchen", "grill": "Grill", "bar": "Bar"}
-    made = ticket(routed(), product=None, timezone=LONDON, stations=station_names(alone))
+    made = ticket(routed(), timezone=LONDON, stations=station_names(alone))
     assert [line.station for line in made.lines] == [None, None]
 
 
 def test_a_ticket_of_an_order_without_stations_lists_every_item_unnumbered():
-    made = ticket(an_order(), product=None, timezone=LONDON)
+    made = ticket(an_order(), timezone=LONDON)
     assert [(line.number, line.done) for line in made.lines] == [(None, False), (None, False)]
 
 
@@ -143,15 +143,15 @@ def test_edits_after_firing_show_on_the_same_ticket_as_added_and_void_lines():
         voided=(VoidedItem(lager_line.line, lager, "bar", later, "out of lager"),),
     )
     names = station_names(ROUTING)
-    everything = ticket(edited, product=None, timezone=LONDON, stations=names)
+    everything = ticket(edited, timezone=LONDON, stations=names)
     assert [(line.number, line.name, line.added, line.voided) for line in everything.lines] == [
         (1, "Burger", False, False),
         (2, "Lager", False, True),  # in its place, struck through
         (4, "Burger Deluxe", True, False),
     ]
-    grill = ticket(edited, product=None, timezone=LONDON, stage=GRILL, stations=names)
+    grill = ticket(edited, timezone=LONDON, stage=GRILL, stations=names)
     assert [(line.number, line.added) for line in grill.lines] == [(1, False), (4, True)]
-    bar = ticket(edited, product=None, timezone=LONDON, stage=BAR, stations=names)
+    bar = ticket(edited, timezone=LONDON, stage=BAR, stations=names)
     assert [(line.name, line.voided) for line in bar.lines] == [("Lager", True)]
     assert not BAR.shows(edited)  # nothing left for the bar to make: its screen lets the ticket go
     assert GRILL.all_day([edited]) == [("Burger", 2), ("Fries", 2), ("Burger Deluxe", 1)]

@@ -15,8 +15,8 @@ from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
 from server.orders.model import Order
+from server.orders.search import SearchFilters
 from server.orders.service import Orders
-from server.paging import SearchFilters
 from server.payments.cashier import Cashier, EventOutcome
 from server.payments.model import Event, PaymentStatus
 from server.store import Store

@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from server.actors import Actor
 from server.errors import Unavailable
+from server.orders.search import SearchFilters
 from server.orders.service import Orders
-from server.paging import SearchFilters
 from server.settings import Settings
 from server.store import Store, async_url, create_store
 from tests.factories import make_draft

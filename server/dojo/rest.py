@@ -27,8 +27,8 @@ from server.actors import Actor
 from server.dojo import contract
 from server.dojo.bill import Merchant, order_bill
 from server.errors import InvalidRequest, OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
+from server.orders.search import SearchFilters
 from server.orders.service import Orders
-from server.paging import SearchFilters
 from server.payments.cashier import Cashier
 from server.payments.model import Event
 from server.text import NUL_REFUSED, holds_nul, shown

@@ -204,13 +204,9 @@ class KitchenDisplay:
     async def _tickets(
         self, request: Request, orders: list[Order], *, stage: Stage, routing: Routing
     ) -> list[Ticket]:
-        histories = await _orders(request).histories([o.id for o in orders])
         zone = ZoneInfo(self.settings.timezone)
         names = station_names(routing)
-        return [
-            ticket(o, product=_product(histories.get(o.id, [])), timezone=zone, stage=stage, stations=names)
-            for o in orders
-        ]
+        return [ticket(o, timezone=zone, stage=stage, stations=names) for o in orders]
 
     def _page(
         self, request: Request, name: str, context: dict[str, Any], *, status: int = 200,
@@ -271,7 +267,3 @@ def _partial(stage: Stage) -> str:
     if stage.station is not None:
         return "_station_ticket.html"
     return "_ready_ticket.html" if stage.name == "ready" else "_ticket.html"
-
-
-def _product(history: list[Any]) -> str | None:
-    return next((entry.actor.requesting_product for entry in history if entry.actor.requesting_product), None)

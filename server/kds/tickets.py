@@ -119,7 +119,6 @@ class Ticket:
 def ticket(
     order: Order,
     *,
-    product: str | None,
     timezone: ZoneInfo,
     stage: Stage | None = None,
     stations: Mapping[str, str] | None = None,
@@ -140,7 +139,7 @@ def ticket(
         status=order.status,
         title=content.reference or content.display_name or order.id,
         serves=serves(order, timezone),
-        product=product,
+        product=order.requesting_product,
         lines=tuple(sorted(lines, key=lambda line: line.number or 0)),
         note=content.note,
         note_allergy=is_allergy(content.note),

@@ -19,14 +19,14 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
-from server.changes import rows as changes
 from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.errors import Conflict, InvalidRequest
 from server.lifecycle import TERMINAL, OrderStatus, finished_by_items, reopened_by_items
 from server.money import MAX_VALUE, Money
 from server.orders import rows as order_rows
 from server.orders.model import Order, OrderItem, VoidedItem
-from server.service import Service, existing, status_steps
+from server.orders.rows import existing
+from server.service import Service, status_steps
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
 from server.stations.routing import PrepLine
@@ -44,9 +44,11 @@ class Amendments(Service):
             raise InvalidRequest(f"add 1 to {MAX_ADDED} items at a time", field="items")
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
-            if client_key is not None and await _added_with(tx, order_id, client_key):
-                return order
             now = self.clock.now()
+            if client_key is not None and not await order_rows.claim_addition(
+                tx, order_id, client_key, now=now
+            ):
+                return order  # a retry: the first call added them (a refused call claimed nothing)
             self._check_open(order, now)
             _check_currency(order, items)
             total = order.content.total_amount.value + sum(item.line_total() for item in items)
@@ -174,10 +176,3 @@ def _amounts(item: OrderItem) -> list[Money]:
     for sub in item.sub_items:
         found += [sub.amount_per_item, *(m.amount_per_modifier for m in sub.modifiers)]
     return found
-
-
-async def _added_with(tx: AsyncConnection, order_id: str, client_key: str) -> bool:
-    history = (await changes.histories(tx, [order_id])).get(order_id, [])
-    return any(
-        e.kind is ChangeKind.ITEMS_CHANGED and (e.detail or {}).get("key") == client_key for e in history
-    )

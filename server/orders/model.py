@@ -231,6 +231,7 @@ class Order:
     lock: Lock | None = None  # Dojo's, while it takes payment; may have expired
     prep: tuple[PrepLine, ...] = ()  # each item at its station (server/stations/routing.py), in item order
     voided: tuple[VoidedItem, ...] = ()  # items taken off since it was placed (not in `content`)
+    requesting_product: str | None = None  # the Dojo product that placed it (Order&Pay, ...), if Dojo did
 
     @property
     def currency(self) -> str:

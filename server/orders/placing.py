@@ -24,7 +24,6 @@ from server.changes import rows as changes
 from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.errors import Conflict, OrderpassError, Unavailable
 from server.lifecycle import AUTO_CONFIRMED, OrderStatus
-from server.orders import rows as assembly
 from server.orders import rows as order_rows
 from server.orders.model import Order, OrderDraft
 from server.payments import rows as payment_rows
@@ -90,7 +89,7 @@ async def place_batch(
             batch.outcomes[index] = exc
     last = await _write(tx, batch, placements, dojo_events=dojo_events)
     if batch.retried:
-        found = {o.id: o for o in await assembly.load_orders(tx, list(set(batch.retried.values())))}
+        found = {o.id: o for o in await order_rows.load_orders(tx, list(set(batch.retried.values())))}
         for index, order_id in batch.retried.items():
             batch.outcomes[index] = found.get(order_id) or Unavailable(
                 "the order placed for this retry is gone; retry"
@@ -124,8 +123,16 @@ def _plan(
     confirm = auto_confirm and placement.by.is_dojo
     status = AUTO_CONFIRMED if confirm else OrderStatus.NEW
     prep = batch.routing.route_items(placement.draft.items, at=batch.now)
+    product = placement.by.requesting_product
     new = order_rows.NewOrder(
-        order_id, placement.draft, status, tuple(payments), placement.fingerprint, placement.client_key, prep
+        order_id,
+        placement.draft,
+        status,
+        tuple(payments),
+        placement.fingerprint,
+        placement.client_key,
+        prep,
+        requesting_product=product,
     )
     batch.new[index] = new
     batch.history.append(
@@ -150,6 +157,7 @@ def _plan(
         batch.now,
         batch.now,
         prep=prep,
+        requesting_product=product,
     )
     batch.outcomes[index] = placed
 

@@ -1,28 +1,30 @@
-"""Orders in and out of their tables: an Order written as rows and read back from them, and
-the statements that find, move and count orders. Nothing here commits."""
+"""An Order in its tables and back: the one mapping, both directions side by side, and the
+statements that write, load and move whole orders. Nothing here commits.
+
+The order's head row holds its content flat. Wherever a content field and a column share a
+name (with a part's prefix: `customer_name`, `collect_asap`) the mapping is written from the
+model's fields, so a new field of Dojo's Order needs its column and nothing here. Items, their
+modifiers, discounts, tax lines and payments have tables of their own, loaded five statements
+for any number of orders.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from types import UnionType
+from typing import Any, Final, TypeVar, cast, get_args
 
 import orjson
-from sqlalchemy import Row, Table, exists, func, or_, select, tuple_, update
+from sqlalchemy import Row, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
-from server.models import (
-    DISCOUNTS,
-    ITEMS,
-    LOCKS,
-    ORDERS,
-    PAYMENTS,
-    TAX_LINES,
-)
+from server.errors import NotFound
+from server.lifecycle import OrderStatus
+from server.models import DISCOUNTS, ITEM_ADDITIONS, ITEMS, LOCKS, ORDERS, PAYMENTS, TAX_LINES
 from server.money import Money
 from server.orders.model import (
     CollectionDetails,
@@ -41,13 +43,72 @@ from server.orders.model import (
     TaxLine,
     VoidedItem,
 )
-from server.paging import Key, SearchFilters
-from server.payments.model import Lock, Payment, PaymentSource, PaymentStatus
-from server.payments.rows import payment_row
+from server.payments.model import Lock, Payment
+from server.payments.rows import payment_of, payment_row
 from server.sql import grouped, insert_ignoring, insert_many, rows
 from server.stations.routing import PrepLine
 
-# -- writing an order ---------------------------------------------------------------------------
+C = TypeVar("C", bound=Content)
+CHUNK: Final = 50  # orders loaded per round of statements: ~20 ms of the loop's time on a slow core
+
+# -- the content's flat parts: one mapping, both directions ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Flat:
+    """A part of an order's content kept on its head row: each field in the column named
+    `prefix + field` (or the field itself, when it already starts with the prefix), unless
+    `renamed`; Money as its value, since the row holds the order's one currency."""
+
+    model: type[Content]
+    prefix: str = ""
+    renamed: Mapping[str, str] = field(default_factory=dict)
+
+    def columns(self) -> dict[str, str]:
+        """Field name -> column name, for the fields that have a column."""
+        found = {name: self._column(name) for name in self.model.model_fields}
+        return {name: column for name, column in found.items() if column in ORDERS.c}
+
+    def written(self, part: Content | None) -> dict[str, Any]:
+        return {column: _stored(getattr(part, name, None)) for name, column in self.columns().items()}
+
+    def read(self, head: Row[Any]) -> dict[str, Any]:
+        fields = self.model.model_fields
+        return {
+            name: _money(getattr(head, column), head.currency) if _is_money(fields[name].annotation) else
+            getattr(head, column)
+            for name, column in self.columns().items()
+        }  # fmt: skip
+
+    def _column(self, name: str) -> str:
+        if name in self.renamed:
+            return self.renamed[name]
+        return name if name.startswith(self.prefix) else self.prefix + name
+
+
+HEAD: Final = Flat(OrderContent)  # reference, note, display name, total, service charge, ...
+DINE_IN: Final = Flat(DineInDetails)
+COLLECTION: Final = Flat(CollectionDetails, prefix="collect_")
+CUSTOMER: Final = Flat(
+    Customer,
+    prefix="customer_",
+    renamed={"email_address": "customer_email", "phone_number": "customer_phone"},
+)
+
+
+def _stored(value: Any) -> Any:
+    return value.value if isinstance(value, Money) else value
+
+
+def _money(value: int | None, currency: str) -> Money | None:
+    return None if value is None else Money.of(value, currency)
+
+
+def _is_money(annotation: Any) -> bool:
+    return annotation is Money or (isinstance(annotation, UnionType) and Money in get_args(annotation))
+
+
+# -- an order as rows ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,75 +120,32 @@ class NewOrder:
     fingerprint: str
     client_key: str | None
     prep: tuple[PrepLine, ...] = ()  # where each item went (server/stations/routing.py)
+    requesting_product: str | None = None  # the Dojo product that placed it
 
 
-async def insert_orders(session: AsyncConnection, news: Sequence[NewOrder], *, now: datetime) -> set[str]:
-    """Insert orders and all their lines, one statement per table however many there are; the ids
-    inserted (an order whose Dojo id or client key another process just took is left out)."""
-    heads = [
-        _order_row(n.order_id, n.draft, n.status, n.payments, n.fingerprint, now)
-        | {"client_key": n.client_key}
-        for n in news
-    ]
-    inserted = set(
-        (await session.execute(insert_ignoring(session, ORDERS).returning(ORDERS.c.id), heads)).scalars()
-    )
-    tables: dict[Table, list[dict[str, Any]]] = {
-        ITEMS: [],
-        DISCOUNTS: [],
-        TAX_LINES: [],
-        PAYMENTS: [],
-    }
-    for new in news:
-        if new.order_id not in inserted:
-            continue
-        tables[ITEMS] += _line_rows(new.order_id, new.draft.items, new.prep)
-        tables[DISCOUNTS] += [_dump(new.order_id, n, d) for n, d in enumerate(new.draft.discounts)]
-        tables[TAX_LINES] += [_tax_row(new.order_id, n, t) for n, t in enumerate(new.draft.tax_lines)]
-        tables[PAYMENTS] += [payment_row(new.order_id, n, p, now) for n, p in enumerate(new.payments)]
-    for table, found in tables.items():
-        await insert_many(session, table, found)
-    return inserted
-
-
-def _order_row(
-    order_id: str,
-    draft: OrderDraft,
-    status: OrderStatus,
-    payments: Sequence[Payment],
-    fingerprint: str | None,
-    now: datetime,
-) -> dict[str, Any]:
-    dine_in = draft.details.dine_in or DineInDetails()
-    collection = draft.details.collection or CollectionDetails()
-    customer = draft.customer or Customer()
+def head_row(new: NewOrder, *, now: datetime) -> dict[str, Any]:
+    draft, details = new.draft, new.draft.details
     return {
-        "id": order_id,
+        **HEAD.written(draft),
+        **DINE_IN.written(details.dine_in),
+        **COLLECTION.written(details.collection),
+        **CUSTOMER.written(draft.customer),
+        "id": new.order_id,
         "dojo_order_id": draft.dojo_order_id,
-        "fingerprint": fingerprint,
-        "status": status.value,
+        "client_key": new.client_key,
+        "fingerprint": new.fingerprint,
+        "requesting_product": new.requesting_product,
+        "status": new.status.value,
         "version": 1,
-        "order_type": draft.details.order_type.value,
-        **dine_in.model_dump(),
-        "collect_asap": collection.asap,
-        "collect_at": collection.collect_at,
-        "reference": draft.reference,
-        "display_name": draft.display_name,
-        "note": draft.note,
+        "order_type": details.order_type.value,
         "currency": draft.currency,
-        "total_amount": draft.total_amount.value,
-        "service_charge_amount": draft.service_charge_amount.value if draft.service_charge_amount else None,
-        "paid_amount": sum(p.paid_amount for p in payments if p.counts),
-        "customer_id": customer.id,
-        "customer_name": customer.name,
-        "customer_email": customer.email_address,
-        "customer_phone": customer.phone_number,
+        "paid_amount": sum(p.paid_amount for p in new.payments if p.counts),
         "created_at": now,
         "updated_at": now,
     }
 
 
-def _line_rows(
+def line_rows(
     order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine], *, first_line: int = 1
 ) -> list[dict[str, Any]]:
     """Items take lines first_line.. in order, each with its station; sub-items follow, each
@@ -163,26 +181,6 @@ def _line_rows(
     return lines
 
 
-async def next_line(session: AsyncConnection, order_id: str) -> int:
-    """The line after every line (item or sub-item) the order has: where added items start."""
-    query = select(func.coalesce(func.max(ITEMS.c.line), 0)).where(ITEMS.c.order_id == order_id)
-    return int((await session.execute(query)).scalar_one()) + 1
-
-
-async def insert_items(
-    session: AsyncConnection, order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine]
-) -> None:
-    """Items added to a placed order, on the lines `prep` gives them (from `next_line`)."""
-    await insert_many(session, ITEMS, _line_rows(order_id, items, prep, first_line=prep[0].line))
-
-
-async def void_lines(
-    session: AsyncConnection, order_id: str, lines: Sequence[int], *, at: datetime, reason: str | None
-) -> None:
-    where = (ITEMS.c.order_id == order_id) & ITEMS.c.line.in_(lines) & ITEMS.c.parent_line.is_(None)
-    await session.execute(update(ITEMS).where(where).values(voided_at=at, void_reason=reason))
-
-
 def _modifiers(modifiers: Sequence[Modifier]) -> str | None:
     if not modifiers:
         return None
@@ -191,25 +189,174 @@ def _modifiers(modifiers: Sequence[Modifier]) -> str | None:
     ).decode()
 
 
-def _dump(order_id: str, position: int, model: Content, **extra: Any) -> dict[str, Any]:
-    """A line's own fields, with Money reduced to its value (the order holds the currency)."""
-    row = {name: getattr(model, name) for name in type(model).model_fields}
-    return {
-        "order_id": order_id,
-        "position": position,
-        **extra,
-        **{name: value.value if isinstance(value, Money) else value for name, value in row.items()},
+def part_row(order_id: str, position: int, model: Content) -> dict[str, Any]:
+    """A discount's or tax line's own fields, Money as its value; a tax line's `id` is `tax_id`."""
+    fields = {_part_column(name): _stored(getattr(model, name)) for name in type(model).model_fields}
+    return {"order_id": order_id, "position": position, **fields}
+
+
+def _part_column(name: str) -> str:
+    return "tax_id" if name == "id" else name
+
+
+# -- rows as an order ---------------------------------------------------------------------------
+
+
+def order_of(head: Row[Any], lines: list[Row[Any]], parts: Mapping[Table, list[Row[Any]]]) -> Order:
+    currency = head.currency
+    children: defaultdict[int, list[OrderSubItem]] = defaultdict(list)
+    for row in lines:
+        if row.parent_line is not None:
+            children[row.parent_line].append(_sub_item(row, currency))
+
+    def item(row: Row[Any]) -> OrderItem:
+        return OrderItem.model_construct(
+            **dict(_sub_item(row, currency)), sub_items=tuple(children[row.line])
+        )
+
+    tops = [row for row in lines if row.parent_line is None]
+    live = [row for row in tops if row.voided_at is None]
+    content = OrderContent.model_construct(
+        **HEAD.read(head),
+        items=tuple(item(row) for row in live),
+        customer=_part(Customer, CUSTOMER.read(head)),
+        details=_details(head),
+        discounts=tuple(_part_of(Discount, row, currency) for row in parts[DISCOUNTS]),
+        tax_lines=tuple(_part_of(TaxLine, row, currency) for row in parts[TAX_LINES]),
+    )
+    return Order(
+        id=head.id,
+        dojo_order_id=head.dojo_order_id,
+        status=OrderStatus(head.status),
+        version=head.version,
+        content=content,
+        payments=tuple(payment_of(row) for row in parts[PAYMENTS]),
+        created_at=head.created_at,
+        updated_at=head.updated_at,
+        lock=Lock(head.lock_id, head.expiry) if head.lock_id is not None else None,
+        prep=tuple(
+            PrepLine(row.line, row.station, row.routed_at or head.created_at, row.done_at)
+            for row in live
+            if row.station is not None
+        ),
+        voided=tuple(
+            VoidedItem(row.line, item(row), row.station, row.voided_at, row.void_reason)
+            for row in tops
+            if row.voided_at is not None
+        ),
+        requesting_product=head.requesting_product,
+    )
+
+
+def _sub_item(row: Row[Any], currency: str) -> OrderSubItem:
+    modifiers = tuple(
+        Modifier.model_construct(
+            name=name, plu=plu, quantity=quantity, amount_per_modifier=Money.of(amount, currency)
+        )
+        for name, plu, quantity, amount in (orjson.loads(row.modifiers) if row.modifiers else ())
+    )
+    return OrderSubItem.model_construct(
+        name=row.name,
+        plu=row.plu,
+        quantity=row.quantity,
+        note=row.note,
+        amount_per_item=Money.of(row.amount_per_item, currency),
+        modifiers=modifiers,
+    )
+
+
+def _details(head: Row[Any]) -> OrderDetails:
+    order_type = OrderType(head.order_type)
+    dine_in, collection = DINE_IN.read(head), COLLECTION.read(head)
+    return OrderDetails.model_construct(
+        order_type=order_type,
+        dine_in=_part(DineInDetails, dine_in, kept=order_type is OrderType.DINE_IN),
+        collection=_part(CollectionDetails, collection, kept=order_type is OrderType.COLLECTION),
+    )
+
+
+def _part(model: type[C], fields: dict[str, Any], *, kept: bool = False) -> C | None:
+    """A part of the content, or None where it was not given (every field empty)."""
+    given = kept or any(value is not None for value in fields.values())
+    return cast(C, model.model_construct(**fields)) if given else None
+
+
+def _part_of(model: type[C], row: Row[Any], currency: str) -> C:
+    fields = {name: getattr(row, _part_column(name)) for name in model.model_fields}
+    return cast(C, model.model_construct(**{**fields, "amount_total": Money.of(row.amount_total, currency)}))
+
+
+# -- writing, loading and moving whole orders ---------------------------------------------------
+
+
+async def insert_orders(tx: AsyncConnection, news: Sequence[NewOrder], *, now: datetime) -> set[str]:
+    """Insert orders and all their lines, one statement per table however many there are; the ids
+    inserted (an order whose Dojo id or client key another process just took is left out)."""
+    heads = [head_row(new, now=now) for new in news]
+    statement = insert_ignoring(tx, ORDERS).returning(ORDERS.c.id)
+    inserted = set((await tx.execute(statement, heads)).scalars())
+    tables: dict[Table, list[dict[str, Any]]] = {ITEMS: [], DISCOUNTS: [], TAX_LINES: [], PAYMENTS: []}
+    for new in (new for new in news if new.order_id in inserted):
+        tables[ITEMS] += line_rows(new.order_id, new.draft.items, new.prep)
+        tables[DISCOUNTS] += [part_row(new.order_id, n, d) for n, d in enumerate(new.draft.discounts)]
+        tables[TAX_LINES] += [part_row(new.order_id, n, t) for n, t in enumerate(new.draft.tax_lines)]
+        tables[PAYMENTS] += [payment_row(new.order_id, n, p, now) for n, p in enumerate(new.payments)]
+    for table, found in tables.items():
+        await insert_many(tx, table, found)
+    return inserted
+
+
+async def existing(tx: AsyncConnection, order_id: str) -> Order:
+    """The whole order, or NotFound."""
+    found = await load_orders(tx, [order_id])
+    if not found:
+        raise NotFound(f"no order {order_id}")
+    return found[0]
+
+
+async def load_orders(tx: AsyncConnection, ids: Sequence[str]) -> list[Order]:
+    """Whole orders, in the order of `ids`: five statements for each CHUNK of them, letting the
+    event loop in between. SQLite runs on the loop's own thread (server/sqlite_inline.py), and
+    reading and assembling a thousand orders in one go held every other request for ~0.4 s."""
+    found: list[Order] = []
+    for start in range(0, len(ids), CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        found += await _load_chunk(tx, ids[start : start + CHUNK])
+    return found
+
+
+# The order with Dojo's lock on it, if any, in one statement.
+_HEADS = select(ORDERS, LOCKS.c.lock_id, LOCKS.c.expiry).outerjoin(LOCKS, LOCKS.c.order_id == ORDERS.c.id)
+_PARTS: Final = {
+    DISCOUNTS: DISCOUNTS.c.position,
+    TAX_LINES: TAX_LINES.c.position,
+    PAYMENTS: PAYMENTS.c.position,
+}
+
+
+async def _load_chunk(tx: AsyncConnection, ids: Sequence[str]) -> list[Order]:
+    if not ids:
+        return []
+    heads = {row.id: row for row in await tx.execute(_HEADS.where(ORDERS.c.id.in_(ids)))}
+    found = list(heads)
+    lines = grouped(await rows(tx, ITEMS, ITEMS.c.order_id.in_(found), ITEMS.c.line))
+    parts = {
+        table: grouped(await rows(tx, table, table.c.order_id.in_(found), by)) for table, by in _PARTS.items()
     }
+    return [
+        order_of(heads[order_id], lines[order_id], {table: parts[table][order_id] for table in parts})
+        for order_id in ids
+        if order_id in heads
+    ]
 
 
-def _tax_row(order_id: str, position: int, tax: TaxLine) -> dict[str, Any]:
-    row = _dump(order_id, position, tax)
-    row["tax_id"] = row.pop("id")
-    return row
+async def order_exists(tx: AsyncConnection, order_id: str) -> bool:
+    return (await tx.execute(select(ORDERS.c.id).where(ORDERS.c.id == order_id))).first() is not None
 
 
 async def find_placed_many(
-    session: AsyncConnection, keys: Sequence[tuple[str, str]]
+    tx: AsyncConnection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[str, str | None]]:
     """The orders already placed under these keys (("dojo", dojoOrderId) or ("client", key)):
     their ids and fingerprints."""
@@ -221,7 +368,7 @@ async def find_placed_many(
         or_(ORDERS.c.dojo_order_id.in_(dojo_ids), ORDERS.c.client_key.in_(client_keys))
     )
     found: dict[tuple[str, str], tuple[str, str | None]] = {}
-    for row in await session.execute(query):
+    for row in await tx.execute(query):
         if row.dojo_order_id in dojo_ids:
             found[("dojo", row.dojo_order_id)] = (row.id, row.fingerprint)
         if row.client_key in client_keys:
@@ -229,106 +376,8 @@ async def find_placed_many(
     return found
 
 
-async def order_exists(session: AsyncConnection, order_id: str) -> bool:
-    return (await session.execute(select(ORDERS.c.id).where(ORDERS.c.id == order_id))).first() is not None
-
-
-# -- searching ----------------------------------------------------------------------------------
-
-
-async def search_ids(
-    session: AsyncConnection, *, where: Sequence[Any], after: Key | None, before: Key | None, limit: int
-) -> tuple[list[str], bool]:
-    """Ids of one page, oldest first, and whether more lie beyond it in the walk's direction."""
-    key = tuple_(ORDERS.c.created_at, ORDERS.c.id)
-    conditions = list(where)
-    if after is not None:
-        conditions.append(key > tuple_(after.created_at, after.id))
-    if before is not None:
-        conditions.append(key < tuple_(before.created_at, before.id))
-    columns = (ORDERS.c.created_at, ORDERS.c.id)
-    order = [c.desc() for c in columns] if before is not None else list(columns)
-    query = select(ORDERS.c.id).where(*conditions).order_by(*order).limit(limit + 1)
-    ids = list((await session.scalars(query)).all())
-    more = len(ids) > limit
-    ids = ids[:limit]
-    return (ids[::-1] if before is not None else ids), more
-
-
-def filters(search: SearchFilters) -> list[Any]:
-    columns = {
-        "table_id": search.table_id,
-        "waiter_id": search.waiter_id,
-        "party_id": search.party_id,
-        "reservation_id": search.reservation_id,
-    }
-    where: list[Any] = [ORDERS.c[name] == value for name, value in columns.items() if value is not None]
-    if search.payable_only:
-        where.append(ORDERS.c.status.not_in([status.value for status in TERMINAL]))
-        where.append(ORDERS.c.paid_amount < ORDERS.c.total_amount)
-    if search.statuses:
-        where.append(ORDERS.c.status.in_([status.value for status in search.statuses]))
-    if search.order_type is not None:
-        where.append(ORDERS.c.order_type == search.order_type.value)
-    if search.created_after is not None:
-        where.append(ORDERS.c.created_at >= search.created_after)
-    if search.created_before is not None:
-        where.append(ORDERS.c.created_at < search.created_before)
-    if search.text:
-        text = search.text.strip()
-        where.append(
-            or_(
-                ORDERS.c.reference.icontains(text, autoescape=True),
-                ORDERS.c.display_name.icontains(text, autoescape=True),
-            )
-        )
-    return where
-
-
-async def count(session: AsyncConnection, where: Sequence[Any]) -> int:
-    query = select(func.count()).select_from(ORDERS).where(*where)
-    return int((await session.execute(query)).scalar_one())
-
-
-def open_where(
-    statuses: Collection[OrderStatus], *, collection_only: bool = False, station: str | None = None
-) -> list[Any]:
-    """Open orders in these statuses; collection orders only; or those with an item still to make
-    at a station (what a kitchen screen shows, so its limit counts only its own tickets)."""
-    where: list[Any] = [ORDERS.c.status.in_([s.value for s in statuses if s in ACTIVE])]
-    if collection_only:
-        where.append(ORDERS.c.order_type == OrderType.COLLECTION.value)
-    if station is not None:
-        undone = (
-            (ITEMS.c.order_id == ORDERS.c.id)
-            & (ITEMS.c.station == station)
-            & ITEMS.c.parent_line.is_(None)
-            & ITEMS.c.voided_at.is_(None)
-            & ITEMS.c.done_at.is_(None)
-        )
-        where.append(exists().where(undone))
-    return where
-
-
-async def key_of(session: AsyncConnection, order_id: str) -> Key | None:
-    """Where an order stands in the oldest-first walk."""
-    query = select(ORDERS.c.created_at, ORDERS.c.id).where(ORDERS.c.id == order_id)
-    row = (await session.execute(query)).first()
-    return Key(row.created_at, row.id) if row else None
-
-
-async def status_counts(session: AsyncConnection, *, since: datetime | None) -> dict[OrderStatus, int]:
-    query = select(ORDERS.c.status, func.count()).group_by(ORDERS.c.status)
-    if since is not None:
-        query = query.where(ORDERS.c.created_at >= since)
-    return {OrderStatus(status): int(n) for status, n in await session.execute(query)}
-
-
-# -- moving an order ----------------------------------------------------------------------------
-
-
 async def save_state(
-    session: AsyncConnection,
+    tx: AsyncConnection,
     order: Order,
     *,
     status: OrderStatus | None = None,
@@ -347,166 +396,31 @@ async def save_state(
     statement = (
         update(ORDERS).where(ORDERS.c.id == order.id, ORDERS.c.version == order.version).values(values)
     )
-    result = await session.execute(statement)
-    return bool(result.rowcount)
+    return bool((await tx.execute(statement)).rowcount)
 
 
-async def load_order(session: AsyncConnection, order_id: str) -> Order | None:
-    orders = await load_orders(session, [order_id])
-    return orders[0] if orders else None
+async def next_line(tx: AsyncConnection, order_id: str) -> int:
+    """The line after every line (item or sub-item) the order has: where added items start."""
+    query = select(func.coalesce(func.max(ITEMS.c.line), 0)).where(ITEMS.c.order_id == order_id)
+    return int((await tx.execute(query)).scalar_one()) + 1
 
 
-CHUNK: Final = 50  # ~20 ms of the loop's time on a slow core
-
-# The order with Dojo's lock on it, if any, in one statement.
-_HEADS = select(ORDERS, LOCKS.c.lock_id, LOCKS.c.expiry).outerjoin(LOCKS, LOCKS.c.order_id == ORDERS.c.id)
-
-
-async def load_orders(session: AsyncConnection, ids: Sequence[str]) -> list[Order]:
-    """Whole orders, in the order of `ids`: five statements for each CHUNK of them, letting the
-    event loop in between. SQLite runs on the loop's own thread (server/sqlite_inline.py), and
-    reading and assembling a thousand orders in one go held every other request for ~0.4 s."""
-    found: list[Order] = []
-    for start in range(0, len(ids), CHUNK):
-        if start:
-            await asyncio.sleep(0)
-        found += await _load_orders(session, ids[start : start + CHUNK])
-    return found
+async def insert_items(
+    tx: AsyncConnection, order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine]
+) -> None:
+    """Items added to a placed order, on the lines `prep` gives them (from `next_line`)."""
+    await insert_many(tx, ITEMS, line_rows(order_id, items, prep, first_line=prep[0].line))
 
 
-async def _load_orders(session: AsyncConnection, ids: Sequence[str]) -> list[Order]:
-    if not ids:
-        return []
-    heads = {row.id: row for row in await session.execute(_HEADS.where(ORDERS.c.id.in_(ids)))}
-    found = list(heads)
-    lines = grouped(await rows(session, ITEMS, ITEMS.c.order_id.in_(found), ITEMS.c.line))
-    discounts = grouped(await rows(session, DISCOUNTS, DISCOUNTS.c.order_id.in_(found), DISCOUNTS.c.position))
-    taxes = grouped(await rows(session, TAX_LINES, TAX_LINES.c.order_id.in_(found), TAX_LINES.c.position))
-    payments = grouped(await rows(session, PAYMENTS, PAYMENTS.c.order_id.in_(found), PAYMENTS.c.position))
-    return [
-        _order(
-            heads[order_id],
-            lines[order_id],
-            discounts[order_id],
-            taxes[order_id],
-            payments[order_id],
-        )
-        for order_id in ids
-        if order_id in heads
-    ]
+async def claim_addition(tx: AsyncConnection, order_id: str, client_key: str, *, now: datetime) -> bool:
+    """Take addItems' idempotency key for this order; False if a call already took it."""
+    row = {"order_id": order_id, "client_key": client_key, "added_at": now}
+    statement = insert_ignoring(tx, ITEM_ADDITIONS).returning(ITEM_ADDITIONS.c.order_id)
+    return (await tx.execute(statement, [row])).first() is not None
 
 
-def _order(
-    head: Row[Any],
-    lines: list[Row[Any]],
-    discounts: list[Row[Any]],
-    taxes: list[Row[Any]],
-    payments: list[Row[Any]],
-) -> Order:
-    currency = head.currency
-
-    def money(value: int) -> Money:
-        return Money.of(value, currency)
-
-    def mods(encoded: str | None) -> tuple[Modifier, ...]:
-        return tuple(
-            Modifier.model_construct(name=name, plu=plu, quantity=quantity, amount_per_modifier=money(amount))
-            for name, plu, quantity, amount in (orjson.loads(encoded) if encoded else ())
-        )
-
-    def sub_item(row: Row[Any]) -> OrderSubItem:
-        fields = {"name": row.name, "plu": row.plu, "quantity": row.quantity, "note": row.note}
-        return OrderSubItem.model_construct(
-            **fields, amount_per_item=money(row.amount_per_item), modifiers=mods(row.modifiers)
-        )
-
-    children: defaultdict[int, list[OrderSubItem]] = defaultdict(list)
-    for row in lines:
-        if row.parent_line is not None:
-            children[row.parent_line].append(sub_item(row))
-
-    def item(row: Row[Any]) -> OrderItem:
-        return OrderItem.model_construct(**dict(sub_item(row)), sub_items=tuple(children[row.line]))
-
-    tops = [row for row in lines if row.parent_line is None]
-    live = [row for row in tops if row.voided_at is None]
-    items = tuple(item(row) for row in live)
-    content = OrderContent.model_construct(
-        items=items,
-        note=head.note,
-        customer=_customer(head),
-        discounts=tuple(_discount(row, money) for row in discounts),
-        total_amount=money(head.total_amount),
-        tax_lines=tuple(_tax(row, money) for row in taxes),
-        service_charge_amount=money(head.service_charge_amount)
-        if head.service_charge_amount is not None
-        else None,
-        reference=head.reference,
-        details=_details(head),
-        display_name=head.display_name,
-    )
-    return Order(
-        id=head.id,
-        dojo_order_id=head.dojo_order_id,
-        status=OrderStatus(head.status),
-        version=head.version,
-        content=content,
-        payments=tuple(_payment(row) for row in payments),
-        created_at=head.created_at,
-        updated_at=head.updated_at,
-        lock=Lock(head.lock_id, head.expiry) if head.lock_id is not None else None,
-        prep=tuple(
-            PrepLine(row.line, row.station, row.routed_at or head.created_at, row.done_at)
-            for row in live
-            if row.station is not None
-        ),
-        voided=tuple(
-            VoidedItem(row.line, item(row), row.station, row.voided_at, row.void_reason)
-            for row in tops
-            if row.voided_at is not None
-        ),
-    )
-
-
-def _customer(head: Row[Any]) -> Customer | None:
-    fields = {
-        "id": head.customer_id,
-        "name": head.customer_name,
-        "email_address": head.customer_email,
-        "phone_number": head.customer_phone,
-    }
-    return Customer.model_construct(**fields) if any(v is not None for v in fields.values()) else None
-
-
-def _details(head: Row[Any]) -> OrderDetails:
-    order_type = OrderType(head.order_type)
-    dine_in = {name: getattr(head, name) for name in DineInDetails.model_fields}
-    collection = {"asap": head.collect_asap, "collect_at": head.collect_at}
-    has_dine_in = order_type is OrderType.DINE_IN or any(v is not None for v in dine_in.values())
-    has_collection = order_type is OrderType.COLLECTION or any(v is not None for v in collection.values())
-    return OrderDetails.model_construct(
-        order_type=order_type,
-        dine_in=DineInDetails.model_construct(**dine_in) if has_dine_in else None,
-        collection=CollectionDetails.model_construct(**collection) if has_collection else None,
-    )
-
-
-def _discount(row: Row[Any], money: Any) -> Discount:
-    fields = {name: getattr(row, name) for name in Discount.model_fields}
-    return Discount.model_construct(**{**fields, "amount_total": money(row.amount_total)})
-
-
-def _tax(row: Row[Any], money: Any) -> TaxLine:
-    fields = {name: getattr(row, name) for name in TaxLine.model_fields if name != "id"}
-    return TaxLine.model_construct(**{**fields, "id": row.tax_id, "amount_total": money(row.amount_total)})
-
-
-def _payment(row: Row[Any]) -> Payment:
-    return Payment(
-        payment_intent_id=row.payment_intent_id,
-        paid_amount=row.paid_amount,
-        tips_amount=row.tips_amount,
-        source=PaymentSource(row.source),
-        status=PaymentStatus(row.status) if row.status else None,
-        status_at=row.status_at,
-    )
+async def void_lines(
+    tx: AsyncConnection, order_id: str, lines: Sequence[int], *, at: datetime, reason: str | None
+) -> None:
+    where = (ITEMS.c.order_id == order_id) & ITEMS.c.line.in_(lines) & ITEMS.c.parent_line.is_(None)
+    await tx.execute(update(ITEMS).where(where).values(voided_at=at, void_reason=reason))

@@ -37,13 +37,15 @@ from server.lifecycle import (
     check_move,
     marks_every_item_made,
 )
-from server.orders import rows as assembly
 from server.orders import rows as order_rows
+from server.orders import search
 from server.orders.model import Order, OrderDraft
 from server.orders.placing import Outcome, Placement, place_batch
+from server.orders.rows import existing
+from server.orders.search import SearchFilters
 from server.orders.stats import KitchenStats, kitchen_stats, station_timings
-from server.paging import Key, Page, PageRequest, SearchFilters, encode, scope_of
-from server.service import Service, existing
+from server.paging import Key, Page, PageRequest, encode, scope_of
+from server.service import Service
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
 from server.stations.routing import mark
@@ -137,7 +139,7 @@ class Orders(Service):
     async def get_many(self, order_ids: list[str]) -> list[Order]:
         """The orders that exist among these ids, in the order asked."""
         async with self.store.read() as tx:
-            return await assembly.load_orders(tx, order_ids)
+            return await order_rows.load_orders(tx, order_ids)
 
     async def history(self, order_id: str) -> list[HistoryEntry]:
         async with self.store.read() as tx:
@@ -160,10 +162,10 @@ class Orders(Service):
         scope = scope_of(*dataclasses.astuple(filters))
         page = PageRequest.parse(limit=limit, after=after, before=before, scope=scope)
         async with self.store.read() as tx:
-            ids, more = await order_rows.search_ids(
-                tx, where=order_rows.filters(filters), after=page.after, before=page.before, limit=page.limit
+            ids, more = await search.search_ids(
+                tx, where=search.filters(filters), after=page.after, before=page.before, limit=page.limit
             )
-            orders = await assembly.load_orders(tx, ids)
+            orders = await order_rows.load_orders(tx, ids)
         if not orders:
             return Page(orders, [], None, None)
         cursors = [encode(Key(o.created_at, o.id), scope=scope) for o in orders]
@@ -173,7 +175,7 @@ class Orders(Service):
 
     async def count(self, filters: SearchFilters) -> int:
         async with self.store.read() as tx:
-            return await order_rows.count(tx, order_rows.filters(filters))
+            return await search.count(tx, search.filters(filters))
 
     async def active(
         self, stage: Stage = ALL_ACTIVE, *, limit: int = MAX_ACTIVE, after: str | None = None
@@ -185,17 +187,17 @@ class Orders(Service):
             raise InvalidRequest(f"limit: must be between 1 and {MAX_ACTIVE}", field="limit")
         where = _on(stage)
         async with self.store.read() as tx:
-            key = await order_rows.key_of(tx, after) if after is not None else None
+            key = await search.key_of(tx, after) if after is not None else None
             if after is not None and key is None:
                 raise InvalidRequest(f"after: no order {after}", field="after")
-            ids, _ = await order_rows.search_ids(tx, where=where, after=key, before=None, limit=limit)
-            total = await order_rows.count(tx, where)
-            return ActiveOrders(await assembly.load_orders(tx, ids), total)
+            ids, _ = await search.search_ids(tx, where=where, after=key, before=None, limit=limit)
+            total = await search.count(tx, where)
+            return ActiveOrders(await order_rows.load_orders(tx, ids), total)
 
     async def active_count(self, stage: Stage = ALL_ACTIVE) -> int:
         """How many open orders a stage's screen holds, however many that is."""
         async with self.store.read() as tx:
-            return await order_rows.count(tx, _on(stage))
+            return await search.count(tx, _on(stage))
 
     async def last_sequence(self) -> int:
         """The newest change's sequence: load the board, then subscribe since this, and miss nothing."""
@@ -214,14 +216,14 @@ class Orders(Service):
             bumped = [m for m in moves if m.from_status and BUMP.get(m.from_status) is m.to_status]
             latest = {m.order_id: m for m in reversed(bumped)}  # the newest move per order wins
             ids = sorted(latest, key=lambda order_id: latest[order_id].at, reverse=True)
-            orders = await assembly.load_orders(tx, ids)
+            orders = await order_rows.load_orders(tx, ids)
         recallable = [o for o in orders if o.status is latest[o.id].to_status and o.status in RECALL]
         return recallable[:limit]
 
     async def status_counts(self) -> dict[OrderStatus, int]:
         """How many orders are in each status, of all time: what an operator graphs."""
         async with self.store.read() as tx:
-            return await order_rows.status_counts(tx, since=None)
+            return await search.status_counts(tx, since=None)
 
     async def owed_to_dojo(self) -> outbox.Depth:
         """POS events written but not yet delivered to Dojo: what an operator watches."""
@@ -231,7 +233,7 @@ class Orders(Service):
     async def stats(self, since: datetime) -> KitchenStats:
         since = utc_or_invalid(since, field="since")
         async with self.store.read() as tx:
-            counts = await order_rows.status_counts(tx, since=since)
+            counts = await search.status_counts(tx, since=since)
             entries = await changes.history_since(tx, since)
             routing = await prep_rows.routing(tx)
             done = await prep_rows.done_since(tx, since)
@@ -292,7 +294,7 @@ class Orders(Service):
 
 
 def _on(stage: Stage) -> list[Any]:
-    return order_rows.open_where(stage.statuses, collection_only=stage.collection_only, station=stage.station)
+    return search.open_where(stage.statuses, collection_only=stage.collection_only, station=stage.station)
 
 
 def _moved(

@@ -20,10 +20,11 @@ from server.errors import Conflict, InvalidRequest
 from server.lifecycle import TERMINAL
 from server.money import MAX_VALUE, Money
 from server.orders.model import Order
+from server.orders.rows import existing
 from server.payments import rows as locks
 from server.payments import rows as payment_rows
 from server.payments.model import Event, Lock, Payment, PaymentSource, PaymentStatus, UnmatchedPayment, capped
-from server.service import Service, existing
+from server.service import Service
 from server.settings import DOJO_LOCK_MAX_SECONDS
 from server.staff.roles import Permission
 from server.store import Store

@@ -16,7 +16,7 @@ from server.models import (
     PAYMENT_EVENTS,
     PAYMENTS,
 )
-from server.payments.model import Event, Payment, PaymentStatus, UnmatchedPayment
+from server.payments.model import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
 from server.sql import dialect_insert, insert_ignoring
 
 # -- payments and Dojo's events -----------------------------------------------------------------
@@ -87,6 +87,18 @@ def payment_row(order_id: str, position: int, payment: Payment, now: datetime) -
         "status_at": payment.status_at,
         "created_at": now,
     }
+
+
+def payment_of(row: Row[Any]) -> Payment:
+    """A payment row as the payment it records (payment_row's other direction)."""
+    return Payment(
+        payment_intent_id=row.payment_intent_id,
+        paid_amount=row.paid_amount,
+        tips_amount=row.tips_amount,
+        source=PaymentSource(row.source),
+        status=PaymentStatus(row.status) if row.status else None,
+        status_at=row.status_at,
+    )
 
 
 async def insert_payment(

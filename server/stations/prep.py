@@ -20,9 +20,10 @@ from server.actors import POS, Actor
 from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.errors import Conflict, InvalidRequest
 from server.lifecycle import ACTIVE, BRING_BACK, OrderStatus, reopened_by_items, started_by_station
-from server.orders import rows as assembly
+from server.orders import rows as order_rows
 from server.orders.model import Order
-from server.service import Service, existing, status_steps
+from server.orders.rows import existing
+from server.service import Service, status_steps
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
 from server.stations.routing import PrepLine, Routing, Rule, Station, check_rules, mark
@@ -98,7 +99,7 @@ class Prep(Service):
         async with self.store.read() as tx:
             statuses = [s.value for s in BRING_BACK]
             ids = await prep_rows.done_recently(tx, station_id, since=since, statuses=statuses)
-            orders = await assembly.load_orders(tx, ids)
+            orders = await order_rows.load_orders(tx, ids)
         return station_recalls(orders, station_id, since=since, limit=limit)
 
     async def bump(
