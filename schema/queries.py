@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Final
 
 import strawberry
 
@@ -12,7 +13,10 @@ from schema.context import Info
 from server.errors import NotFound
 from server.orders.service import MAX_ACTIVE
 from server.pacing import paced
-from server.paging import MAX_LIMIT, SearchFilters
+from server.paging import MAX_LIMIT, PageFields, SearchFilters
+
+# A refusal names the arguments this door's caller sent (`first`), not Dojo's `cursor.limit`.
+ARGUMENTS: Final = PageFields(limit="first", after="after", before="before", cursors="before")
 
 
 @strawberry.type
@@ -54,7 +58,7 @@ class Query:
         self, info: Info, filter: inputs.OrderFilter | None = None, first: int = 50, after: str | None = None
     ) -> OrderConnection:
         filters = inputs.filters(filter)
-        page = await info.context.orders.search(filters, limit=first, after=after)
+        page = await info.context.orders.search(filters, limit=first, after=after, fields=ARGUMENTS)
         nodes = [types.order(order) for order in page.items]
         edges = [
             OrderEdge(cursor=cursor, node=node) for cursor, node in zip(page.cursors, nodes, strict=True)
@@ -77,7 +81,7 @@ class Query:
         self, info: Info, first: int = MAX_ACTIVE, after: str | None = None
     ) -> AsyncIterator[types.OrderNode]:
         # Up to a thousand orders: rendered a chunk at a time, so a Dojo call waits for none of it.
-        found = await info.context.orders.active(limit=first, after=after)
+        found = await info.context.orders.active(limit=first, after=after, fields=ARGUMENTS)
         return paced(types.order(order) for order in found.orders)
 
     @strawberry.field(description="How many orders are active, however many `activeOrders` returns.")
