@@ -8,14 +8,14 @@ from typing import Annotated
 
 import strawberry
 
-from schema import inputs, types
+from schema import inputs, order_types
 from schema.context import Info
 from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
 from server.lifecycle import OrderStatus
 from server.orders.model import Order
 
 OrderResult = Annotated[
-    types.OrderNode | NotFound | Conflict | InvalidMove | InvalidInput | Forbidden,
+    order_types.OrderNode | NotFound | Conflict | InvalidMove | InvalidInput | Forbidden,
     strawberry.union("OrderResult", description="The order as it now is, or why not."),
 ]
 
@@ -111,4 +111,4 @@ class Mutation:
 
 async def rendered(call: Awaitable[Order]) -> OrderResult:
     result = await outcome(call)
-    return types.order(result) if isinstance(result, Order) else result
+    return order_types.order(result) if isinstance(result, Order) else result

@@ -8,7 +8,7 @@ from typing import Final
 
 import strawberry
 
-from schema import inputs, types
+from schema import inputs, operator_types, order_types
 from schema.context import Info
 from server.errors import NotFound
 from server.orders.service import MAX_ACTIVE
@@ -30,7 +30,7 @@ class PageInfo:
 @strawberry.type
 class OrderEdge:
     cursor: str
-    node: types.OrderNode
+    node: order_types.OrderNode
 
 
 @strawberry.type
@@ -47,9 +47,9 @@ class OrderConnection:
 @strawberry.type
 class Query:
     @strawberry.field
-    async def order(self, info: Info, id: strawberry.ID) -> types.OrderNode | None:
+    async def order(self, info: Info, id: strawberry.ID) -> order_types.OrderNode | None:
         try:
-            return types.order(await info.context.orders.get(str(id)))
+            return order_types.order(await info.context.orders.get(str(id)))
         except NotFound:
             return None
 
@@ -59,7 +59,7 @@ class Query:
     ) -> OrderConnection:
         filters = inputs.filters(filter)
         page = await info.context.orders.search(filters, limit=first, after=after, fields=ARGUMENTS)
-        nodes = [types.order(order) for order in page.items]
+        nodes = [order_types.order(order) for order in page.items]
         edges = [
             OrderEdge(cursor=cursor, node=node) for cursor, node in zip(page.cursors, nodes, strict=True)
         ]
@@ -75,14 +75,14 @@ class Query:
         description=f"Orders that are not Finalized, Canceled or Failed, oldest first: `first` of them "
         f"(at most {MAX_ACTIVE}), after the order whose id is `after`. Past `first`, the newest wait: "
         "`activeOrderCount` says how many there are in all.",
-        graphql_type=list[types.OrderNode],
+        graphql_type=list[order_types.OrderNode],
     )
     async def active_orders(
         self, info: Info, first: int = MAX_ACTIVE, after: str | None = None
-    ) -> AsyncIterator[types.OrderNode]:
+    ) -> AsyncIterator[order_types.OrderNode]:
         # Up to a thousand orders: rendered a chunk at a time, so a Dojo call waits for none of it.
         found = await info.context.orders.active(limit=first, after=after, fields=ARGUMENTS)
-        return paced(types.order(order) for order in found.orders)
+        return paced(order_types.order(order) for order in found.orders)
 
     @strawberry.field(description="How many orders are active, however many `activeOrders` returns.")
     async def active_order_count(self, info: Info) -> int:
@@ -93,16 +93,16 @@ class Query:
         return await info.context.orders.last_sequence()
 
     @strawberry.field(description="Payment intents Dojo told us about that no order holds.")
-    async def unmatched_payments(self, info: Info) -> list[types.UnmatchedPaymentNode]:
-        return [types.unmatched(found) for found in await info.context.cashier.unmatched()]
+    async def unmatched_payments(self, info: Info) -> list[operator_types.UnmatchedPaymentNode]:
+        return [operator_types.unmatched(found) for found in await info.context.cashier.unmatched()]
 
     @strawberry.field(description="POS events owed to Dojo: how many, and since when.")
-    async def dojo_outbox(self, info: Info) -> types.DojoOutboxNode:
+    async def dojo_outbox(self, info: Info) -> operator_types.DojoOutboxNode:
         found = await info.context.orders.owed_to_dojo()
-        return types.DojoOutboxNode(
+        return operator_types.DojoOutboxNode(
             owed=found.owed, failing=found.failing, oldest_undelivered_at=found.oldest
         )
 
     @strawberry.field(description="Orders per status, and time spent in each status, since a moment.")
-    async def kitchen_stats(self, info: Info, since: datetime) -> types.KitchenStatsNode:
-        return types.stats(await info.context.orders.stats(since))
+    async def kitchen_stats(self, info: Info, since: datetime) -> operator_types.KitchenStatsNode:
+        return operator_types.stats(await info.context.orders.stats(since))

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from schema import types
+from schema import order_types
 from schema.context import Info
 from server.changes.feed import Delivery
 from server.changes.model import ChangeKind
@@ -18,7 +18,7 @@ from server.lifecycle import OrderStatus
 class OrderChange:
     sequence: int
     kind: ChangeKind
-    order: types.OrderNode
+    order: order_types.OrderNode
     rendered: strawberry.Private[dict[object, object]]  # results by query shape: schema/execution.py
 
 
@@ -28,7 +28,7 @@ def _change(delivery: Delivery) -> OrderChange:
     if found is None:
         change = delivery.change
         found = OrderChange(
-            sequence=change.sequence, kind=change.kind, order=types.order(delivery.order), rendered={}
+            sequence=change.sequence, kind=change.kind, order=order_types.order(delivery.order), rendered={}
         )
         delivery.memo["graphql"] = found
     assert isinstance(found, OrderChange)

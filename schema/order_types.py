@@ -1,4 +1,5 @@
-"""GraphQL output types: the whole order, read from the domain objects the service returns."""
+"""The order as GraphQL shows it: its parts, its payments and history, and `order()`, the one
+way a domain Order becomes an `Order` node."""
 
 from __future__ import annotations
 
@@ -18,9 +19,8 @@ from server.money import format_amount
 from server.orders.model import Order as DomainOrder
 from server.orders.model import OrderItem, OrderSubItem, OrderType
 from server.orders.model import VoidedItem as DomainVoidedItem
-from server.orders.stats import KitchenStats, StationTiming, StatusTiming
 from server.payments.model import Payment as DomainPayment
-from server.payments.model import PaymentSource, PaymentStatus, UnmatchedPayment
+from server.payments.model import PaymentSource, PaymentStatus
 from server.stations.routing import PrepLine
 
 
@@ -188,56 +188,6 @@ class OrderNode:
         return [history_entry(entry) for entry in await info.context.histories.load(str(self.id))]
 
 
-@strawberry.type(name="UnmatchedPayment")
-class UnmatchedPaymentNode:
-    payment_intent_id: str
-    status: PaymentStatus
-    status_at: datetime
-    first_seen_at: datetime
-    events: int
-    lookups: int = strawberry.field(description="Times Dojo's payment-intent API was asked, in vain.")
-    last_error: str | None
-    next_lookup_at: datetime | None
-
-
-@strawberry.type(name="DojoOutbox", description="POS events owed to Dojo and not yet delivered.")
-class DojoOutboxNode:
-    owed: int
-    failing: int
-    oldest_undelivered_at: datetime | None
-
-
-@strawberry.type
-class StatusCount:
-    status: OrderStatus
-    orders: int
-
-
-@strawberry.type
-class StatusTime:
-    status: OrderStatus
-    samples: int
-    median_seconds: float
-    p90_seconds: float
-
-
-@strawberry.type(description="A prep station's speed: from an item arriving there to its bump.")
-class StationTime:
-    station: str
-    waiting: int = strawberry.field(description="Items still to make there, on open orders.")
-    samples: int = strawberry.field(description="Items it bumped since `since`.")
-    median_seconds: float | None
-    p90_seconds: float | None
-
-
-@strawberry.type(name="KitchenStats")
-class KitchenStatsNode:
-    since: datetime
-    orders_by_status: list[StatusCount]
-    time_in_status: list[StatusTime]
-    by_station: list[StationTime]
-
-
 # -- from the domain ----------------------------------------------------------------------------
 
 
@@ -348,25 +298,4 @@ def history_entry(entry: HistoryEntry) -> HistoryEntryNode:
         device_id=actor.device_id,
         device_type=actor.device_type,
         detail=cast(JSON, entry.detail),
-    )
-
-
-def unmatched(found: UnmatchedPayment) -> UnmatchedPaymentNode:
-    return UnmatchedPaymentNode(**{name: getattr(found, name) for name in UnmatchedPayment.__slots__})
-
-
-def stats(found: KitchenStats) -> KitchenStatsNode:
-    def timing(t: StatusTiming) -> StatusTime:
-        return StatusTime(
-            status=t.status, samples=t.samples, median_seconds=t.median_seconds, p90_seconds=t.p90_seconds
-        )
-
-    return KitchenStatsNode(
-        since=found.since,
-        orders_by_status=[StatusCount(status=s, orders=n) for s, n in found.orders_by_status.items()],
-        time_in_status=[timing(t) for t in found.timings],
-        by_station=[
-            StationTime(**{name: getattr(t, name) for name in StationTiming.__slots__})
-            for t in found.stations
-        ],
     )
