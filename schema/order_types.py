@@ -24,37 +24,49 @@ from server.payments.model import PaymentSource, PaymentStatus
 from server.stations.routing import PrepLine
 
 
-@strawberry.type
+@strawberry.type(description="An amount of money: minor units and their currency.")
 class Money:
     value: MinorUnits = strawberry.field(description="Minor units: 1050 is £10.50.")
-    currency_code: str
+    currency_code: str = strawberry.field(
+        description="ISO 4217 alpha-3 currency code; Dojo takes GBP and EUR. An order has one currency."
+    )
 
-    @strawberry.field
+    @strawberry.field(
+        description="For people: `£10.50`, or `10.50 CHF` for a currency without a symbol here."
+    )
     def formatted(self) -> str:
         return format_amount(self.value, self.currency_code)
 
 
-@strawberry.type
+@strawberry.type(description="A change to an item or sub-item (extra cheese), with its own price.")
 class Modifier:
-    name: str
-    plu: str
-    quantity: int
-    amount_per_modifier: Money
+    name: str = strawberry.field(description="A human-readable name of the modifier.")
+    plu: str = strawberry.field(description="The modifier's PLU (price look-up code).")
+    quantity: int = strawberry.field(
+        description="How many times it is applied to a single item: two burgers, each with double "
+        "extra cheese, have a quantity of 2, not 4."
+    )
+    amount_per_modifier: Money = strawberry.field(description="The price of a single modifier.")
 
 
-@strawberry.type
+@strawberry.type(description="A part of an item (a meal's side or drink), with its own price and modifiers.")
 class SubItem:
-    name: str
-    plu: str
-    quantity: int
-    amount_per_item: Money
-    note: str | None
-    modifiers: list[Modifier]
+    name: str = strawberry.field(description="A human-readable name of the item.")
+    plu: str = strawberry.field(description="The product's PLU (price look-up code).")
+    quantity: int = strawberry.field(description="How many were ordered.")
+    amount_per_item: Money = strawberry.field(
+        description="The base price of a single one, before any modifiers, sub-items or discounts "
+        "(a sub-item's: without its parent item)."
+    )
+    note: str | None = strawberry.field(description="A note about it, for the kitchen.")
+    modifiers: list[Modifier] = strawberry.field(description="Modifiers applied to it.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A line of the order: what was ordered, the station that makes it, and whether it is done."
+)
 class Item(SubItem):
-    sub_items: list[SubItem]
+    sub_items: list[SubItem] = strawberry.field(description="Sub-items applied to the item.")
     line: int = strawberry.field(description="How a station bump or a void names it (a new order: 1..n).")
     station: str | None = strawberry.field(description="The prep station it was routed to on arrival.")
     done_at: datetime | None = strawberry.field(description="When its station bumped it; null while to do.")
@@ -63,113 +75,180 @@ class Item(SubItem):
 
 @strawberry.type(description="An item taken off the order after it was placed (voidItems).")
 class VoidedItem:
-    line: int
-    name: str
-    plu: str
-    quantity: int
-    station: str | None
-    voided_at: datetime
-    reason: str | None
+    line: int = strawberry.field(description="The line it had (Item.line); no other item takes it.")
+    name: str = strawberry.field(description="The item's name, as it was ordered.")
+    plu: str = strawberry.field(description="The item's PLU, as it was ordered.")
+    quantity: int = strawberry.field(description="How many were ordered, all of them voided.")
+    station: str | None = strawberry.field(description="The prep station it had been routed to.")
+    voided_at: datetime = strawberry.field(description="When it was voided.")
+    reason: str | None = strawberry.field(description="Why, in the words of whoever voided it.")
 
 
-@strawberry.type
+@strawberry.type(description="A discount applied to the order, or to one product in it.")
 class Discount:
-    name: str
-    affected_plu: str | None
-    discount_reference: str | None
-    code: str | None
-    amount_total: Money
-    amount_percentage: int | None
+    name: str = strawberry.field(description="The name that was given to the discount.")
+    affected_plu: str | None = strawberry.field(
+        description="The PLU of the product it applies to; null if it applies to the total amount."
+    )
+    discount_reference: str | None = strawberry.field(
+        description="The reference that uniquely identifies the discount."
+    )
+    code: str | None = strawberry.field(description="The discount code.")
+    amount_total: Money = strawberry.field(description="How much it takes off.")
+    amount_percentage: int | None = strawberry.field(
+        description="The percentage it covers, with precision 2: 25.1% is 2510."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A tax applied to the order, or to one product in it.")
 class TaxLine:
-    id: str | None
-    name: str | None
-    affected_plu: str | None
-    amount_percentage: int | None
-    amount_total: Money
+    id: str | None = strawberry.field(description="The tax line's unique identifier.")
+    name: str | None = strawberry.field(description="The name of the tax.")
+    affected_plu: str | None = strawberry.field(
+        description="The PLU of the product it applies to, if it is a product-specific tax."
+    )
+    amount_percentage: int | None = strawberry.field(
+        description="The tax percentage, with precision 2: 25.1% is 2510."
+    )
+    amount_total: Money = strawberry.field(description="How much the tax comes to.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer who placed the order, as far as they are known.")
 class Customer:
-    id: str | None
-    name: str | None
-    email_address: str | None
-    phone_number: str | None
+    id: str | None = strawberry.field(description="The unique identifier of the customer.")
+    name: str | None = strawberry.field(description="The customer's name.")
+    email_address: str | None = strawberry.field(description="The customer's email address.")
+    phone_number: str | None = strawberry.field(description="The customer's phone number.")
 
 
-@strawberry.type
+@strawberry.type(description="Where a dine-in order goes: its table, waiter, party and reservation.")
 class DineIn:
-    table_id: str | None
-    waiter_id: str | None
-    party_id: str | None
-    reservation_id: str | None
-    ready_at: datetime | None
+    table_id: str | None = strawberry.field(description="The table the order is for.")
+    waiter_id: str | None = strawberry.field(description="The waiter who serves the table.")
+    party_id: str | None = strawberry.field(description="The ID of the party that made this order, if known.")
+    reservation_id: str | None = strawberry.field(
+        description="If this order is a pre-order for a reservation, the ID of that reservation."
+    )
+    ready_at: datetime | None = strawberry.field(
+        description="When a pre-order should be ready; only for pre-orders."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="When a collection order is collected.")
 class Collection:
-    asap: bool | None
-    collect_at: datetime | None
+    asap: bool | None = strawberry.field(description="Whether it is collected as soon as possible.")
+    collect_at: datetime | None = strawberry.field(
+        description="When it is collected; only when `asap` is not true."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A payment towards the order: one Dojo payment intent.")
 class Payment:
-    payment_intent_id: str
-    paid_amount: Money
-    tips_amount: Money
+    payment_intent_id: str = strawberry.field(
+        description="Dojo's payment intent: an order holds each one once."
+    )
+    paid_amount: Money = strawberry.field(
+        description="What this payment paid, excluding its tip but including any service charge."
+    )
+    tips_amount: Money = strawberry.field(
+        description="The tip added to this payment; not included in `paidAmount`."
+    )
     status: PaymentStatus | None = strawberry.field(description="Latest known; null until Dojo reports one.")
-    status_at: datetime | None
-    source: PaymentSource
+    status_at: datetime | None = strawberry.field(
+        description="When Dojo created the event that reported `status`; null until one arrives."
+    )
+    source: PaymentSource = strawberry.field(description="How we learned of it.")
     counts: bool = strawberry.field(description="Whether it counts towards paidAmount.")
 
 
-@strawberry.type
+@strawberry.type(description="Who made a change to an order.")
 class Actor:
-    kind: ActorKind
-    name: str | None
+    kind: ActorKind = strawberry.field(description="Dojo, a member of staff, or the POS itself.")
+    name: str | None = strawberry.field(description="A member of staff's name (their token's); else null.")
 
 
-@strawberry.type(name="HistoryEntry")
+@strawberry.type(name="HistoryEntry", description="One thing that happened to an order: what, when, and who.")
 class HistoryEntryNode:
-    at: datetime
-    kind: ChangeKind
-    from_status: OrderStatus | None
-    to_status: OrderStatus | None
-    actor: Actor
-    waiter_id: str | None
-    requesting_product: str | None
-    device_id: str | None
-    device_type: str | None
-    detail: JSON | None
+    at: datetime = strawberry.field(description="When it happened.")
+    kind: ChangeKind = strawberry.field(description="What happened.")
+    from_status: OrderStatus | None = strawberry.field(
+        description="The status the order left, if its status changed."
+    )
+    to_status: OrderStatus | None = strawberry.field(
+        description="The status the order entered, if its status changed (New, when it was placed)."
+    )
+    actor: Actor = strawberry.field(description="Who did it.")
+    waiter_id: str | None = strawberry.field(description="Dojo's `waiter-id` header, when Dojo did it.")
+    requesting_product: str | None = strawberry.field(
+        description="Dojo's `dojo-requesting-product` header (`Order&Pay`, say), when Dojo did it."
+    )
+    device_id: str | None = strawberry.field(description="Dojo's `device-id` header, when Dojo did it.")
+    device_type: str | None = strawberry.field(description="Dojo's `device-type` header, when Dojo did it.")
+    detail: JSON | None = strawberry.field(
+        description="What else there is to know, shaped by `kind`: the payment, the items added or "
+        "voided, the station and lines bumped, a reason."
+    )
 
 
-@strawberry.type(name="Order")
+@strawberry.type(
+    name="Order",
+    description="An order as Dojo's contract has it (its content, payments and status), with what "
+    "the POS adds: each item's station, the order's history, and the moves its status allows.",
+)
 class OrderNode:
-    id: strawberry.ID
-    dojo_order_id: str | None
-    reference: str | None
-    display_name: str | None
-    note: str | None
-    status: OrderStatus
-    order_type: OrderType
-    dine_in: DineIn | None
-    collection: Collection | None
-    items: list[Item]
-    voided_items: list[VoidedItem]
-    discounts: list[Discount]
-    tax_lines: list[TaxLine]
-    service_charge: Money | None
-    total_amount: Money
-    customer: Customer | None
-    payments: list[Payment]
-    paid_amount: Money
-    tips_amount: Money
-    payable: bool
-    created_at: datetime
-    updated_at: datetime
-    version: int
+    id: strawberry.ID = strawberry.field(
+        description="The POS's id for the order; Dojo calls it the order's `externalId`."
+    )
+    dojo_order_id: str | None = strawberry.field(
+        description="Dojo's id for the order, when Dojo placed it; null for a staff order."
+    )
+    reference: str | None = strawberry.field(description="A human-readable order ID.")
+    display_name: str | None = strawberry.field(
+        description="The display name of the order: card terminals show it, else the table, else the id."
+    )
+    note: str | None = strawberry.field(description="A note about the whole order.")
+    status: OrderStatus = strawberry.field(description="Where the order is in its lifecycle.")
+    order_type: OrderType = strawberry.field(description="Eaten in, or collected.")
+    dine_in: DineIn | None = strawberry.field(
+        description="Its table, waiter, party and reservation, if it has them (a dine-in order)."
+    )
+    collection: Collection | None = strawberry.field(
+        description="When it is collected, if it is a collection order."
+    )
+    items: list[Item] = strawberry.field(
+        description="The line items purchased by the customer, as they now are (voided ones left out)."
+    )
+    voided_items: list[VoidedItem] = strawberry.field(
+        description="Items taken off the order after it was placed: off the bill, struck through on screens."
+    )
+    discounts: list[Discount] = strawberry.field(description="The discounts applied to the order.")
+    tax_lines: list[TaxLine] = strawberry.field(description="The taxes applied to the order.")
+    service_charge: Money | None = strawberry.field(
+        description="The service charge applied, included in `totalAmount`; null if there is none."
+    )
+    total_amount: Money = strawberry.field(
+        description="The total amount of the order, after discounts and taxes. Includes the service "
+        "charge, but not tips."
+    )
+    customer: Customer | None = strawberry.field(description="Who placed the order, if known.")
+    payments: list[Payment] = strawberry.field(
+        description="Every payment made towards it, including any that no longer count (see `counts`)."
+    )
+    paid_amount: Money = strawberry.field(
+        description="What the payments that count have paid, excluding tips but including any service charge."
+    )
+    tips_amount: Money = strawberry.field(
+        description="The tips of the payments that count, summed; in neither `totalAmount` nor `paidAmount`."
+    )
+    payable: bool = strawberry.field(
+        description="Whether the order can be paid for: it is not paid in full, nor Finalized, "
+        "Canceled or Failed."
+    )
+    created_at: datetime = strawberry.field(description="When the order was placed.")
+    updated_at: datetime = strawberry.field(description="When the order last changed.")
+    version: int = strawberry.field(
+        description="1 when placed, one more with every change: of two copies, the higher is newer."
+    )
 
     @strawberry.field(description="Every status the lifecycle table allows next.")
     def allowed_moves(self) -> list[OrderStatus]:
@@ -183,7 +262,7 @@ class OrderNode:
     def recall_to(self) -> OrderStatus | None:
         return lifecycle.RECALL.get(self.status)
 
-    @strawberry.field
+    @strawberry.field(description="Everything that happened to the order, oldest first.")
     async def history(self, info: Info) -> list[HistoryEntryNode]:
         return [history_entry(entry) for entry in await info.context.histories.load(str(self.id))]
 

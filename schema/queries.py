@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Final
+from typing import Annotated, Final
 
 import strawberry
 
@@ -19,24 +19,28 @@ from server.paging import MAX_LIMIT, PageFields, SearchFilters
 ARGUMENTS: Final = PageFields(limit="first", after="after", before="before", cursors="before")
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of orders sits in the whole list, and how to move on.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether more orders follow this page.")
+    has_previous_page: bool = strawberry.field(description="Whether orders come before this page.")
+    start_cursor: str | None = strawberry.field(description="The first edge's cursor; null on an empty page.")
+    end_cursor: str | None = strawberry.field(
+        description="The last edge's cursor: pass it as `after` for the next page; null on an empty page."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="An order on a page, with the cursor that continues after it.")
 class OrderEdge:
-    cursor: str
-    node: order_types.OrderNode
+    cursor: str = strawberry.field(
+        description="Pass it as `after` to continue after this order, with the same filter."
+    )
+    node: order_types.OrderNode = strawberry.field(description="The order.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of orders, oldest first, and how many match in all.")
 class OrderConnection:
-    edges: list[OrderEdge]
-    page_info: PageInfo
+    edges: list[OrderEdge] = strawberry.field(description="The orders on this page, oldest first.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits, and the cursors to move on.")
     filters: strawberry.Private[SearchFilters]
 
     @strawberry.field(description="How many orders match the filter, across all pages.")
@@ -46,8 +50,10 @@ class OrderConnection:
 
 @strawberry.type
 class Query:
-    @strawberry.field
-    async def order(self, info: Info, id: strawberry.ID) -> order_types.OrderNode | None:
+    @strawberry.field(description="The order with this id, or null if there is none.")
+    async def order(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The order's id.")]
+    ) -> order_types.OrderNode | None:
         try:
             return order_types.order(await info.context.orders.get(str(id)))
         except NotFound:
@@ -55,7 +61,16 @@ class Query:
 
     @strawberry.field(description=f"Orders, oldest first; `first` is at most {MAX_LIMIT}.")
     async def orders(
-        self, info: Info, filter: inputs.OrderFilter | None = None, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        filter: Annotated[
+            inputs.OrderFilter | None, strawberry.argument(description="Which orders; every order if null.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description=f"How many, from 1 to {MAX_LIMIT}.")] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Continue after this cursor, from a page with the same filter."),
+        ] = None,
     ) -> OrderConnection:
         filters = inputs.filters(filter)
         page = await info.context.orders.search(filters, limit=first, after=after, fields=ARGUMENTS)
@@ -78,7 +93,14 @@ class Query:
         graphql_type=list[order_types.OrderNode],
     )
     async def active_orders(
-        self, info: Info, first: int = MAX_ACTIVE, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description=f"How many, from 1 to {MAX_ACTIVE}.")
+        ] = MAX_ACTIVE,
+        after: Annotated[
+            str | None, strawberry.argument(description="Continue after the active order with this id.")
+        ] = None,
     ) -> AsyncIterator[order_types.OrderNode]:
         # Up to a thousand orders: rendered a chunk at a time, so a Dojo call waits for none of it.
         found = await info.context.orders.active(limit=first, after=after, fields=ARGUMENTS)
@@ -104,5 +126,11 @@ class Query:
         )
 
     @strawberry.field(description="Orders per status, and time spent in each status, since a moment.")
-    async def kitchen_stats(self, info: Info, since: datetime) -> operator_types.KitchenStatsNode:
+    async def kitchen_stats(
+        self,
+        info: Info,
+        since: Annotated[
+            datetime, strawberry.argument(description="Count from this moment (without an offset: UTC).")
+        ],
+    ) -> operator_types.KitchenStatsNode:
         return operator_types.stats(await info.context.orders.stats(since))
