@@ -28,8 +28,15 @@ MAX_TOKENS = 2000
 
 
 def build_schema() -> strawberry.Schema:
-    query = merge_types("Query", (Query, StationQuery))
-    mutation = merge_types("Mutation", (Mutation, StationMutation))
+    query = merged(
+        "Query", (Query, StationQuery), "What staff read: orders, stations, and what an operator watches."
+    )
+    mutation = merged(
+        "Mutation",
+        (Mutation, StationMutation),
+        "What staff change: orders and the venue's stations. Each answers with the result, or an "
+        "expected failure (a Problem) as a member of its result union.",
+    )
     guard(query, mutation, Subscription)
     return Schema(
         query=query,
@@ -49,3 +56,10 @@ def build_schema() -> strawberry.Schema:
             NulGuard,
         ],
     )
+
+
+def merged(name: str, types: tuple[type, ...], description: str) -> type:
+    """merge_types, described (it takes no description of its own)."""
+    root = merge_types(name, types)
+    root.__strawberry_definition__.description = description  # type: ignore[attr-defined]
+    return root

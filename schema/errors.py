@@ -24,32 +24,37 @@ log = logging.getLogger("orderpass.graphql")
 
 @strawberry.interface(description="An expected failure: what went wrong, in words.")
 class Problem:
-    message: str
+    message: str = strawberry.field(description="What went wrong, for people.")
 
 
-@strawberry.type
+@strawberry.type(description="What was asked for does not exist: an order, a station.")
 class NotFound(Problem):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="The request clashes with how things now stand: an order that moved since it was "
+    "read, Dojo's lock during a payment, a key reused for something else."
+)
 class Conflict(Problem):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="The lifecycle table does not allow this move from the order's status.")
 class InvalidMove(Problem):
-    from_: OrderStatus = strawberry.field(name="from")
-    to: OrderStatus
-    allowed: list[OrderStatus]
+    from_: OrderStatus = strawberry.field(name="from", description="The status the order is in.")
+    to: OrderStatus = strawberry.field(description="The status asked for.")
+    allowed: list[OrderStatus] = strawberry.field(description="Where the order may go from here.")
 
 
-@strawberry.type
+@strawberry.type(description="Input that breaks a rule: a missing or malformed value, or one out of range.")
 class InvalidInput(Problem):
-    field: str | None
+    field: str | None = strawberry.field(
+        description="The input at fault, as a dotted path (`items.0.quantity`); null if no one field is."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The caller's token's role does not allow this.")
 class Forbidden(Problem):
     pass
 

@@ -8,15 +8,21 @@ from typing import Annotated
 
 import strawberry
 
-from schema import inputs, types
+from schema import inputs, order_types
 from schema.context import Info
 from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
 from server.lifecycle import OrderStatus
 from server.orders.model import Order
 
 OrderResult = Annotated[
-    types.OrderNode | NotFound | Conflict | InvalidMove | InvalidInput | Forbidden,
+    order_types.OrderNode | NotFound | Conflict | InvalidMove | InvalidInput | Forbidden,
     strawberry.union("OrderResult", description="The order as it now is, or why not."),
+]
+OrderId = Annotated[strawberry.ID, strawberry.argument(description="The order's id.")]
+Reason = Annotated[str | None, strawberry.argument(description="Why, in words, for the order's history.")]
+IdempotencyKey = Annotated[
+    str | None,
+    strawberry.argument(description="The client's key for this request: a retry with it does nothing twice."),
 ]
 
 
@@ -27,7 +33,10 @@ class Mutation:
         "returns the order it placed."
     )
     async def create_order(
-        self, info: Info, input: inputs.CreateOrderInput, idempotency_key: str | None = None
+        self,
+        info: Info,
+        input: Annotated[inputs.CreateOrderInput, strawberry.argument(description="The order to place.")],
+        idempotency_key: IdempotencyKey = None,
     ) -> OrderResult:
         async def place() -> Order:
             draft = inputs.draft(input)
@@ -40,22 +49,46 @@ class Mutation:
         "With `expected`, the move applies only if the order is still in that status."
     )
     async def move_order(
-        self, info: Info, id: strawberry.ID, to: OrderStatus, expected: OrderStatus | None = None
+        self,
+        info: Info,
+        id: OrderId,
+        to: Annotated[OrderStatus, strawberry.argument(description="The status to move it to.")],
+        expected: Annotated[
+            OrderStatus | None,
+            strawberry.argument(
+                description="The status the caller saw it in; if it has moved since, Conflict."
+            ),
+        ] = None,
     ) -> OrderResult:
         return await rendered(info.context.orders.move(str(id), to, by=info.context.staff, expected=expected))
 
-    @strawberry.mutation
-    async def cancel_order(self, info: Info, id: strawberry.ID, reason: str | None = None) -> OrderResult:
+    @strawberry.mutation(
+        description="Cancel an active order; canceling a Canceled order again returns it unchanged. "
+        "Refused while Dojo's lock holds the order for a payment."
+    )
+    async def cancel_order(
+        self,
+        info: Info,
+        id: OrderId,
+        reason: Reason = None,
+    ) -> OrderResult:
         return await rendered(info.context.orders.cancel(str(id), by=info.context.staff, reason=reason))
 
     @strawberry.mutation(description="Record a payment (a split bill's share, say); idempotent by intent id.")
     async def record_payment(
         self,
         info: Info,
-        order_id: strawberry.ID,
-        payment_intent_id: str,
-        paid_amount: inputs.MoneyInput,
-        tips_amount: inputs.MoneyInput | None = None,
+        order_id: OrderId,
+        payment_intent_id: Annotated[
+            str, strawberry.argument(description="Dojo's payment intent: an order holds each one once.")
+        ],
+        paid_amount: Annotated[
+            inputs.MoneyInput,
+            strawberry.argument(description="What it paid, excluding the tip; in the order's currency."),
+        ],
+        tips_amount: Annotated[
+            inputs.MoneyInput | None, strawberry.argument(description="The tip added to it; none if null.")
+        ] = None,
     ) -> OrderResult:
         async def record() -> Order:
             return await info.context.cashier.record_payment(
@@ -75,9 +108,9 @@ class Mutation:
     async def add_items(
         self,
         info: Info,
-        order_id: strawberry.ID,
-        items: list[inputs.ItemInput],
-        idempotency_key: str | None = None,
+        order_id: OrderId,
+        items: Annotated[list[inputs.ItemInput], strawberry.argument(description="The items to add.")],
+        idempotency_key: IdempotencyKey = None,
     ) -> OrderResult:
         async def add() -> Order:
             added = inputs.items(items)
@@ -93,7 +126,11 @@ class Mutation:
         "the kitchen's screens. Refused while what was paid would exceed the new total."
     )
     async def void_items(
-        self, info: Info, order_id: strawberry.ID, lines: list[int], reason: str | None = None
+        self,
+        info: Info,
+        order_id: OrderId,
+        lines: Annotated[list[int], strawberry.argument(description="The items' lines (Item.line).")],
+        reason: Reason = None,
     ) -> OrderResult:
         amendments = info.context.amendments
         return await rendered(
@@ -104,11 +141,16 @@ class Mutation:
         description="Admin only: remove Dojo's lock on an order (the terminal died mid-payment, "
         "say), so staff can change it again. Recorded in the order's history with who and why."
     )
-    async def release_lock(self, info: Info, order_id: strawberry.ID, reason: str) -> OrderResult:
+    async def release_lock(
+        self,
+        info: Info,
+        order_id: OrderId,
+        reason: Annotated[str, strawberry.argument(description="Why, for the order's history: required.")],
+    ) -> OrderResult:
         cashier = info.context.cashier
         return await rendered(cashier.release_lock(str(order_id), reason=reason, by=info.context.staff))
 
 
 async def rendered(call: Awaitable[Order]) -> OrderResult:
     result = await outcome(call)
-    return types.order(result) if isinstance(result, Order) else result
+    return order_types.order(result) if isinstance(result, Order) else result

@@ -9,32 +9,46 @@ from typing import Annotated
 import strawberry
 
 from schema.context import Info
+from schema.enums import described
 from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
-from schema.mutations import OrderResult, rendered
+from schema.mutations import OrderId, OrderResult, rendered
 from server.stations.routing import Routing, Rule, RuleKind, Station
 
-strawberry.enum(RuleKind, description="How a routing rule matches an item.")
+described(
+    RuleKind,
+    {
+        RuleKind.PLU: "The item's PLU is the pattern, exactly.",
+        RuleKind.PLU_PREFIX: "The item's PLU starts with the pattern.",
+        RuleKind.NAME: "The item's name matches the pattern, shell-style (`*burger*`), ignoring case.",
+    },
+    description="How a routing rule matches an item. The most specific rule wins: an exact PLU, then "
+    "the longest PLU prefix, then the first name pattern.",
+)
 
 
-@strawberry.type(name="RoutingRule")
+@strawberry.type(name="RoutingRule", description="A rule that routes matching items to its station.")
 class RuleNode:
-    kind: RuleKind
-    pattern: str
-    position: int
+    kind: RuleKind = strawberry.field(description="How it matches an item.")
+    pattern: str = strawberry.field(description="What it matches: a PLU, a PLU prefix, or a name pattern.")
+    position: int = strawberry.field(
+        description="Its place among the station's rules: of two name patterns, the first wins."
+    )
 
 
 @strawberry.type(name="Station", description="A prep station: the items its rules route, or all the rest.")
 class StationNode:
-    id: str
-    name: str
-    position: int
+    id: str = strawberry.field(
+        description="Its id: lowercase letters, digits and dashes (`grill`, `cold-2`)."
+    )
+    name: str = strawberry.field(description="Its name, for people.")
+    position: int = strawberry.field(description="Its place on screens: lower comes first.")
     is_default: bool = strawberry.field(description="Where items no rule routes go.")
-    rules: list[RuleNode]
+    rules: list[RuleNode] = strawberry.field(description="Its routing rules, in order.")
 
 
 @strawberry.type(description="The venue's stations, each with its rules, as they now stand.")
 class Stations:
-    stations: list[StationNode]
+    stations: list[StationNode] = strawberry.field(description="Every station, in screen order.")
 
 
 StationsResult = Annotated[
@@ -43,18 +57,27 @@ StationsResult = Annotated[
 ]
 
 
-@strawberry.input
+@strawberry.input(description="A station to add, or an existing one (by id) as it should now be.")
 class StationInput:
     id: str = strawberry.field(description="Lowercase letters, digits and dashes: `grill`, `cold-2`.")
-    name: str
-    position: int = 0
-    is_default: bool = False
+    name: str = strawberry.field(description="Its name, for people.")
+    position: int = strawberry.field(default=0, description="Its place on screens: lower comes first.")
+    is_default: bool = strawberry.field(
+        default=False, description="Make it the default station (the old default stops being it)."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A routing rule for a station.")
 class RuleInput:
-    kind: RuleKind
-    pattern: str
+    kind: RuleKind = strawberry.field(description="How it matches an item.")
+    pattern: str = strawberry.field(description="What it matches: a PLU, a PLU prefix, or a name pattern.")
+
+
+StationId = Annotated[str, strawberry.argument(description="The station's id.")]
+Lines = Annotated[
+    list[int] | None,
+    strawberry.argument(description="Only these items (Item.line); all of the station's if null."),
+]
 
 
 @strawberry.type
@@ -70,21 +93,32 @@ class StationMutation:
         description="Add a station, or rename, reorder or make one the default (admin). "
         "Orders placed from now on route by it."
     )
-    async def save_station(self, info: Info, input: StationInput) -> StationsResult:
+    async def save_station(
+        self,
+        info: Info,
+        input: Annotated[StationInput, strawberry.argument(description="The station as it should be.")],
+    ) -> StationsResult:
         station = Station(input.id, input.name, input.position, input.is_default)
         return await _stations(info.context.prep.save_station(station, by=info.context.staff))
 
     @strawberry.mutation(
         description="Remove a station and its rules: not the default, nor one still cooking."
     )
-    async def remove_station(self, info: Info, id: str) -> StationsResult:
+    async def remove_station(self, info: Info, id: StationId) -> StationsResult:
         return await _stations(info.context.prep.remove_station(id, by=info.context.staff))
 
     @strawberry.mutation(
         description="This station's routing rules become exactly these, in this order (admin). "
         "An exact PLU beats a longer PLU prefix beats a shorter one beats a name pattern."
     )
-    async def set_routing_rules(self, info: Info, station: str, rules: list[RuleInput]) -> StationsResult:
+    async def set_routing_rules(
+        self,
+        info: Info,
+        station: StationId,
+        rules: Annotated[
+            list[RuleInput], strawberry.argument(description="Every rule the station is to have, in order.")
+        ],
+    ) -> StationsResult:
         domain = [Rule(station, rule.kind, rule.pattern, n) for n, rule in enumerate(rules)]
         return await _stations(info.context.prep.set_rules(station, domain, by=info.context.staff))
 
@@ -93,7 +127,7 @@ class StationMutation:
         "(Item.line). The first bump starts the order Preparing; the last makes it Prepared."
     )
     async def bump_station(
-        self, info: Info, order_id: strawberry.ID, station: str, lines: list[int] | None = None
+        self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None
     ) -> OrderResult:
         prep = info.context.prep
         return await rendered(prep.bump(str(order_id), station, lines=lines, by=info.context.staff))
@@ -102,7 +136,7 @@ class StationMutation:
         description="Undo a station's bump (all of its part, or `lines`): a Prepared order reopens."
     )
     async def bring_back_station(
-        self, info: Info, order_id: strawberry.ID, station: str, lines: list[int] | None = None
+        self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None
     ) -> OrderResult:
         prep = info.context.prep
         return await rendered(prep.bring_back(str(order_id), station, lines=lines, by=info.context.staff))

@@ -4,21 +4,27 @@ change after that number first, so a screen that reconnects misses nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
-from schema import types
+from schema import order_types
 from schema.context import Info
 from server.changes.feed import Delivery
 from server.changes.model import ChangeKind
 from server.lifecycle import OrderStatus
 
 
-@strawberry.type
+@strawberry.type(description="One committed change to an order, and the order as it now stands.")
 class OrderChange:
-    sequence: int
-    kind: ChangeKind
-    order: types.OrderNode
+    sequence: int = strawberry.field(
+        description="The change's place in the feed, rising with each change: resubscribe with "
+        "`since` the last one applied, and miss nothing."
+    )
+    kind: ChangeKind = strawberry.field(description="What the change did.")
+    order: order_types.OrderNode = strawberry.field(
+        description="The order as the feed read it: just after the change, or, replayed, as it is now."
+    )
     rendered: strawberry.Private[dict[object, object]]  # results by query shape: schema/execution.py
 
 
@@ -28,20 +34,33 @@ def _change(delivery: Delivery) -> OrderChange:
     if found is None:
         change = delivery.change
         found = OrderChange(
-            sequence=change.sequence, kind=change.kind, order=types.order(delivery.order), rendered={}
+            sequence=change.sequence, kind=change.kind, order=order_types.order(delivery.order), rendered={}
         )
         delivery.memo["graphql"] = found
     assert isinstance(found, OrderChange)
     return found
 
 
-@strawberry.type
+@strawberry.type(description="Live feeds, for screens that must miss nothing.")
 class Subscription:
     @strawberry.subscription(
-        description="With `statuses`, only changes that move an order into, out of, or within those statuses."
+        description="Every committed change to an order, each once, in sequence order. With "
+        "`statuses`, only changes that move an order into, out of, or within those statuses."
     )
     async def order_changes(
-        self, info: Info, since: int | None = None, statuses: list[OrderStatus] | None = None
+        self,
+        info: Info,
+        since: Annotated[
+            int | None,
+            strawberry.argument(
+                description="First every change after this sequence (Query.lastSequence, or the last "
+                "one applied), then live ones; only live ones if null."
+            ),
+        ] = None,
+        statuses: Annotated[
+            list[OrderStatus] | None,
+            strawberry.argument(description="Only changes that touch these statuses."),
+        ] = None,
     ) -> AsyncGenerator[OrderChange, None]:
         wanted = frozenset(statuses) if statuses else None
         async with info.context.feed.subscribe(since=since, statuses=wanted) as deliveries:

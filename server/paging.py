@@ -32,22 +32,50 @@ class Key:
 
 
 @dataclass(frozen=True, slots=True)
+class PageFields:
+    """What a door calls a page's size and cursors, so a refusal names what its caller sent."""
+
+    limit: str
+    after: str
+    before: str
+    cursors: str  # named when both cursors are given
+
+
+# Dojo's SearchOrders `cursor` object, the service's default as it speaks Dojo's contract; and
+# the service's own keywords, for a caller with no contract of its own (a kitchen board's limit).
+DOJO_CURSOR: Final = PageFields(
+    limit="cursor.limit", after="cursor.after", before="cursor.before", cursors="cursor"
+)
+KEYWORDS: Final = PageFields(limit="limit", after="after", before="before", cursors="before")
+
+
+@dataclass(frozen=True, slots=True)
 class PageRequest:
     limit: int = DEFAULT_LIMIT
     after: Key | None = None
     before: Key | None = None
 
     @classmethod
-    def parse(cls, *, limit: int | None, after: str | None, before: str | None, scope: str) -> PageRequest:
+    def parse(
+        cls,
+        *,
+        limit: int | None,
+        after: str | None,
+        before: str | None,
+        scope: str,
+        fields: PageFields,
+    ) -> PageRequest:
         if after is not None and before is not None:
-            raise InvalidRequest("cursor: before and after are mutually exclusive", field="cursor")
+            raise InvalidRequest(
+                f"{fields.cursors}: before and after are mutually exclusive", field=fields.cursors
+            )
         limit = DEFAULT_LIMIT if limit is None else limit
         if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidRequest(f"cursor.limit: must be between 1 and {MAX_LIMIT}", field="cursor.limit")
+            raise InvalidRequest(f"{fields.limit}: must be between 1 and {MAX_LIMIT}", field=fields.limit)
         return cls(
             limit,
-            decode(after, scope=scope, field="cursor.after") if after is not None else None,
-            decode(before, scope=scope, field="cursor.before") if before is not None else None,
+            decode(after, scope=scope, field=fields.after) if after is not None else None,
+            decode(before, scope=scope, field=fields.before) if before is not None else None,
         )
 
 

@@ -367,10 +367,10 @@ async def test_walking_back_with_before_returns_the_previous_page(orders: Orders
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"after": "x", "before": "y"}, "mutually exclusive"),
-        ({"after": "not-a-cursor"}, "not a cursor"),
-        ({"limit": 101}, "between 1 and 100"),
-        ({"limit": 0}, "between 1 and 100"),
+        ({"after": "x", "before": "y"}, "^cursor: before and after are mutually exclusive"),
+        ({"after": "not-a-cursor"}, "^cursor.after: not a cursor"),
+        ({"limit": 101}, "^cursor.limit: must be between 1 and 100"),
+        ({"limit": 0}, "^cursor.limit: must be between 1 and 100"),
     ],
 )
 async def test_bad_paging_requests_are_invalid(orders: Orders, kwargs, message):

@@ -187,11 +187,19 @@ async def test_search_pages_with_opaque_cursors(dojo: httpx.AsyncClient):
 
 
 @pytest.mark.parametrize(
-    "cursor",
-    [{"before": "abc", "after": "def"}, {"after": "%%%"}, {"limit": 101}, {"limit": 0}, {"limit": "ten"}],
+    ("cursor", "names"),
+    [
+        ({"before": "abc", "after": "def"}, "cursor: "),
+        ({"after": "%%%"}, "cursor.after: "),
+        ({"before": "%%%"}, "cursor.before: "),
+        ({"limit": 101}, "cursor.limit: "),
+        ({"limit": 0}, "cursor.limit: "),
+        ({"limit": "ten"}, "cursor.limit: "),
+    ],
 )
-async def test_bad_cursors_are_400(dojo: httpx.AsyncClient, cursor):
-    error_of(await dojo.post("/v1/orders/search", json={"cursor": cursor}), 400, "InvalidRequest")
+async def test_bad_cursors_are_400_naming_dojos_fields(dojo: httpx.AsyncClient, cursor, names):
+    response = await dojo.post("/v1/orders/search", json={"cursor": cursor})
+    assert error_of(response, 400, "InvalidRequest").startswith(names)
 
 
 # -- HandleEvent --------------------------------------------------------------------------------

@@ -326,6 +326,22 @@ async def test_a_page_over_the_maximum_is_an_error_with_a_code(schema, run):
     assert result.errors[0].extensions == {"code": "INVALID_INPUT"}
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("{ orders(first: 500) { totalCount } }", "first: must be between 1 and 100"),
+        ("{ orders(first: 0) { totalCount } }", "first: must be between 1 and 100"),
+        ('{ orders(after: "%%%") { totalCount } }', "after: not a cursor this server issued"),
+        ("{ activeOrders(first: 1001) { id } }", "first: must be between 1 and 1000"),
+        ('{ activeOrders(after: "ord_nowhere") { id } }', "after: no order ord_nowhere"),
+    ],
+)
+async def test_a_bad_page_names_the_graphql_argument_not_dojos_cursor(schema, run, query, message):
+    result = await schema.execute(query, context_value=run.context(ADMIN))
+    assert result.errors
+    assert [error.message for error in result.errors] == [message]
+
+
 async def test_active_orders_are_every_open_order_oldest_first(run, clock: ManualClock):
     ids = []
     for _ in range(3):

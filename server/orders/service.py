@@ -44,7 +44,7 @@ from server.orders.placing import Outcome, Placement, place_batch
 from server.orders.rows import existing
 from server.orders.search import SearchFilters
 from server.orders.stats import KitchenStats, kitchen_stats, station_timings
-from server.paging import Key, Page, PageRequest, encode, scope_of
+from server.paging import DOJO_CURSOR, KEYWORDS, Key, Page, PageFields, PageRequest, encode, scope_of
 from server.service import Service
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
@@ -158,9 +158,12 @@ class Orders(Service):
         limit: int | None = None,
         after: str | None = None,
         before: str | None = None,
+        fields: PageFields = DOJO_CURSOR,
     ) -> Page[Order]:
+        """A page of the orders that match, oldest first; a refusal names the paging arguments
+        as `fields` spells them (Dojo's `cursor.limit`, GraphQL's `first`)."""
         scope = scope_of(*dataclasses.astuple(filters))
-        page = PageRequest.parse(limit=limit, after=after, before=before, scope=scope)
+        page = PageRequest.parse(limit=limit, after=after, before=before, scope=scope, fields=fields)
         async with self.store.read() as tx:
             ids, more = await search.search_ids(
                 tx, where=search.filters(filters), after=page.after, before=page.before, limit=page.limit
@@ -178,18 +181,23 @@ class Orders(Service):
             return await search.count(tx, search.filters(filters))
 
     async def active(
-        self, stage: Stage = ALL_ACTIVE, *, limit: int = MAX_ACTIVE, after: str | None = None
+        self,
+        stage: Stage = ALL_ACTIVE,
+        *,
+        limit: int = MAX_ACTIVE,
+        after: str | None = None,
+        fields: PageFields = KEYWORDS,
     ) -> ActiveOrders:
         """The open orders a stage's screen holds, oldest first: `limit` of them, after the order
         `after`, and how many there are in all, so a reader that stops at the limit knows what
         it leaves out (past the limit it is always the newest that wait)."""
         if not 1 <= limit <= MAX_ACTIVE:
-            raise InvalidRequest(f"limit: must be between 1 and {MAX_ACTIVE}", field="limit")
+            raise InvalidRequest(f"{fields.limit}: must be between 1 and {MAX_ACTIVE}", field=fields.limit)
         where = _on(stage)
         async with self.store.read() as tx:
             key = await search.key_of(tx, after) if after is not None else None
             if after is not None and key is None:
-                raise InvalidRequest(f"after: no order {after}", field="after")
+                raise InvalidRequest(f"{fields.after}: no order {after}", field=fields.after)
             ids, _ = await search.search_ids(tx, where=where, after=key, before=None, limit=limit)
             total = await search.count(tx, where)
             return ActiveOrders(await order_rows.load_orders(tx, ids), total)
