@@ -79,3 +79,28 @@ def test_modifiers_move_onto_their_items_and_back(tmp_path: Path):
             ("Cheese", 100),
             ("Bacon", 150),
         ]
+
+
+def test_the_requesting_product_and_addition_keys_come_over_from_history(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    revisions.upgrade(url, "0006")
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        db.execute(
+            "INSERT INTO orders (id, status, version, order_type, currency, total_amount, paid_amount, created_at,"
+            " updated_at) VALUES ('ord_old', 'New', 1, 'DineIn', 'GBP', 100, 0, '2026-01-01 00:00:00.000000',"
+            " '2026-01-01 00:00:00.000000')"
+        )
+        history = (
+            "INSERT INTO order_history (order_id, at, kind, actor, requesting_product, detail)"
+            " VALUES ('ord_old', '2026-01-01 00:00:00.000000', ?, ?, ?, ?)"
+        )
+        db.execute(history, ("CREATED", "dojo", "Order&Pay", None))
+        db.execute(history, ("ITEMS_CHANGED", "staff:bar", None, '{"key": "round-2", "added": []}'))
+        db.execute(history, ("ITEMS_CHANGED", "staff:bar", None, '{"added": []}'))
+    revisions.upgrade(url)
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute("SELECT requesting_product FROM orders").fetchall() == [("Order&Pay",)]
+        assert db.execute("SELECT order_id, client_key FROM item_additions").fetchall() == [
+            ("ord_old", "round-2")
+        ]
+    command.downgrade(revisions.alembic_config(url), "0006")
