@@ -9,27 +9,15 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from server.actors import Actor
-from server.changes.feed import Feed
 from server.changes.model import HistoryEntry
 from server.errors import Unauthorized
-from server.metrics import Metrics
-from server.orders.amendments import Amendments
-from server.orders.service import Orders
-from server.payments.cashier import Cashier
-from server.staff.tokens import Tokens
-from server.stations.prep import Prep
+from server.services import Services
 
 
 @dataclass
 class Context:
-    orders: Orders
-    cashier: Cashier
-    tokens: Tokens
-    feed: Feed
-    prep: Prep
-    amendments: Amendments
+    services: Services
     actor: Actor | None = None  # None until a WebSocket's connection_init carries the token
-    metrics: Metrics | None = None
     over_socket: bool = True  # False for a plain HTTP request, where subscriptions are refused
     connection_params: dict[str, Any] = field(default_factory=dict)
     histories: DataLoader[str, list[HistoryEntry]] = field(init=False)
@@ -38,7 +26,7 @@ class Context:
         self.histories = DataLoader(load_fn=self._load_histories)
 
     async def _load_histories(self, order_ids: list[str]) -> list[list[HistoryEntry]]:
-        found = await self.orders.histories(order_ids)
+        found = await self.services.orders.histories(order_ids)
         return [found[order_id] for order_id in order_ids]
 
     @property

@@ -40,7 +40,9 @@ class Mutation:
     ) -> OrderResult:
         async def place() -> Order:
             draft = inputs.draft(input)
-            return await info.context.orders.place(draft, by=info.context.staff, client_key=idempotency_key)
+            return await info.context.services.orders.place(
+                draft, by=info.context.staff, client_key=idempotency_key
+            )
 
         return await rendered(place())
 
@@ -60,7 +62,9 @@ class Mutation:
             ),
         ] = None,
     ) -> OrderResult:
-        return await rendered(info.context.orders.move(str(id), to, by=info.context.staff, expected=expected))
+        return await rendered(
+            info.context.services.orders.move(str(id), to, by=info.context.staff, expected=expected)
+        )
 
     @strawberry.mutation(
         description="Cancel an active order; canceling a Canceled order again returns it unchanged. "
@@ -72,7 +76,9 @@ class Mutation:
         id: OrderId,
         reason: Reason = None,
     ) -> OrderResult:
-        return await rendered(info.context.orders.cancel(str(id), by=info.context.staff, reason=reason))
+        return await rendered(
+            info.context.services.orders.cancel(str(id), by=info.context.staff, reason=reason)
+        )
 
     @strawberry.mutation(description="Record a payment (a split bill's share, say); idempotent by intent id.")
     async def record_payment(
@@ -91,7 +97,7 @@ class Mutation:
         ] = None,
     ) -> OrderResult:
         async def record() -> Order:
-            return await info.context.cashier.record_payment(
+            return await info.context.services.cashier.record_payment(
                 str(order_id),
                 payment_intent_id=payment_intent_id,
                 paid_amount=inputs.money(paid_amount),
@@ -114,7 +120,7 @@ class Mutation:
     ) -> OrderResult:
         async def add() -> Order:
             added = inputs.items(items)
-            amendments = info.context.amendments
+            amendments = info.context.services.amendments
             return await amendments.add_items(
                 str(order_id), added, by=info.context.staff, client_key=idempotency_key
             )
@@ -132,7 +138,7 @@ class Mutation:
         lines: Annotated[list[int], strawberry.argument(description="The items' lines (Item.line).")],
         reason: Reason = None,
     ) -> OrderResult:
-        amendments = info.context.amendments
+        amendments = info.context.services.amendments
         return await rendered(
             amendments.void_items(str(order_id), lines, by=info.context.staff, reason=reason)
         )
@@ -147,7 +153,7 @@ class Mutation:
         order_id: OrderId,
         reason: Annotated[str, strawberry.argument(description="Why, for the order's history: required.")],
     ) -> OrderResult:
-        cashier = info.context.cashier
+        cashier = info.context.services.cashier
         return await rendered(cashier.release_lock(str(order_id), reason=reason, by=info.context.staff))
 
 

@@ -34,7 +34,8 @@ class OperationTimer(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        metrics = getattr(self.execution_context.context, "metrics", None)
+        services = getattr(self.execution_context.context, "services", None)
+        metrics = getattr(services, "metrics", None)
         if metrics is None:
             return
         fields, kind = labels(self.execution_context)

@@ -46,7 +46,7 @@ class OrderConnection:
 
     @strawberry.field(description="How many orders match the filter, across all pages.")
     async def total_count(self, info: Info) -> int:
-        return await info.context.orders.count(self.filters)
+        return await info.context.services.orders.count(self.filters)
 
 
 @strawberry.type
@@ -56,7 +56,7 @@ class Query:
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The order's id.")]
     ) -> order_types.OrderNode | None:
         try:
-            return order_types.order(await info.context.orders.get(str(id)))
+            return order_types.order(await info.context.services.orders.get(str(id)))
         except NotFound:
             return None
 
@@ -74,7 +74,7 @@ class Query:
         ] = None,
     ) -> OrderConnection:
         filters = inputs.filters(filter)
-        page = await info.context.orders.search(filters, limit=first, after=after, fields=ARGUMENTS)
+        page = await info.context.services.orders.search(filters, limit=first, after=after, fields=ARGUMENTS)
         nodes = [order_types.order(order) for order in page.items]
         edges = [
             OrderEdge(cursor=cursor, node=node) for cursor, node in zip(page.cursors, nodes, strict=True)
@@ -104,24 +104,24 @@ class Query:
         ] = None,
     ) -> AsyncIterator[order_types.OrderNode]:
         # Up to a thousand orders: rendered a chunk at a time, so a Dojo call waits for none of it.
-        found = await info.context.orders.active(limit=first, after=after, fields=ARGUMENTS)
+        found = await info.context.services.orders.active(limit=first, after=after, fields=ARGUMENTS)
         return paced(order_types.order(order) for order in found.orders)
 
     @strawberry.field(description="How many orders are active, however many `activeOrders` returns.")
     async def active_order_count(self, info: Info) -> int:
-        return await info.context.orders.active_count()
+        return await info.context.services.orders.active_count()
 
     @strawberry.field(description="The newest change's sequence: load, then subscribe with `since` this.")
     async def last_sequence(self, info: Info) -> int:
-        return await info.context.orders.last_sequence()
+        return await info.context.services.orders.last_sequence()
 
     @strawberry.field(description="Payment intents Dojo told us about that no order holds.")
     async def unmatched_payments(self, info: Info) -> list[operator_types.UnmatchedPaymentNode]:
-        return [operator_types.unmatched(found) for found in await info.context.cashier.unmatched()]
+        return [operator_types.unmatched(found) for found in await info.context.services.cashier.unmatched()]
 
     @strawberry.field(description="POS events owed to Dojo: how many, and since when.")
     async def dojo_outbox(self, info: Info) -> operator_types.DojoOutboxNode:
-        found = await info.context.orders.owed_to_dojo()
+        found = await info.context.services.orders.owed_to_dojo()
         return operator_types.DojoOutboxNode(
             owed=found.owed, failing=found.failing, oldest_undelivered_at=found.oldest
         )
@@ -134,4 +134,4 @@ class Query:
             datetime, strawberry.argument(description="Count from this moment (without an offset: UTC).")
         ],
     ) -> operator_types.KitchenStatsNode:
-        return operator_types.stats(await info.context.orders.stats(since))
+        return operator_types.stats(await info.context.services.orders.stats(since))

@@ -84,7 +84,7 @@ Lines = Annotated[
 class StationQuery:
     @strawberry.field(description="The venue's prep stations in screen order, each with its rules.")
     async def stations(self, info: Info) -> list[StationNode]:
-        return nodes(await info.context.prep.routing())
+        return nodes(await info.context.services.prep.routing())
 
 
 @strawberry.type
@@ -99,13 +99,13 @@ class StationMutation:
         input: Annotated[StationInput, strawberry.argument(description="The station as it should be.")],
     ) -> StationsResult:
         station = Station(input.id, input.name, input.position, input.is_default)
-        return await _stations(info.context.prep.save_station(station, by=info.context.staff))
+        return await _stations(info.context.services.prep.save_station(station, by=info.context.staff))
 
     @strawberry.mutation(
         description="Remove a station and its rules: not the default, nor one still cooking."
     )
     async def remove_station(self, info: Info, id: StationId) -> StationsResult:
-        return await _stations(info.context.prep.remove_station(id, by=info.context.staff))
+        return await _stations(info.context.services.prep.remove_station(id, by=info.context.staff))
 
     @strawberry.mutation(
         description="This station's routing rules become exactly these, in this order (admin). "
@@ -120,7 +120,7 @@ class StationMutation:
         ],
     ) -> StationsResult:
         domain = [Rule(station, rule.kind, rule.pattern, n) for n, rule in enumerate(rules)]
-        return await _stations(info.context.prep.set_rules(station, domain, by=info.context.staff))
+        return await _stations(info.context.services.prep.set_rules(station, domain, by=info.context.staff))
 
     @strawberry.mutation(
         description="A station's items of an order are done: all of its part, or just `lines` "
@@ -129,7 +129,7 @@ class StationMutation:
     async def bump_station(
         self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None
     ) -> OrderResult:
-        prep = info.context.prep
+        prep = info.context.services.prep
         return await rendered(prep.bump(str(order_id), station, lines=lines, by=info.context.staff))
 
     @strawberry.mutation(
@@ -138,7 +138,7 @@ class StationMutation:
     async def bring_back_station(
         self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None
     ) -> OrderResult:
-        prep = info.context.prep
+        prep = info.context.services.prep
         return await rendered(prep.bring_back(str(order_id), station, lines=lines, by=info.context.staff))
 
 

@@ -63,6 +63,6 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[OrderChange, None]:
         wanted = frozenset(statuses) if statuses else None
-        async with info.context.feed.subscribe(since=since, statuses=wanted) as deliveries:
+        async with info.context.services.feed.subscribe(since=since, statuses=wanted) as deliveries:
             async for delivery in deliveries:
                 yield _change(delivery)

@@ -42,9 +42,10 @@ from schema.access import REFUSED
 from schema.context import Context
 from server.actors import Actor
 from server.origins import same_origin
+from server.services import Services
 from server.staff.screens import COOKIE as SCREEN_COOKIE
 from server.staff.sessions import Session, Sessions
-from server.staff.tokens import Tokens, bearer
+from server.staff.tokens import bearer
 
 SOCKET: Final = "orderpass.socket"
 GRAPHIQL: Final = "/graphiql"
@@ -70,13 +71,15 @@ class TokenGate:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tokens: Tokens = scope["state"]["tokens"]
+        services: Services = scope["state"]["services"]
+        tokens = services.tokens
         headers = Headers(scope=scope)
         credential = bearer(headers.get("authorization")) or _screen_cookie(scope, headers)
         actor = await tokens.authenticate(credential)
         if scope["type"] == "websocket":
-            sessions: Sessions = scope["state"]["sessions"]
-            state = SocketState(sessions, credential if actor else None, actor, UNAUTHENTICATED_FRAME_BYTES)
+            state = SocketState(
+                services.sessions, credential if actor else None, actor, UNAUTHENTICATED_FRAME_BYTES
+            )
             scope[SOCKET] = state
             await self.app(scope, _bounded_frames(receive, send, state), send)
             return
@@ -186,7 +189,7 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: wire.ConnectionInitMessage) -> None:
-        state, tokens = self.state, self.context.tokens
+        state, tokens = self.state, self.context.services.tokens
         self.credential = state.credential or bearer(_authorization(message))
         actor = state.actor or await tokens.authenticate(self.credential)
         if actor is None or self.credential is None:
@@ -202,7 +205,7 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged:  # every operation re-checks who is asking
-            actor = await self.context.tokens.authenticate(self.credential)
+            actor = await self.context.services.tokens.authenticate(self.credential)
             if actor is None:
                 await self._token_ended()
                 return
@@ -314,16 +317,9 @@ class GraphQLDoor(GraphQL[Context, None]):
         return orjson.dumps(data).decode()  # several times faster than json, for every screen's every change
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        state = request.state
         return Context(
-            orders=state.orders,
-            cashier=state.cashier,
-            tokens=state.tokens,
-            feed=state.feed,
-            prep=state.prep,
-            amendments=state.amendments,
+            services=request.state.services,
             actor=request.scope.get("orderpass.actor"),  # HTTP: the gate's; a socket's: at connection_init
-            metrics=state.metrics,
             over_socket=isinstance(request, WebSocket),
         )
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from contextlib import asynccontextmanager
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -20,76 +19,27 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from schema import build_schema, graphiql
 from schema.view import graphql_app
-from server import logs
-from server.broker import create_broker
-from server.changes.feed import Feed
-from server.clock import Clock, SystemClock
-from server.dojo import openapi, rest
-from server.dojo.client import DojoClient
-from server.dojo.outbox import Dispatcher
-from server.dojo.resolver import Resolver
+from server import logs, operators
+from server.clock import Clock
+from server.dojo import rest
 from server.errors import OrderpassError
 from server.kds.pages import KitchenDisplay
 from server.metrics import Metrics
-from server.orders.amendments import Amendments
-from server.orders.service import Orders
-from server.payments.cashier import Cashier
+from server.services import Services
 from server.settings import Settings
-from server.staff.sessions import Sessions
-from server.staff.tokens import Tokens, bearer
-from server.stations.prep import Prep
-from server.store import Store, create_store
 
 log = logging.getLogger("orderpass")
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
-    username, password = settings.dojo_credentials()
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        store = create_store(settings)
-        await store.start()
-        broker = create_broker(settings.broker_url)
-        dojo_events = timedelta(milliseconds=settings.dojo_event_delay_ms) if settings.talks_to_dojo else None
-        parts: dict[str, Any] = {
-            "store": store,
-            "broker": broker,
-            "clock": clock or SystemClock(),
-            "dojo_events": dojo_events,
-        }
-        orders = Orders(**parts, auto_confirm=settings.auto_confirm)
-        cashier = Cashier(**parts, longest_lock=timedelta(seconds=settings.dojo_lock_max_seconds))
-        feed = Feed(orders=orders, broker=broker, max_replays=settings.max_replays)
-        await feed.start()
-        tokens = Tokens(store=store, clock=parts["clock"], broker=broker)
-        sessions = Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds)
-        await sessions.start()
-        dojo = await _talk_to_dojo(settings, orders=orders, cashier=cashier)
-        if settings.tune_gc:
-            _tune_gc()
-        try:
-            yield {
-                "settings": settings,
-                "store": store,
-                "orders": orders,
-                "cashier": cashier,
-                "prep": Prep(**parts),
-                "amendments": Amendments(**parts),
-                "tokens": tokens,
-                "sessions": sessions,
-                "feed": feed,
-                "metrics": metrics,
-            }
-        finally:
-            try:
-                await dojo.aclose()
-                await sessions.stop()
-                await feed.stop()
-            finally:
-                await broker.close()
-                await store.close()
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
+        async with Services.running(settings, clock=clock, metrics=metrics) as services:
+            if settings.tune_gc:
+                _tune_gc()
+            yield {"services": services}
 
     graphql = graphql_app(
         build_schema(),
@@ -98,34 +48,40 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         max_body_bytes=settings.max_body_bytes,
         max_operations=settings.ws_max_operations,
     )
-    kitchen_display = KitchenDisplay.create(settings)
+    username, password = settings.dojo_credentials()
     doors: dict[str, list[BaseRoute]] = {
         "graphql": [Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
-        "kds": kitchen_display.routes(),
+        "kds": KitchenDisplay.create(settings).routes(),
         "graphiql": graphiql.routes(),
     }
-    fixed = [
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/openapi.json", openapi_document),
-        Route("/metrics", metrics_page),
-    ]
-    routes = [
-        rest.mount(username=username, password=password),
-        *doors["graphql"],
-        *fixed,
-        *doors["kds"],
-        *doors["graphiql"],
-    ]
+    fixed = operators.routes()
+    routes = [rest.mount(username=username, password=password), *doors["graphql"], *fixed, *doors["kds"]]
+    routes += doors["graphiql"]
     labels = {id(route): door for door, found in doors.items() for route in found}
     labels |= {id(route): route.path for route in fixed}
-    tracing = Middleware(logs.Tracing, fallback=rest.unexpected, observe=_observer(metrics, labels))
+    tracing = Middleware(logs.Tracing, fallback=_unexpected, observe=_observer(metrics, labels))
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[*_behind_proxies(settings), tracing],
-        exception_handlers={OrderpassError: rest.error_response, HTTPException: rest.error_response},
+        exception_handlers={OrderpassError: _problem, HTTPException: _problem},
     )
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    """An error no door answered: under /v1 (a path Dojo's mount could not even match) in Dojo's
+    words, anywhere else in ours."""
+    if request.url.path.startswith("/v1"):
+        return await rest.error_response(request, exc)
+    return await operators.problem(request, exc)
+
+
+async def _unexpected(scope: Any, trace: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A bug's 500 in the words of the door it reached: Dojo's EPOSError under /v1, else ours."""
+    if str(scope.get("path", "")).startswith("/v1"):
+        return await rest.unexpected(trace)
+    body = orjson.dumps({"error": "an unexpected error occurred; quote the traceId", "traceId": trace})
+    return 500, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
 
 
 def _behind_proxies(settings: Settings) -> list[Middleware]:
@@ -149,48 +105,11 @@ def _tune_gc() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-async def _talk_to_dojo(settings: Settings, *, orders: Orders, cashier: Cashier) -> AsyncExitStack:
-    """With an API key: the client, the outbox dispatcher and the payment resolver, all in the
-    background. Without one, all of it is off, and the log says so once."""
-    stack = AsyncExitStack()
-    if not settings.talks_to_dojo:
-        log.warning(
-            "ORDERPASS_DOJO_API_KEY is not set: POS events to Dojo and payment-intent lookups are off"
-        )
-        return stack
-    assert settings.dojo_api_key is not None
-    client = DojoClient(
-        base_url=settings.dojo_api_url,
-        api_key=settings.dojo_api_key,
-        software_house_id=settings.dojo_software_house_id,
-    )
-    stack.push_async_callback(client.close)
-    delay = timedelta(milliseconds=settings.dojo_event_delay_ms)
-    dispatcher = Dispatcher(
-        store=orders.store, dojo=client, clock=orders.clock, broker=orders.broker, delay=delay
-    )
-    resolver = Resolver(cashier=cashier, dojo=client, clock=orders.clock)
-    for worker in (dispatcher, resolver):
-        await worker.start()
-        stack.push_async_callback(worker.stop)
-    return stack
-
-
 def app_from_env() -> Starlette:
     """For `uvicorn --factory` and `orderpass serve`: settings from the environment."""
     settings = Settings.from_env()
     logs.configure(settings.log_level, secrets=settings.secrets())
     return create_app(settings)
-
-
-async def healthz(request: Request) -> Response:
-    return rest.render({"status": "alive"})
-
-
-async def readyz(request: Request) -> Response:
-    store: Store = request.state.store
-    await store.ping()
-    return rest.render({"status": "ready"})
 
 
 def _observer(metrics: Metrics, labels: Mapping[int, str]) -> Callable[[Any, int, float], None]:
@@ -205,30 +124,3 @@ def _observer(metrics: Metrics, labels: Mapping[int, str]) -> Callable[[Any, int
         metrics.observe(operation, status, seconds)
 
     return observe
-
-
-async def metrics_page(request: Request) -> Response:
-    """For a scraper holding a staff token (any role): the figures say how trade is going."""
-    state = request.state
-    tokens: Tokens = state.tokens
-    if await tokens.authenticate(bearer(request.headers.get("authorization"))) is None:
-        body = b"a staff bearer token is required (any role)\n"
-        return Response(body, 401, {"WWW-Authenticate": "Bearer"}, "text/plain")
-    orders: Orders = state.orders
-    owed = await orders.owed_to_dojo()
-    snapshot = {
-        "orderpass_orders": {status.value: n for status, n in (await orders.status_counts()).items()},
-        "orderpass_subscribers": state.feed.subscriber_count,
-        "orderpass_dojo_outbox_owed": owed.owed,
-        "orderpass_dojo_outbox_failing": owed.failing,
-        "orderpass_dojo_outbox_oldest_seconds": (orders.clock.now() - owed.oldest).total_seconds()
-        if owed.oldest
-        else 0,
-        "orderpass_unmatched_payments": await state.cashier.unmatched_count(),
-    }
-    metrics: Metrics = state.metrics
-    return Response(metrics.render(snapshot), media_type=CONTENT_TYPE_LATEST)
-
-
-async def openapi_document(request: Request) -> Response:
-    return rest.render(openapi.document())

@@ -86,7 +86,7 @@ def configure(level: str, *, secrets: Iterable[str | None] = ()) -> None:
     logging.getLogger("uvicorn.access").disabled = True  # our access line carries the traceId
 
 
-Fallback = Callable[[str], Awaitable[tuple[int, list[tuple[bytes, bytes]], bytes]]]
+Fallback = Callable[[Scope, str], Awaitable[tuple[int, list[tuple[bytes, bytes]], bytes]]]
 
 
 class Tracing:
@@ -121,7 +121,7 @@ class Tracing:
         except Exception:
             errors.exception("unhandled error in %s %s", scope["method"], scope["path"])
             if not response_started:
-                status, headers, body = await self.fallback(current)
+                status, headers, body = await self.fallback(scope, current)
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
         finally:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from server.background import Worker
 from server.errors import InvalidRequest, Unavailable
 from server.settings import Settings
 from server.sqlite_inline import connector
@@ -100,28 +101,24 @@ class Store:
         await self.engine.dispose()
 
 
-class Checkpointer:
+class Checkpointer(Worker):
     """Copies SQLite's write-ahead log back into the database on a worker thread, every second.
 
     Left to SQLite, a checkpoint runs inside whichever commit crosses the threshold, on the event
     loop; here it runs beside it, on the other core, and never waits for anyone (PASSIVE)."""
 
+    name = "orderpass-sqlite-checkpoint"
+
     def __init__(self, path: str, every: float = 1.0) -> None:
         self.path = path
         self.every = every
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="orderpass-sqlite-checkpoint")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await super().stop()
         await asyncio.to_thread(self._checkpoint)  # leave the log short for the next start
 
-    async def _run(self) -> None:
+    async def run(self, ready: asyncio.Event) -> None:
+        ready.set()
         while True:
             await asyncio.sleep(self.every)
             try:

@@ -19,13 +19,17 @@ import orjson
 import pytest
 import uvicorn
 
+from schema.context import Context
 from server import revisions
+from server.actors import Actor
 from server.app import create_app
 from server.broker.memory import MemoryBroker
 from server.clock import Clock, ManualClock, SystemClock
+from server.metrics import Metrics
 from server.orders.amendments import Amendments
 from server.orders.service import Orders
 from server.payments.cashier import Cashier
+from server.services import Services
 from server.settings import Settings
 from server.staff.roles import Role
 from server.staff.tokens import Tokens
@@ -108,23 +112,35 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def orders(store: Store, broker: MemoryBroker, clock: ManualClock) -> Orders:
-    return Orders(store=store, broker=broker, clock=clock)
+def services(settings: Settings, store: Store, broker: MemoryBroker, clock: ManualClock) -> Services:
+    """Every service, as create_app builds them, on the test's store, memory broker and clock
+    (workers not started: a test that needs the live feed starts it)."""
+    return Services.build(settings, store=store, broker=broker, clock=clock, metrics=Metrics())
+
+
+def as_staff(services: Services, actor: Actor | None) -> Context:
+    """The GraphQL context a request by this actor gets (None: nobody)."""
+    return Context(services=services, actor=actor)
 
 
 @pytest.fixture
-def cashier(store: Store, broker: MemoryBroker, clock: ManualClock) -> Cashier:
-    return Cashier(store=store, broker=broker, clock=clock)
+def orders(services: Services) -> Orders:
+    return services.orders
 
 
 @pytest.fixture
-def prep(store: Store, broker: MemoryBroker, clock: ManualClock) -> Prep:
-    return Prep(store=store, broker=broker, clock=clock)
+def cashier(services: Services) -> Cashier:
+    return services.cashier
 
 
 @pytest.fixture
-def amendments(store: Store, broker: MemoryBroker, clock: ManualClock) -> Amendments:
-    return Amendments(store=store, broker=broker, clock=clock)
+def prep(services: Services) -> Prep:
+    return services.prep
+
+
+@pytest.fixture
+def amendments(services: Services) -> Amendments:
+    return services.amendments
 
 
 # -- a real server on loopback ------------------------------------------------------------------

@@ -13,9 +13,9 @@ import pytest
 from server.actors import Actor
 from server.clock import ManualClock
 from server.errors import InvalidRequest
-from server.kds.tickets import STAGES
 from server.orders.service import Orders
 from server.staff.roles import Role
+from server.stages import STAGES
 from tests.conftest import LiveServer, mint, place
 from tests.factories import collection_order, make_draft
 

@@ -58,11 +58,17 @@ def leaks(text: str, *more: str) -> list[str]:
 
 
 def ours(response: httpx.Response, message: str, *more: str) -> str:
-    """The EPOSError carries exactly our words, and nothing in the body is the driver's; its traceId."""
+    """The EPOSError (or /readyz's answer) carries exactly our words, and nothing in the body is
+    the driver's; its traceId."""
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "1"
     body = response.json()
-    assert (body["errorType"], body["debugMessage"]) == ("UnexpectedError", message)
+    said = (
+        (body["errorType"], body["debugMessage"])
+        if "errorType" in body
+        else ("UnexpectedError", body["message"])
+    )
+    assert said == ("UnexpectedError", message)
     assert leaks(response.text.replace(body["traceId"], ""), *more) == []
     return str(body["traceId"])
 

@@ -9,6 +9,7 @@ pinned by tests of its own below, as well as staying in the broad strategies."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
@@ -33,22 +34,14 @@ from schemathesis.specs.openapi.checks import (
 from strawberry.types import ExecutionResult
 
 from schema import build_schema
-from schema.context import Context
 from server.actors import Actor
-from server.broker.memory import MemoryBroker
 from server.changes.feed import Feed
-from server.clock import ManualClock
 from server.dojo.openapi import document
 from server.lifecycle import OrderStatus
 from server.money import MAX_VALUE
-from server.orders.amendments import Amendments
-from server.orders.service import Orders
-from server.payments.cashier import Cashier
+from server.services import Services
 from server.staff.roles import Role
-from server.staff.tokens import Tokens
-from server.stations.prep import Prep
-from server.store import Store
-from tests.conftest import DOJO_AUTH, LiveServer, mint
+from tests.conftest import DOJO_AUTH, LiveServer, as_staff, mint
 from tests.factories import make_order
 
 # The same examples on every run. Health checks off: each example is a real call (slow by design),
@@ -287,30 +280,13 @@ Execute = Callable[..., Awaitable[ExecutionResult]]
 
 
 @pytest.fixture
-def execute(
-    orders: Orders,
-    cashier: Cashier,
-    prep: Prep,
-    amendments: Amendments,
-    store: Store,
-    clock: ManualClock,
-    broker: MemoryBroker,
-) -> Execute:
+def execute(services: Services) -> Execute:
     """Run a document as an admin, on a fresh context (and DataLoader) each time, as a request does."""
     schema = build_schema()
-    feed = Feed(orders=orders, broker=broker, poll_seconds=0.2)  # never started: no subscriptions here
-    tokens = Tokens(store=store, clock=clock)
+    feed = Feed(orders=services.orders, broker=services.broker, poll_seconds=0.2)  # never started
 
     async def run(document: str, **variables: Any) -> ExecutionResult:
-        context = Context(
-            orders=orders,
-            cashier=cashier,
-            prep=prep,
-            amendments=amendments,
-            tokens=tokens,
-            feed=feed,
-            actor=STAFF,
-        )
+        context = as_staff(dataclasses.replace(services, feed=feed), STAFF)
         return await schema.execute(document, variable_values=variables, context_value=context)
 
     return run

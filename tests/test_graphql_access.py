@@ -21,16 +21,12 @@ from schema import build_schema
 from schema.access import guarded
 from schema.context import Context
 from server.broker import create_broker
-from server.changes.feed import Feed
 from server.clock import SystemClock
-from server.orders.amendments import Amendments
-from server.orders.service import Orders
-from server.payments.cashier import Cashier
+from server.services import Services
 from server.staff.roles import Role
 from server.staff.tokens import Tokens
-from server.stations.prep import Prep
 from server.store import create_store
-from tests.conftest import LiveServer, mint, place
+from tests.conftest import LiveServer, as_staff, mint, place
 from tests.test_graphql_http import receive, socket, subscribe, ws_url
 
 PERSONAL = "{activeOrders{id customer{name emailAddress phoneNumber} history{actor{name}}}}"
@@ -160,12 +156,8 @@ def test_every_root_field_is_guarded():
 
 
 @pytest.fixture
-def nobody(
-    orders: Orders, cashier: Cashier, prep: Prep, amendments: Amendments, store, clock, broker
-) -> Context:
-    tokens = Tokens(store=store, clock=clock)
-    feed = Feed(orders=orders, broker=broker)
-    return Context(orders=orders, cashier=cashier, prep=prep, amendments=amendments, tokens=tokens, feed=feed)
+def nobody(services: Services) -> Context:
+    return as_staff(services, None)
 
 
 @pytest.mark.parametrize(

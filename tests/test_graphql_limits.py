@@ -15,18 +15,11 @@ from schema import build_schema
 from schema.context import Context
 from schema.cost import MAX_COST, SIZES, cost
 from server.actors import Actor
-from server.broker.memory import MemoryBroker
-from server.changes.feed import Feed
-from server.clock import ManualClock
-from server.orders.amendments import Amendments
-from server.orders.service import Orders
-from server.payments.cashier import Cashier
+from server.services import Services
 from server.staff.roles import Role
-from server.staff.tokens import Tokens
-from server.stations.prep import Prep
 from server.store import Store
 from tests import test_fuzz, test_schema
-from tests.conftest import LiveServer, mint
+from tests.conftest import LiveServer, as_staff, mint
 from tests.screenshot import ACTIVE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,20 +39,8 @@ def counted(document: str, **variables: object) -> int:
 
 
 @pytest.fixture
-def context(
-    orders: Orders, cashier: Cashier, prep: Prep, amendments: Amendments, store: Store, clock: ManualClock
-) -> Context:
-    feed = Feed(orders=orders, broker=MemoryBroker())
-    tokens = Tokens(store=store, clock=clock)
-    return Context(
-        orders=orders,
-        cashier=cashier,
-        tokens=tokens,
-        feed=feed,
-        prep=prep,
-        amendments=amendments,
-        actor=ADMIN,
-    )
+def context(services: Services) -> Context:
+    return as_staff(services, ADMIN)
 
 
 async def test_twenty_aliases_of_active_orders_are_refused_before_anything_is_read(

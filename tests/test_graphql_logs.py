@@ -51,8 +51,7 @@ async def test_a_clients_mistake_is_logged_at_info_without_a_traceback(
 
 
 async def test_a_bug_is_logged_at_error_with_its_traceback_and_masked(caplog: pytest.LogCaptureFixture):
-    broken = Context(orders=None, cashier=None, tokens=None, feed=None, prep=None, amendments=None)  # type: ignore[arg-type]
-    broken.actor = Actor.staff("admin", Role.ADMIN)
+    broken = Context(services=None, actor=Actor.staff("admin", Role.ADMIN))  # type: ignore[arg-type]
     with caplog.at_level(logging.DEBUG):
         result = await build_schema().execute("{ lastSequence }", context_value=broken)
     assert result.errors is not None

@@ -11,8 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from server.kds.pages import COOKIE
 from server.staff.roles import Role
+from server.staff.screens import COOKIE
 from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import collection_order, make_order
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from server.clock import SystemClock
-from server.kds.pages import COOKIE
 from server.staff.roles import Role
+from server.staff.screens import COOKIE
 from server.staff.tokens import Tokens
 from server.store import create_store
 from tests.conftest import LiveServer, mint, place

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.errors import InvalidRequest
-from server.kds.tickets import STAGES, all_day, is_allergy, payment_badge, stage_of, ticket
+from server.kds.tickets import all_day, is_allergy, payment_badge, ticket
 from server.lifecycle import ACTIVE, OrderStatus
 from server.orders.model import CollectionDetails, Order, OrderDetails, OrderType
 from server.payments.model import Payment, PaymentSource, PaymentStatus
+from server.stages import STAGES, stage_of
 from server.text import folded
 from tests.factories import an_order
 

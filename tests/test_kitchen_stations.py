@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.errors import NotFound
-from server.kds.tickets import STAGES, station_names, station_stage, ticket
+from server.kds.tickets import station_names, ticket
 from server.lifecycle import OrderStatus
 from server.orders.model import Order, VoidedItem
+from server.stages import STAGES, station_stage
 from server.stations.prep import station_recalls
 from server.stations.routing import Routing, Rule, RuleKind, Station
 from tests.factories import an_order, item, make_draft

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,13 +20,11 @@ from server.broker.memory import MemoryBroker
 from server.changes.feed import Feed
 from server.clock import ManualClock
 from server.lifecycle import OrderStatus
-from server.orders.amendments import Amendments
 from server.orders.service import Orders
 from server.payments.cashier import Cashier
+from server.services import Services
 from server.staff.roles import Role
-from server.staff.tokens import Tokens
-from server.stations.prep import Prep
-from server.store import Store
+from tests.conftest import as_staff
 from tests.factories import make_draft, payment_event
 
 ORDER_FIELDS = """
@@ -57,16 +56,7 @@ def feed(orders: Orders, broker: MemoryBroker) -> Feed:
 
 
 @pytest.fixture
-def run(
-    schema,
-    orders: Orders,
-    cashier: Cashier,
-    prep: Prep,
-    amendments: Amendments,
-    store: Store,
-    clock: ManualClock,
-    feed: Feed,
-):
+def run(schema, services: Services, feed: Feed):
     """Execute a document as someone; returns `data`, failing the test on any GraphQL error."""
 
     async def execute(document: str, as_: Actor = ADMIN, **variables: Any) -> dict[str, Any]:
@@ -77,15 +67,7 @@ def run(
         return data
 
     def context(actor: Actor) -> Context:
-        return Context(
-            orders=orders,
-            cashier=cashier,
-            prep=prep,
-            amendments=amendments,
-            tokens=Tokens(store=store, clock=clock),
-            feed=feed,
-            actor=actor,
-        )
+        return as_staff(dataclasses.replace(services, feed=feed), actor)
 
     execute.context = context  # type: ignore[attr-defined]
     return execute

@@ -4,6 +4,7 @@ subscribed all day, and a replay of the whole history is thousands of changes at
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 from collections.abc import AsyncIterator
 
@@ -12,16 +13,11 @@ import pytest
 from schema import build_schema
 from schema.context import Context
 from server.actors import Actor
-from server.broker.memory import MemoryBroker
 from server.changes.feed import Feed
-from server.clock import ManualClock
-from server.orders.amendments import Amendments
 from server.orders.service import Orders
-from server.payments.cashier import Cashier
+from server.services import Services
 from server.staff.roles import Role
-from server.staff.tokens import Tokens
-from server.stations.prep import Prep
-from server.store import Store
+from tests.conftest import as_staff
 from tests.factories import make_draft
 
 SCHEMA = build_schema()
@@ -32,27 +28,10 @@ SCREEN = """subscription($since: Int) { orderChanges(since: $since) { sequence o
 
 
 @pytest.fixture
-async def context(
-    orders: Orders,
-    cashier: Cashier,
-    prep: Prep,
-    amendments: Amendments,
-    store: Store,
-    clock: ManualClock,
-    broker: MemoryBroker,
-) -> AsyncIterator[Context]:
-    feed = Feed(orders=orders, broker=broker, poll_seconds=0.2)
+async def context(services: Services) -> AsyncIterator[Context]:
+    feed = Feed(orders=services.orders, broker=services.broker, poll_seconds=0.2)
     await feed.start()
-    tokens = Tokens(store=store, clock=clock)
-    yield Context(
-        orders=orders,
-        cashier=cashier,
-        tokens=tokens,
-        feed=feed,
-        prep=prep,
-        amendments=amendments,
-        actor=KITCHEN,
-    )
+    yield as_staff(dataclasses.replace(services, feed=feed), KITCHEN)
     await feed.stop()
 
 

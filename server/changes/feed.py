@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from server.background import Worker
 from server.broker import Broker
 from server.changes.model import CHANNEL, Change
 from server.errors import Unavailable
@@ -63,7 +64,9 @@ class _Subscriber:
         return self.statuses is None or change.touches(self.statuses)
 
 
-class Feed:
+class Feed(Worker):
+    name = "orderpass-feed"
+
     def __init__(
         self,
         *,
@@ -84,19 +87,6 @@ class Feed:
         self._replays = asyncio.Semaphore(max_replays)
         self._subscribers: set[_Subscriber] = set()
         self._last = 0
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        ready = asyncio.Event()
-        self._reader = asyncio.create_task(self._read(ready), name="orderpass-feed")
-        await ready.wait()
-
-    async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
 
     @property
     def subscriber_count(self) -> int:
@@ -163,7 +153,8 @@ class Feed:
         orders = {order.id: order for order in await self.orders.get_many(ids)}
         return [Delivery(change, orders[change.order_id]) for change in changes]
 
-    async def _read(self, ready: asyncio.Event) -> None:
+    async def run(self, ready: asyncio.Event) -> None:
+        """The one reader: wakes on the broker (or a poll), fans each change out to subscribers."""
         async with self.broker.subscribe(CHANNEL) as messages:
             ready.set()
             self._last = await self._newest()

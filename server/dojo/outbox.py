@@ -10,12 +10,12 @@ was on the way is sent again. Nothing a Dojo request waits on ever waits on this
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import datetime, timedelta
 from typing import Final
 
+from server.background import Worker
 from server.broker import Broker
 from server.changes import outbox
 from server.changes.model import CHANNEL
@@ -35,7 +35,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
-class Dispatcher:
+class Dispatcher(Worker):
+    name = "orderpass-dojo-outbox"
+
     def __init__(
         self,
         *,
@@ -54,19 +56,6 @@ class Dispatcher:
         self.delay = delay
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        ready = asyncio.Event()
-        self._task = asyncio.create_task(self._run(ready), name="orderpass-dojo-outbox")
-        await ready.wait()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def deliver_due(self) -> tuple[int, int]:
         """Send the events that are due now (a batch of them): how many were sent, how many Dojo took."""
@@ -88,7 +77,7 @@ class Dispatcher:
         async with self.store.write() as tx:
             return await outbox.delivered(tx, owed, now=self.clock.now())
 
-    async def _run(self, ready: asyncio.Event) -> None:
+    async def run(self, ready: asyncio.Event) -> None:
         async with self.broker.subscribe(CHANNEL) as changes:
             ready.set()
             woken: asyncio.Future[str] | None = None

@@ -10,12 +10,12 @@ for an operator to see, but never looked up: it is logged once and never due aga
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Final
 
 from server.actors import POS
+from server.background import Worker
 from server.clock import Clock
 from server.dojo.client import DojoApi
 from server.dojo.paths import UnsafeId
@@ -35,23 +35,14 @@ def retry_after(attempts: int) -> timedelta:
     return timedelta(seconds=min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LAST_RETRY))
 
 
-class Resolver:
+class Resolver(Worker):
+    name = "orderpass-dojo-resolver"
+
     def __init__(self, *, cashier: Cashier, dojo: DojoApi, clock: Clock, poll_seconds: float = 2.0) -> None:
         self.cashier = cashier
         self.dojo = dojo
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="orderpass-dojo-resolver")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def resolve_due(self) -> int:
         """Ask Dojo about every unmatched payment that is due; how many were attached."""
@@ -88,7 +79,8 @@ class Resolver:
         log.info("payment intent %s resolved to order %s", shown(intent), found.external_order_id)
         return True
 
-    async def _run(self) -> None:
+    async def run(self, ready: asyncio.Event) -> None:
+        ready.set()
         while True:
             try:
                 await self.resolve_due()

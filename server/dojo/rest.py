@@ -16,6 +16,7 @@ from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -38,9 +39,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def mount(*, username: str, password: str) -> Mount:
+    """Dojo's routes under /v1, as an app of their own: behind Basic auth, and with every error
+    (ours, and Starlette's own 404/405) answered as Dojo's EPOSError, here and nowhere else."""
     routes = [Route(op.path, op.endpoint, methods=[op.method]) for op in OPERATIONS]
     guard = Middleware(BasicAuth, username=username, password=password)
-    return Mount("/v1", routes=routes, middleware=[guard])
+    handlers = {OrderpassError: error_response, HTTPException: error_response, Exception: _bug}
+    return Mount("/v1", app=Starlette(routes=routes, middleware=[guard], exception_handlers=handlers))
 
 
 # -- endpoints ----------------------------------------------------------------------------------
@@ -120,7 +124,7 @@ async def delete_lock(request: Request) -> Response:
 
 async def get_bill(request: Request) -> Response:
     order = await orders(request).get(request.path_params["order_id"])
-    settings = request.state.settings
+    settings = request.state.services.settings
     printed = order_bill(
         order,
         merchant=Merchant.from_settings(settings),
@@ -268,17 +272,17 @@ def capabilities() -> list[tuple[str, str]]:
 
 
 def orders(request: Request) -> Orders:
-    service: Orders = request.state.orders
+    service: Orders = request.state.services.orders
     return service
 
 
 def cashier(request: Request) -> Cashier:
-    service: Cashier = request.state.cashier
+    service: Cashier = request.state.services.cashier
     return service
 
 
 async def parse(request: Request, model: type[M]) -> M:
-    body = await read_body(request, limit=request.state.settings.max_body_bytes)
+    body = await read_body(request, limit=request.state.services.settings.max_body_bytes)
     if holds_nul(body):
         raise InvalidRequest(NUL_REFUSED)
     try:
@@ -313,7 +317,9 @@ class BasicAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self.authorized(scope):
-            raise Unauthorized("missing or wrong Dojo credentials")
+            refused = Unauthorized("missing or wrong Dojo credentials")
+            await (await error_response(Request(scope), refused))(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
     def authorized(self, scope: Scope) -> bool:
@@ -348,6 +354,12 @@ async def error_response(request: Request, exc: Exception) -> Response:
     else:
         log.info("%s %s: %s", status, error_type, exc.message)  # a client error: one line, no traceback
     return render(contract.eposerror(error_type, exc.message, trace), status, headers)
+
+
+async def _bug(request: Request, exc: Exception) -> Response:
+    """A bug's 500 as an EPOSError without its stack trace (the middleware logs it, with the traceback)."""
+    trace = request.scope.get("state", {}).get("trace_id", "-")
+    return render(contract.eposerror("UnexpectedError", contract.UNEXPECTED, trace), 500)
 
 
 async def unexpected(trace: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

@@ -1,17 +1,15 @@
 """The kitchen display's door: pairing a screen, the boards, and the fragments a board fetches
-when the orderChanges subscription says something changed. Every ticket, on the first page and
-in every live update, is the one partial `_ticket.html` (`_station_ticket.html` on a station's
-screen, `?station=grill`, where a cook bumps single items or the station's whole part)."""
+when the orderChanges subscription says something changed. Each handler parses, asks the board's
+read service (server/kds/board.py) once, and renders. Every ticket, on the first page and in every
+live update, is the one partial `_ticket.html` (`_station_ticket.html` on a station's screen,
+`?station=grill`, where a cook bumps single items or the station's whole part)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,23 +18,18 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server.actors import Actor
 from server.errors import InvalidRequest, NotFound, OrderpassError
+from server.kds.board import Board
 from server.kds.guard import Guard
-from server.kds.tickets import STAGES, Stage, Ticket, stage_of, station_names, station_stage, ticket
-from server.lifecycle import RECALL
-from server.orders.model import Order
-from server.orders.service import Orders
 from server.origins import local_destination, navigated_from_elsewhere
+from server.services import Services
 from server.settings import Settings
-from server.staff.roles import Permission
-from server.staff.screens import COOKIE as COOKIE  # where schema/view.py and the tests look for it
 from server.staff.screens import forget, remember, screen_of
-from server.staff.tokens import Tokens
-from server.stations.prep import Prep
-from server.stations.routing import Routing, Station
+from server.stages import Stage, stage_of
+from server.stations.routing import Station
 
 ROOT: Final = Path(__file__).resolve().parents[2]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,7 @@ class KitchenDisplay:
     def routes(self) -> list[BaseRoute]:
         """Every route of the door, each behind the one guard (server/kds/guard.py)."""
         guard = [Middleware(Guard, refuse=self.refused)]
-        table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
+        table: list[tuple[str, Endpoint, str]] = [
             ("/kds", self.board, "GET"),
             ("/kds/ready", self.ready_board, "GET"),
             ("/kds/login", self.login_page, "GET"),
@@ -64,7 +57,8 @@ class KitchenDisplay:
             ("/kds/{path:path}", self.nowhere, "GET"),  # last: a page, not the app's JSON 404
         ]
         routes: list[BaseRoute] = [
-            Route(path, endpoint, methods=[method], middleware=guard) for path, endpoint, method in table
+            Route(path, self._readable(endpoint), methods=[method], middleware=guard)
+            for path, endpoint, method in table
         ]
         static = StaticFiles(directory=ROOT / "static")
         return [*routes, Mount("/static", static, name="static", middleware=guard)]
@@ -78,15 +72,16 @@ class KitchenDisplay:
             return await self._pair(request, request.query_params["token"], _here(request))
         screen = await screen_of(request)
         if screen is None:  # never paired, or its token revoked: the form, to land back here
-            context = {"error": None, "next": _here(request)}
-            return forget(request, self._page(request, "login.html", context))
-        routing = await _prep(request).routing()
+            pairing = {"error": None, "next": _here(request)}
+            return forget(request, self._page(request, "login.html", pairing))
+        board = _board(request)
         try:
-            stage = stage or _stage(request, routing)
+            stage = stage or await _stage(request)
         except (NotFound, InvalidRequest) as missing:
-            return self._missing(request, missing.message, routing.stations, status=_status(missing))
-        context = await self._board(request, screen, stage=stage, routing=routing)
-        return self._page(request, f"{view}.html", {**context, "view": view})
+            return self._missing(request, missing.message, await board.stations(), status=_status(missing))
+        shown = await board.board(stage, screen)
+        page = {**_fields(shown), "view": view, "screen": screen, "settings": self.settings}
+        return self._page(request, f"{view}.html", page)
 
     async def ready_board(self, request: Request) -> Response:
         return await self.board(request, view="ready", stage=stage_of("ready"))
@@ -106,7 +101,7 @@ class KitchenDisplay:
         if request.url.path == "/kds/":  # as the router would have, before this route caught it
             return RedirectResponse(_here(request).replace("/kds/", "/kds", 1), status_code=307)
         paired = await screen_of(request) is not None
-        stations = (await _prep(request).routing()).stations if paired else ()  # for staff only
+        stations = await _board(request).stations() if paired else ()  # listed for staff only
         return self._missing(request, f"there is no page at {request.url.path}", stations, status=404)
 
     # -- fragments ------------------------------------------------------------------------------
@@ -115,112 +110,102 @@ class KitchenDisplay:
         screen = await screen_of(request)
         if screen is None:
             return _unpaired(request)
-        routing = await _prep(request).routing()
-        stage = _stage(request, routing)  # no such station: 404, through the app's error handler
-        try:
-            order = await _orders(request).get(request.path_params["order_id"])
-        except NotFound:
-            return Response(status_code=204, headers=_stamp())
-        (found,) = await self._tickets(request, [order], stage=stage, routing=routing)
-        # The board keeps a ticket on this stage, removes it otherwise (a canceled one after its banner).
-        on_stage = {"X-On-Stage": "1" if stage.shows(order) else "0"}
-        context = {"ticket": found, "can_bump": _can_bump(screen), "stage": stage}
+        stage = await _stage(request)
+        shown = await _board(request).ticket(request.path_params["order_id"], stage, screen)
+        if shown is None:
+            return Response(status_code=204, headers=self._stamp(request))
+        context = {"ticket": shown.ticket, "can_bump": shown.can_bump, "stage": stage}
+        on_stage = {"X-On-Stage": "1" if shown.on_stage else "0"}
         return self._page(request, _partial(stage), context, headers=on_stage)
 
     async def allday_fragment(self, request: Request) -> Response:
         if await screen_of(request) is None:
             return _unpaired(request)
-        stage = _stage(request, await _prep(request).routing())
-        active = await _orders(request).active(stage, limit=self.settings.kds_board_limit)
-        return self._page(request, "_allday.html", {"counts": stage.all_day(active.orders)})
+        counts = await _board(request).all_day(await _stage(request))
+        return self._page(request, "_allday.html", {"counts": counts})
 
     async def count_fragment(self, request: Request) -> Response:
         """The banner of how many of a screen's open orders it does not show; the board says how
         many it does (`shown`), after live updates have added and removed tickets."""
         if await screen_of(request) is None:
             return _unpaired(request)
-        stage = _stage(request, await _prep(request).routing())
-        total = await _orders(request).active_count(stage)
         shown = request.query_params.get("shown", "0")
-        more = total - (int(shown) if shown.isdigit() else 0)
-        return self._page(request, "_more.html", {"more": max(more, 0)})
+        more = await _board(request).more(await _stage(request), shown=int(shown) if shown.isdigit() else 0)
+        return self._page(request, "_more.html", {"more": more})
 
     async def recall_fragment(self, request: Request) -> Response:
         screen = await screen_of(request)
         if screen is None:
             return _unpaired(request)
-        routing = await _prep(request).routing()
-        stage = _stage(request, routing)
-        window = timedelta(minutes=self.settings.kds_recall_minutes)
-        limit = self.settings.kds_recall_limit
-        if stage.station is not None:  # what this station bumped last, for it to bring back
-            recallable = await _prep(request).recently_done(stage.station, window=window, limit=limit)
-        else:
-            bumped = await _orders(request).recently_bumped(window=window, limit=limit)
-            recallable = [o for o in bumped if RECALL[o.status] in stage.statuses]
-        tickets = await self._tickets(request, recallable, stage=stage, routing=routing)
-        context = {"tickets": tickets, "stage": stage, "can_bump": _can_bump(screen)}
+        stage = await _stage(request)
+        tickets = await _board(request).recall(stage)
+        context = {"tickets": tickets, "stage": stage, "can_bump": Board.may_bump(screen)}
         return self._page(request, "_recall.html", context)
 
     def refused(self, request: Request) -> Response:
         """A request from another site (server/kds/guard.py): a page a person can read, not JSON."""
         return self._page(request, "refused.html", {}, status=403)
 
-    async def _board(
-        self, request: Request, screen: Actor, *, stage: Stage, routing: Routing
-    ) -> dict[str, Any]:
-        sequence = await _orders(request).last_sequence()  # first: live updates resume from here
-        active = await _orders(request).active(stage, limit=self.settings.kds_board_limit)
-        shown = [o for o in active.orders if stage.shows(o)]
-        return {
-            "stage": stage,
-            "stages": STAGES.values(),
-            "stations": sorted(routing.stations, key=lambda station: (station.position, station.id)),
-            "sequence": sequence,
-            "tickets": await self._tickets(request, shown, stage=stage, routing=routing),
-            "more": active.total - len(shown),  # past the limit: said, never silently left out
-            "can_bump": _can_bump(screen),
-            "screen": screen,
-            "settings": self.settings,
-        }
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _readable(self, endpoint: Endpoint) -> Endpoint:
+        """Our errors as a page a cook can read (a fragment's as its status alone), never JSON."""
+
+        async def answered(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except OrderpassError as error:
+                if request.url.path.startswith(("/kds/tickets/", "/kds/allday", "/kds/recall", "/kds/count")):
+                    return Response(status_code=_status(error), headers={"X-Problem": error.code})
+                return self._page(request, "missing.html", {"message": error.message}, status=_status(error))
+
+        return answered
 
     def _missing(
         self, request: Request, message: str, stations: tuple[Station, ...], *, status: int
     ) -> Response:
         return self._page(request, "missing.html", {"message": message, "stations": stations}, status=status)
 
-    # -- helpers --------------------------------------------------------------------------------
-
     async def _pair(self, request: Request, token: str, destination: str) -> Response:
         """Pair this screen and send it on, only ever to one of our own screens."""
         destination = local_destination(destination)
-        tokens: Tokens = request.state.tokens
-        if await tokens.authenticate(token) is None:
+        if await _services(request).tokens.authenticate(token) is None:
             context = {"error": "That token is not valid (or was revoked).", "next": destination}
             return self._page(request, "login.html", context, status=401)
         response = RedirectResponse(destination, status_code=303)
         return remember(request, response, token, days=self.settings.kds_cookie_days)
 
-    async def _tickets(
-        self, request: Request, orders: list[Order], *, stage: Stage, routing: Routing
-    ) -> list[Ticket]:
-        zone = ZoneInfo(self.settings.timezone)
-        names = station_names(routing)
-        return [ticket(o, timezone=zone, stage=stage, stations=names) for o in orders]
-
     def _page(
         self, request: Request, name: str, context: dict[str, Any], *, status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:  # fmt: skip
-        stamp = _stamp()
+        stamp = self._stamp(request)
         headers = {**stamp, "Cache-Control": "no-store", **(headers or {})}
         context = {**context, "now_ms": stamp["X-Server-Time"]}
         return self.templates.TemplateResponse(request, name, context, status_code=status, headers=headers)
 
+    @staticmethod
+    def _stamp(request: Request) -> dict[str, str]:
+        """The server's clock, so a screen times tickets by it rather than by its own."""
+        return {"X-Server-Time": str(_board(request).now_ms())}
 
-def _stamp() -> dict[str, str]:
-    """The server's clock, so a screen times tickets by it rather than by its own."""
-    return {"X-Server-Time": str(int(time.time() * 1000))}
+
+def _services(request: Request) -> Services:
+    services: Services = request.state.services
+    return services
+
+
+def _board(request: Request) -> Board:
+    return _services(request).board
+
+
+async def _stage(request: Request) -> Stage:
+    params = request.query_params
+    return await _board(request).stage(station=params.get("station"), stage=params.get("stage"))
+
+
+def _fields(view: Any) -> dict[str, object]:
+    return {field.name: getattr(view, field.name) for field in fields(view)}
 
 
 def _here(request: Request) -> str:
@@ -236,31 +221,9 @@ def _unpaired(request: Request) -> Response:
 
 
 def _status(error: OrderpassError) -> int:
-    return 404 if isinstance(error, NotFound) else 400
-
-
-def _can_bump(screen: Actor) -> bool:
-    """Whether a screen is offered bump, recall and item taps: the page, every live fragment and
-    the recall list ask here, so a viewer's screen never shows a button the server would refuse."""
-    return screen.may(Permission.MOVE)
-
-
-def _orders(request: Request) -> Orders:
-    orders: Orders = request.state.orders
-    return orders
-
-
-def _prep(request: Request) -> Prep:
-    prep: Prep = request.state.prep
-    return prep
-
-
-def _stage(request: Request, routing: Routing) -> Stage:
-    """`?station=grill` is that station's screen (NotFound if there is none); else `?stage=`."""
-    station = request.query_params.get("station")
-    if station is not None:
-        return station_stage(routing, station)
-    return stage_of(request.query_params.get("stage"))
+    if isinstance(error, NotFound):
+        return 404
+    return 503 if error.code == "UNAVAILABLE" else 400
 
 
 def _partial(stage: Stage) -> str:

@@ -1,73 +1,26 @@
-"""The kitchen's view of orders, with no I/O: which statuses each screen of the pass shows, what a
-ticket says, and the all-day counts. The KDS templates render these; the rules live here.
-
-A prep station's screen is a stage too: the orders still in the kitchen that have items routed
-to it, only those items, until the station has done them all (then the ticket leaves it)."""
+"""A ticket, as a kitchen screen shows it, with no I/O: what it says about an order on a stage
+(server/stages.py), its lines, allergens, payment badge and timers. The KDS templates render
+these; the rules live here."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from server.errors import InvalidRequest, NotFound
-from server.lifecycle import ACTIVE, BUMP, EXPO, KITCHEN, READY_BOARD, RECALL, OrderStatus
+from server.lifecycle import BUMP, RECALL, OrderStatus
 from server.orders.model import Order, OrderItem, OrderSubItem, OrderType
 from server.payments.model import PaymentStatus
+from server.stages import STAGES, Stage, count_items
 from server.stations.routing import PrepLine, Routing
 from server.text import folded
 
 S = OrderStatus
 
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    name: str
-    title: str
-    statuses: frozenset[OrderStatus]
-    collection_only: bool = False
-    station: str | None = None  # a station's screen: its own items, until it has done them all
-    label: str = ""  # what the board's header calls it, where it differs from the title
-
-    @property
-    def link(self) -> str:
-        """Where the board's header sends a cook to see this stage."""
-        if self.station is not None:
-            return f"/kds?station={self.station}"
-        return "/kds/ready" if self.collection_only else f"/kds?stage={self.name}"
-
-    def shows(self, order: Order) -> bool:
-        if self.collection_only and order.content.details.order_type is not OrderType.COLLECTION:
-            return False
-        if self.station is not None and all(line.done for line in at_station(order, self.station)):
-            return False  # nothing for this station, or its part is done
-        return order.status in self.statuses
-
-    def items(self, order: Order) -> list[tuple[OrderItem, PrepLine | None]]:
-        """What a ticket on this screen lists: every item, or the station's own."""
-        pairs = order.lines()
-        if self.station is None:
-            return pairs
-        return [(item, line) for item, line in pairs if line is not None and line.station == self.station]
-
-    def all_day(self, orders: Iterable[Order]) -> list[tuple[str, int]]:
-        """How many of each item this screen's tickets hold, most first; a station counts only
-        what it has still to make."""
-        pairs = [pair for order in orders if self.shows(order) for pair in self.items(order)]
-        return _count(item for item, line in pairs if self.station is None or not (line and line.done))
-
-
-STAGES: Final[Mapping[str, Stage]] = {
-    "all": Stage("all", "All active", ACTIVE, label="All"),
-    "kitchen": Stage("kitchen", "Kitchen", KITCHEN),
-    "expo": Stage("expo", "Expo", EXPO),
-    "ready": Stage("ready", "Ready to collect", READY_BOARD, collection_only=True, label="Ready board"),
-}
 
 # Words that make a note stand out harder than a note already does.
 ALLERGY_WORDS: Final = re.compile(
@@ -174,41 +127,12 @@ def is_allergy(text: str | None) -> bool:
 
 def all_day(orders: Iterable[Order]) -> list[tuple[str, int]]:
     """How many of each item (and sub-item) the open tickets hold, most first."""
-    return _count(item for order in orders for item in order.content.items)
-
-
-def stage_of(name: str | None) -> Stage:
-    found = STAGES.get(name or "all")
-    if found is None:
-        raise InvalidRequest(f"stage: no stage {name!r}; one of {', '.join(STAGES)}", field="stage")
-    return found
-
-
-def station_stage(routing: Routing, station_id: str) -> Stage:
-    """A station's screen: the kitchen's orders, as far as they hold items for it."""
-    station = next((station for station in routing.stations if station.id == station_id), None)
-    if station is None:
-        known = ", ".join(station.id for station in routing.stations)
-        raise NotFound(f"no station {station_id!r}; the stations are {known}")
-    return Stage("station", station.name, KITCHEN, station=station.id)
+    return count_items(item for order in orders for item in order.content.items)
 
 
 def station_names(routing: Routing) -> dict[str, str]:
     """What a ticket's lines say about where they were made: nothing in a one-station venue."""
     return {station.id: station.name for station in routing.stations} if len(routing.stations) > 1 else {}
-
-
-def at_station(order: Order, station: str) -> list[PrepLine]:
-    return [line for line in order.prep if line.station == station]
-
-
-def _count(items: Iterable[OrderItem]) -> list[tuple[str, int]]:
-    counts: Counter[str] = Counter()
-    for item in items:
-        counts[item.name] += item.quantity
-        for sub_item in item.sub_items:
-            counts[sub_item.name] += sub_item.quantity * item.quantity
-    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _item_line(order: Order, item: OrderItem, prep: PrepLine | None, stations: Mapping[str, str]) -> Line:

@@ -26,7 +26,6 @@ from server.changes import rows as changes
 from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.clock import Clock, utc_or_invalid
 from server.errors import Conflict, InvalidRequest, NotFound, OrderpassError, Unavailable
-from server.kds.tickets import STAGES, Stage
 from server.lifecycle import (
     ACTIVE,
     BUMP,
@@ -47,6 +46,7 @@ from server.orders.stats import KitchenStats, kitchen_stats, station_timings
 from server.paging import DOJO_CURSOR, KEYWORDS, Key, Page, PageFields, PageRequest, encode, scope_of
 from server.service import Service
 from server.staff.roles import Permission
+from server.stages import STAGES, Stage
 from server.stations import rows as prep_rows
 from server.stations.routing import mark
 from server.store import Store

@@ -18,7 +18,7 @@ DAY: Final = 24 * 3600
 
 async def screen_of(request: Request) -> Actor | None:
     """Who this screen was paired as, or None (never paired, or its token revoked)."""
-    tokens: Tokens = request.state.tokens
+    tokens: Tokens = request.state.services.tokens
     return await tokens.authenticate(request.cookies.get(COOKIE))
 
 

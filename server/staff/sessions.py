@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from server.background import Worker
 from server.broker import Broker
 from server.errors import Unavailable
 from server.staff.tokens import CHANNEL, Tokens, digest
@@ -27,13 +28,14 @@ class Session:
     close: Callable[[], Awaitable[None]]  # closes the socket as unauthorized (4401)
 
 
-class Sessions:
+class Sessions(Worker):
+    name = "orderpass-sessions"
+
     def __init__(self, *, tokens: Tokens, broker: Broker, every: float) -> None:
         self.tokens = tokens
         self.broker = broker
         self.every = every
         self._open: set[Session] = set()
-        self._task: asyncio.Task[None] | None = None
 
     def open(self, token: str, close: Callable[[], Awaitable[None]]) -> Session:
         session = Session(digest(token), close)
@@ -46,18 +48,6 @@ class Sessions:
     @property
     def count(self) -> int:
         return len(self._open)
-
-    async def start(self) -> None:
-        ready = asyncio.Event()
-        self._task = asyncio.create_task(self._run(ready), name="orderpass-sessions")
-        await ready.wait()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def sweep(self) -> int:
         """Close every open socket whose token no longer holds; how many were closed."""
@@ -74,7 +64,7 @@ class Sessions:
             log.warning("closed %d socket(s) whose staff token was revoked or expired", len(ended))
         return len(ended)
 
-    async def _run(self, ready: asyncio.Event) -> None:
+    async def run(self, ready: asyncio.Event) -> None:
         async with self.broker.subscribe(CHANNEL) as notices:
             ready.set()
             woken: asyncio.Future[str] | None = None

@@ -1,0 +1,119 @@
+"""What the kitchen display shows, composed in one place from the orders and prep services: a
+board, one ticket, the recall list, the all-day counts, what is not shown. The door (pages.py)
+parses a request, asks one of these, and renders the answer. Whether a screen may bump is
+decided here, once, for the board and every fragment alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from server.actors import Actor
+from server.clock import Clock
+from server.kds.tickets import Ticket, station_names, ticket
+from server.lifecycle import RECALL
+from server.orders.model import Order
+from server.orders.service import Orders
+from server.settings import Settings
+from server.staff.roles import Permission
+from server.stages import STAGES, Stage, stage_of, station_stage
+from server.stations.prep import Prep
+from server.stations.routing import Routing, Station
+
+
+@dataclass(frozen=True, slots=True)
+class BoardView:
+    stage: Stage
+    stages: tuple[Stage, ...]  # the header's links
+    stations: tuple[Station, ...]  # in screen order
+    sequence: int  # live updates resume after this change
+    tickets: tuple[Ticket, ...]
+    more: int  # open orders of this stage past the board's limit: said, never silently left out
+    can_bump: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    ticket: Ticket
+    on_stage: bool  # the board keeps it, or removes it (a canceled one after its banner)
+    can_bump: bool
+
+
+class Board:
+    def __init__(self, *, orders: Orders, prep: Prep, settings: Settings, clock: Clock) -> None:
+        self.orders = orders
+        self.prep = prep
+        self.settings = settings
+        self.clock = clock
+        self.zone = ZoneInfo(settings.timezone)
+
+    @staticmethod
+    def may_bump(screen: Actor) -> bool:
+        """A screen is offered bumps only where its token may move orders (a viewer's is not)."""
+        return screen.may(Permission.MOVE)
+
+    def now_ms(self) -> int:
+        """The server's clock, so a screen times tickets by it rather than by its own."""
+        return int(self.clock.now().timestamp() * 1000)
+
+    async def stage(self, *, station: str | None, stage: str | None) -> Stage:
+        """`?station=grill` is that station's screen (NotFound if there is none); else `?stage=`."""
+        if station is not None:
+            return station_stage(await self.prep.routing(), station)
+        return stage_of(stage)
+
+    async def stations(self) -> tuple[Station, ...]:
+        return _in_screen_order((await self.prep.routing()).stations)
+
+    async def board(self, stage: Stage, screen: Actor) -> BoardView:
+        sequence = await self.orders.last_sequence()  # first: live updates resume from here
+        active = await self.orders.active(stage, limit=self.settings.kds_board_limit)
+        shown = [order for order in active.orders if stage.shows(order)]
+        routing = await self.prep.routing()
+        return BoardView(
+            stage=stage,
+            stages=tuple(STAGES.values()),
+            stations=_in_screen_order(routing.stations),
+            sequence=sequence,
+            tickets=self._tickets(shown, stage, routing),
+            more=active.total - len(shown),
+            can_bump=self.may_bump(screen),
+        )
+
+    async def ticket(self, order_id: str, stage: Stage, screen: Actor) -> TicketView | None:
+        """One ticket as this screen shows it, or None if there is no such order."""
+        found = await self.orders.get_many([order_id])
+        if not found:
+            return None
+        (order,) = found
+        (made,) = self._tickets([order], stage, await self.prep.routing())
+        return TicketView(made, stage.shows(order), self.may_bump(screen))
+
+    async def all_day(self, stage: Stage) -> list[tuple[str, int]]:
+        active = await self.orders.active(stage, limit=self.settings.kds_board_limit)
+        return stage.all_day(active.orders)
+
+    async def more(self, stage: Stage, *, shown: int) -> int:
+        """How many of this stage's open orders a board showing `shown` of them leaves out."""
+        return max(await self.orders.active_count(stage) - shown, 0)
+
+    async def recall(self, stage: Stage) -> tuple[Ticket, ...]:
+        """What this screen bumped last and can bring back: a station its own items, others the
+        orders whose recall lands on this stage."""
+        window = timedelta(minutes=self.settings.kds_recall_minutes)
+        limit = self.settings.kds_recall_limit
+        if stage.station is not None:
+            recallable = await self.prep.recently_done(stage.station, window=window, limit=limit)
+        else:
+            bumped = await self.orders.recently_bumped(window=window, limit=limit)
+            recallable = [order for order in bumped if RECALL[order.status] in stage.statuses]
+        return self._tickets(recallable, stage, await self.prep.routing())
+
+    def _tickets(self, orders: list[Order], stage: Stage, routing: Routing) -> tuple[Ticket, ...]:
+        names = station_names(routing)
+        return tuple(ticket(order, timezone=self.zone, stage=stage, stations=names) for order in orders)
+
+
+def _in_screen_order(stations: tuple[Station, ...]) -> tuple[Station, ...]:
+    return tuple(sorted(stations, key=lambda station: (station.position, station.id)))

@@ -1,0 +1,124 @@
+"""Every service the doors call, built once, typed, and handed to each door, the GraphQL
+context and the tests' one fixture. `running` also starts what runs beside them (the live
+feed, the sweep of open sockets, the Dojo outbox and resolver) and stops it all in reverse."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from server.background import Worker
+from server.broker import Broker, create_broker
+from server.changes.feed import Feed
+from server.clock import Clock, SystemClock
+from server.dojo.client import DojoClient
+from server.dojo.outbox import Dispatcher
+from server.dojo.resolver import Resolver
+from server.kds.board import Board
+from server.metrics import Metrics
+from server.orders.amendments import Amendments
+from server.orders.service import Orders
+from server.payments.cashier import Cashier
+from server.settings import Settings
+from server.staff.sessions import Sessions
+from server.staff.tokens import Tokens
+from server.stations.prep import Prep
+from server.store import Store, create_store
+
+log = logging.getLogger("orderpass")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    store: Store
+    broker: Broker
+    orders: Orders
+    cashier: Cashier
+    prep: Prep
+    amendments: Amendments
+    tokens: Tokens
+    sessions: Sessions
+    feed: Feed
+    board: Board
+    metrics: Metrics
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, store: Store, broker: Broker, clock: Clock, metrics: Metrics
+    ) -> Services:
+        """The services on this store and broker, none of their workers started."""
+        events = timedelta(milliseconds=settings.dojo_event_delay_ms) if settings.talks_to_dojo else None
+        orders = Orders(
+            store=store, broker=broker, clock=clock, dojo_events=events, auto_confirm=settings.auto_confirm
+        )
+        prep = Prep(store=store, broker=broker, clock=clock, dojo_events=events)
+        tokens = Tokens(store=store, clock=clock, broker=broker)
+        longest_lock = timedelta(seconds=settings.dojo_lock_max_seconds)
+        return cls(
+            settings=settings,
+            clock=clock,
+            store=store,
+            broker=broker,
+            orders=orders,
+            cashier=Cashier(
+                store=store, broker=broker, clock=clock, dojo_events=events, longest_lock=longest_lock
+            ),
+            prep=prep,
+            amendments=Amendments(store=store, broker=broker, clock=clock, dojo_events=events),
+            tokens=tokens,
+            sessions=Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds),
+            feed=Feed(orders=orders, broker=broker, max_replays=settings.max_replays),
+            board=Board(orders=orders, prep=prep, settings=settings, clock=clock),
+            metrics=metrics,
+        )
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls, settings: Settings, *, clock: Clock | None = None, metrics: Metrics | None = None
+    ) -> AsyncIterator[Services]:
+        """The store, the broker and the services, with every worker started; all stopped after."""
+        async with AsyncExitStack() as stack:
+            store = create_store(settings)
+            stack.push_async_callback(store.close)
+            await store.start()
+            broker = create_broker(settings.broker_url)
+            stack.push_async_callback(broker.close)
+            services = cls.build(
+                settings,
+                store=store,
+                broker=broker,
+                clock=clock or SystemClock(),
+                metrics=metrics or Metrics(),
+            )
+            for worker in (services.feed, services.sessions, *services._dojo_workers(stack)):
+                await worker.start()
+                stack.push_async_callback(worker.stop)
+            yield services
+
+    def _dojo_workers(self, stack: AsyncExitStack) -> list[Worker]:
+        """With an API key: the outbox dispatcher and the payment resolver, on one client. Without
+        one, both are off, and the log says so once."""
+        settings = self.settings
+        if settings.dojo_api_key is None:
+            log.warning(
+                "ORDERPASS_DOJO_API_KEY is not set: POS events to Dojo and payment-intent lookups are off"
+            )
+            return []
+        client = DojoClient(
+            base_url=settings.dojo_api_url,
+            api_key=settings.dojo_api_key,
+            software_house_id=settings.dojo_software_house_id,
+        )
+        stack.push_async_callback(client.close)
+        delay = timedelta(milliseconds=settings.dojo_event_delay_ms)
+        poll = settings.dojo_poll_seconds
+        return [
+            Dispatcher(store=self.store, dojo=client, clock=self.clock, broker=self.broker, delay=delay),
+            Resolver(cashier=self.cashier, dojo=client, clock=self.clock, poll_seconds=poll),
+        ]
