@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
 from server.broker import Broker
-from server.changes import outbox
-from server.changes import rows as changes
 from server.changes.model import CHANNEL, Change, ChangeKind, HistoryEntry
+from server.changes.record import record
 from server.clock import Clock
 from server.errors import Conflict
 from server.lifecycle import OrderStatus, check_move
@@ -66,17 +65,13 @@ class Service:
         )
         if not saved:
             raise Conflict(f"order {order.id} was changed by someone else meanwhile; read it again")
-        await changes.append_history(tx, entries)
-        await self._owe_dojo(tx, order.id, now=now)
-        sequence = await changes.append_change(
-            tx, order.id, kind, from_status=order.status, to_status=updated.status, now=now
-        )
-        return updated, Change(sequence, order.id, kind, order.status, updated.status)
+        change = Change(0, order.id, kind, order.status, updated.status)
+        (logged,) = await record(tx, [change], entries, now=now, dojo_due=self.dojo_due(now))
+        return updated, logged
 
-    async def _owe_dojo(self, tx: AsyncConnection, order_id: str, *, now: datetime) -> None:
-        """In the change's own transaction: a crash can lose neither without the other."""
-        if self.dojo_events is not None:
-            await outbox.announce(tx, order_id, now=now, due=now + self.dojo_events)
+    def dojo_due(self, now: datetime) -> datetime | None:
+        """When the OrderUpdated owed for a change made now is due, if orderpass talks to Dojo."""
+        return now + self.dojo_events if self.dojo_events is not None else None
 
     async def _publish(self, change: Change) -> None:
         await self.broker.publish(CHANNEL, change.to_json())

@@ -22,9 +22,6 @@ class Owed:
     attempts: int
 
 
-async def announce(session: AsyncConnection, order_id: str, *, now: datetime, due: datetime) -> None:
-    await announce_many(session, [order_id], now=now, due=due)
-
 
 async def announce_many(
     session: AsyncConnection, order_ids: list[str], *, now: datetime, due: datetime

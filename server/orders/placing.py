@@ -9,19 +9,21 @@ order it placed, a clash gets its Conflict, and one request's mistake never fail
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
-from server.changes import outbox
-from server.changes import rows as changes
 from server.changes.model import Change, ChangeKind, HistoryEntry
+from server.changes.record import record
 from server.errors import Conflict, OrderpassError, Unavailable
 from server.lifecycle import AUTO_CONFIRMED, OrderStatus
 from server.orders import rows as order_rows
@@ -31,7 +33,13 @@ from server.payments.model import Payment, PaymentSource, PaymentStatus
 from server.stations import rows as prep_rows
 from server.stations.routing import Routing
 
+if TYPE_CHECKING:
+    from server.service import Service
+
 Outcome = Order | OrderpassError
+MAX_BATCH: Final = 32  # orders one transaction places at most
+CLASHED: Final = "this order clashed with a concurrent one; retry"
+log = logging.getLogger("orderpass.orders")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,61 @@ class Batch:
     retried: dict[int, str] = field(default_factory=dict)  # placement index -> order already placed
 
 
+class GroupCommit:
+    """Placements that arrive while a transaction is under way wait for the next one, which
+    places all of them (at most MAX_BATCH); each caller gets exactly its own answer."""
+
+    def __init__(self, service: Service, *, auto_confirm: bool, new_id: Callable[[], str]) -> None:
+        self.service = service
+        self.auto_confirm = auto_confirm
+        self.new_id = new_id
+        self._waiting: list[tuple[Placement, asyncio.Future[Outcome]]] = []
+        self._placer: asyncio.Task[None] | None = None
+
+    async def place(self, placement: Placement) -> Order:
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((placement, answer))
+        if self._placer is None or self._placer.done():
+            self._placer = asyncio.create_task(self._place_waiting())
+        outcome = await answer
+        if isinstance(outcome, OrderpassError):
+            raise outcome
+        return outcome
+
+    async def _place_waiting(self) -> None:
+        """Place whatever is waiting, a batch at a time, until nothing is."""
+        service = self.service
+        while self._waiting:
+            await asyncio.sleep(0)  # let requests that already arrived join this batch
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            placements = [placement for placement, _ in batch]
+            try:
+                async with service.store.write() as tx:
+                    now = service.clock.now()
+                    outcomes, last = await place_batch(
+                        tx, placements, now=now, new_id=self.new_id, auto_confirm=self.auto_confirm,
+                        dojo_due=service.dojo_due(now),
+                    )  # fmt: skip
+            except IntegrityError as exc:  # a payment intent taken elsewhere meanwhile: nothing kept
+                log.warning("a batch of %d orders clashed with a concurrent write: %s", len(batch), exc.orig)
+                _fail(batch, Unavailable(CLASHED))  # the driver's text names tables and SQL
+                continue
+            except Exception as exc:  # nothing of the batch was kept: every request hears why
+                _fail(batch, exc)
+                continue
+            if last is not None:  # one wake-up for the batch: subscribers read every change after theirs
+                await service._publish(last)
+            for (_, answer), outcome in zip(batch, outcomes, strict=True):
+                if not answer.done():
+                    answer.set_result(outcome)
+
+
+def _fail(batch: list[tuple[Placement, asyncio.Future[Outcome]]], exc: BaseException) -> None:
+    for _, answer in batch:
+        if not answer.done():
+            answer.set_exception(exc)
+
+
 async def place_batch(
     tx: AsyncConnection,
     placements: list[Placement],
@@ -74,7 +137,7 @@ async def place_batch(
     now: datetime,
     new_id: Callable[[], str],
     auto_confirm: bool,
-    dojo_events: timedelta | None,
+    dojo_due: datetime | None,
 ) -> tuple[list[Outcome], Change | None]:
     """Place them all in this transaction: each one's outcome, and the last change written."""
     batch = Batch(now, [None] * len(placements), routing=await prep_rows.routing(tx))
@@ -87,7 +150,7 @@ async def place_batch(
             _plan(batch, index, placement, known, owners, latest, new_id=new_id, auto_confirm=auto_confirm)
         except OrderpassError as exc:
             batch.outcomes[index] = exc
-    last = await _write(tx, batch, placements, dojo_events=dojo_events)
+    last = await _write(tx, batch, placements, dojo_due=dojo_due)
     if batch.retried:
         found = {o.id: o for o in await order_rows.load_orders(tx, list(set(batch.retried.values())))}
         for index, order_id in batch.retried.items():
@@ -187,7 +250,7 @@ def _payments(draft: OrderDraft, owners: dict[str, str], latest: Mapping[str, Ro
 
 
 async def _write(
-    tx: AsyncConnection, batch: Batch, placements: list[Placement], *, dojo_events: timedelta | None
+    tx: AsyncConnection, batch: Batch, placements: list[Placement], *, dojo_due: datetime | None
 ) -> Change | None:
     if not batch.new:
         return None
@@ -197,14 +260,10 @@ async def _write(
     placed = [new for new in batch.new.values() if new.order_id in inserted]
     if not placed:
         return None
-    await changes.append_history(tx, [entry for entry in batch.history if entry.order_id in inserted])
-    if dojo_events is not None:
-        await outbox.announce_many(
-            tx, [new.order_id for new in placed], now=batch.now, due=batch.now + dojo_events
-        )
-    created = [(new.order_id, ChangeKind.CREATED, None, new.status) for new in placed]
-    sequences = await changes.append_changes(tx, created, now=batch.now)
-    return Change(sequences[-1], created[-1][0], ChangeKind.CREATED, None, created[-1][3])
+    entries = [entry for entry in batch.history if entry.order_id in inserted]
+    created = [Change(0, new.order_id, ChangeKind.CREATED, None, new.status) for new in placed]
+    logged = await record(tx, created, entries, now=batch.now, dojo_due=dojo_due)
+    return logged[-1]
 
 
 async def _lost_races(

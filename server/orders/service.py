@@ -7,16 +7,13 @@ Dojo REST shim and GraphQL) call these methods and nothing below them.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
@@ -25,7 +22,7 @@ from server.changes import outbox
 from server.changes import rows as changes
 from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.clock import Clock, utc_or_invalid
-from server.errors import Conflict, InvalidRequest, NotFound, OrderpassError, Unavailable
+from server.errors import Conflict, InvalidRequest, NotFound
 from server.lifecycle import (
     ACTIVE,
     BUMP,
@@ -39,7 +36,7 @@ from server.lifecycle import (
 from server.orders import rows as order_rows
 from server.orders import search
 from server.orders.model import Order, OrderDraft
-from server.orders.placing import Outcome, Placement, place_batch
+from server.orders.placing import GroupCommit, Placement
 from server.orders.rows import existing
 from server.orders.search import SearchFilters
 from server.orders.stats import KitchenStats, kitchen_stats, station_timings
@@ -51,9 +48,6 @@ from server.stations import rows as prep_rows
 from server.stations.routing import mark
 from server.store import Store
 
-log = logging.getLogger("orderpass.orders")
-CLASHED: Final = "this order clashed with a concurrent one; retry"
-MAX_BATCH: Final = 32  # orders one transaction places at most
 MAX_ACTIVE: Final = 1000  # a kitchen with more open orders than this has other problems
 ALL_ACTIVE: Final = STAGES["all"]
 
@@ -75,9 +69,7 @@ class Orders(Service):
         auto_confirm: bool = False,
     ) -> None:
         super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
-        self.auto_confirm = auto_confirm
-        self._waiting: list[tuple[Placement, asyncio.Future[Outcome]]] = []
-        self._placer: asyncio.Task[None] | None = None
+        self.placing = GroupCommit(self, auto_confirm=auto_confirm, new_id=new_order_id)
 
     # -- placing --------------------------------------------------------------------------------
 
@@ -86,49 +78,7 @@ class Orders(Service):
         order it already placed; the same id with a different order is a Conflict. Requests that
         arrive together share one transaction (server/orders/placing.py), each with its own answer."""
         by.require(Permission.CREATE)
-        placement = Placement(draft, by, client_key)
-        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append((placement, answer))
-        if self._placer is None or self._placer.done():
-            self._placer = asyncio.create_task(self._place_waiting())
-        outcome = await answer
-        if isinstance(outcome, OrderpassError):
-            raise outcome
-        return outcome
-
-    async def _place_waiting(self) -> None:
-        """Place whatever is waiting, a batch at a time, until nothing is."""
-        while self._waiting:
-            await asyncio.sleep(0)  # let requests that already arrived join this batch
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            try:
-                async with self.store.write() as tx:
-                    outcomes, last = await place_batch(
-                        tx,
-                        [placement for placement, _ in batch],
-                        now=self.clock.now(),
-                        new_id=new_order_id,
-                        auto_confirm=self.auto_confirm,
-                        dojo_events=self.dojo_events,
-                    )
-            except IntegrityError as exc:  # a payment intent taken elsewhere meanwhile: nothing kept
-                log.warning("a batch of %d orders clashed with a concurrent write: %s", len(batch), exc.orig)
-                self._fail(batch, Unavailable(CLASHED))  # the driver's text names tables and SQL
-                continue
-            except Exception as exc:  # nothing of the batch was kept: every request hears why
-                self._fail(batch, exc)
-                continue
-            if last is not None:  # one wake-up for the batch: subscribers read every change after theirs
-                await self._publish(last)
-            for (_, answer), outcome in zip(batch, outcomes, strict=True):
-                if not answer.done():
-                    answer.set_result(outcome)
-
-    @staticmethod
-    def _fail(batch: list[tuple[Placement, asyncio.Future[Outcome]]], exc: BaseException) -> None:
-        for _, answer in batch:
-            if not answer.done():
-                answer.set_exception(exc)
+        return await self.placing.place(Placement(draft, by, client_key))
 
     # -- reading --------------------------------------------------------------------------------
 
