@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Self
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///./orderpass.db"
@@ -14,125 +14,90 @@ DEV_DOJO_USERNAME = "dojo"
 DEV_DOJO_PASSWORD = "orderpass-dev"  # printed by `serve --dev`; never used unless asked for
 DOJO_API_URL = "https://api.dojo.tech"  # the `servers` entry of Dojo's API description
 
-# Limits on what a Dojo or a client that misbehaves can hold (security issue 11), each default
-# written once, here. Dojo promises to release or extend a lock before its expiry and extends a
-# live payment in short steps (NOTES.md), so ten minutes is more than a slow payer needs. The
-# rest are `orderpass serve`'s (server/serving.py says what each does). Every kitchen screen
-# holds a WebSocket for as long as it is on, and WebSockets count towards the connection limit:
-# 2000 leaves room for the 1000 screens tests/test_operations.py holds, and for Dojo and staff.
-DOJO_LOCK_MAX_SECONDS = 600
-MAX_CONNECTIONS = 2000
-HEADER_TIMEOUT_SECONDS = 10
-KEEP_ALIVE_SECONDS = 5
-MAX_HEADER_BYTES = 16 * 1024
-WS_MAX_MESSAGE_BYTES = 1024 * 1024
-WS_PROTOCOL_PING_SECONDS = 20
-
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+def setting(default: Any, read: str = "text", *, env: str | None = None, **options: Any) -> Any:
+    """A setting's one default, and how `from_env` reads it: `ORDERPASS_<FIELD>` (or `env`) through
+    the reader method `read`, with `options` (e.g. `at_most=`, `allowed=`). `env_default` is the
+    default `from_env` applies where it differs on purpose from the dataclass's (tune_gc)."""
+    return field(default=default, metadata={"read": read, "env": env, **options})
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    dojo_username: str | None = None
-    dojo_password: str | None = None
-    max_body_bytes: int = 1024 * 1024
-    auto_confirm: bool = False
-    sqlite_synchronous: str = "FULL"
-    busy_timeout_ms: int = 5000
-    log_level: str = "INFO"
-    broker_url: str = "memory://"
-    ws_ping_seconds: float = 3.0
-    ws_send_timeout_seconds: float = 10.0
-    ws_max_operations: int = 4  # a kitchen screen runs one subscription; GraphiQL one or two
-    token_recheck_seconds: float = 2.0  # how soon an open socket notices its token was revoked
-    kds_amber_seconds: int = 300
-    kds_red_seconds: int = 600
-    kds_recall_limit: int = 20
-    kds_recall_minutes: int = 15
-    # The KDS behind a proxy, its cookie and its busiest board (security issue 11): whose
-    # X-Forwarded-Proto/-For to believe (IPs or CIDRs; none by default; 127.0.0.1 behind nginx or
-    # caddy on the same box), how many days a paired screen's cookie lives, and how many tickets
-    # a board loads at most (it counts the rest).
-    trusted_proxies: tuple[str, ...] = ()
-    kds_cookie_days: int = 30
-    kds_board_limit: int = 1000
-    timezone: str = "Europe/London"
-    dojo_api_url: str = DOJO_API_URL
-    dojo_api_key: str | None = None
-    dojo_software_house_id: str | None = None
-    dojo_event_delay_ms: int = 250
-    dojo_poll_seconds: float = 2.0
-    tune_gc: bool = False  # on for `orderpass serve` (from the environment); off where apps come and go
-    merchant_name: str = "orderpass"
-    merchant_address: tuple[str, ...] = ()
-    merchant_postcode: str = ""
-    merchant_vat_number: str | None = None
-    merchant_phone: str | None = None
-    merchant_email: str | None = None
-    # Limits (see the block above the class)
-    dojo_lock_max_seconds: int = DOJO_LOCK_MAX_SECONDS
-    max_connections: int = MAX_CONNECTIONS
-    header_timeout_seconds: int = HEADER_TIMEOUT_SECONDS
-    keep_alive_seconds: int = KEEP_ALIVE_SECONDS
-    max_header_bytes: int = MAX_HEADER_BYTES
-    ws_max_message_bytes: int = WS_MAX_MESSAGE_BYTES
-    ws_protocol_ping_seconds: int = WS_PROTOCOL_PING_SECONDS
-    # What one GraphQL client can make the whole process do (security issue 11).
-    max_replays: int = 8  # subscriptions catching up from the store at once; the rest wait their turn
+    database_url: str = setting(DEFAULT_DATABASE_URL)
+    dojo_username: str | None = setting(None, "optional")
+    dojo_password: str | None = setting(None, "optional")
+    max_body_bytes: int = setting(1024 * 1024, "integer")
+    auto_confirm: bool = setting(False, "flag")
+    sqlite_synchronous: str = setting("FULL", "choice", allowed=("FULL", "NORMAL"))
+    busy_timeout_ms: int = setting(5000, "integer")
+    log_level: str = setting("INFO", "choice", allowed=("DEBUG", "INFO", "WARNING", "ERROR"))
+    broker_url: str = setting("memory://")
+    ws_ping_seconds: float = setting(3.0, "integer")
+    ws_send_timeout_seconds: float = setting(10.0, "integer")
+    ws_max_operations: int = setting(
+        4, "integer"
+    )  # a kitchen screen runs one subscription; GraphiQL one or two
+    token_recheck_seconds: float = setting(2.0, "integer")  # how soon an open socket notices a revoked token
+    kds_amber_seconds: int = setting(300, "integer")
+    kds_red_seconds: int = setting(600, "integer")
+    kds_recall_limit: int = setting(20, "integer")
+    kds_recall_minutes: int = setting(15, "integer")
+    # The KDS behind a proxy, its cookie and its busiest board: whose X-Forwarded-Proto/-For to
+    # believe (IPs or CIDRs; none by default; 127.0.0.1 behind nginx or caddy on the same box), how
+    # many days a paired screen's cookie lives, and how many tickets a board loads at most.
+    trusted_proxies: tuple[str, ...] = setting((), "networks")
+    kds_cookie_days: int = setting(30, "integer")
+    kds_board_limit: int = setting(1000, "integer", at_most=1000)
+    timezone: str = setting("Europe/London", "timezone")
+    dojo_api_url: str = setting(DOJO_API_URL)
+    dojo_api_key: str | None = setting(None, "optional")
+    dojo_software_house_id: str | None = setting(None, "optional")
+    dojo_event_delay_ms: int = setting(250, "integer")
+    dojo_poll_seconds: float = setting(2.0, "integer")
+    # On for `orderpass serve` (from the environment); off where apps come and go (tests, tools).
+    tune_gc: bool = setting(False, "flag", env_default=True)
+    merchant_name: str = setting("orderpass")
+    merchant_address: tuple[str, ...] = setting((), "lines")
+    merchant_postcode: str = setting("")
+    merchant_vat_number: str | None = setting(None, "optional")
+    merchant_phone: str | None = setting(None, "optional")
+    merchant_email: str | None = setting(None, "optional")
+    # Limits on what a Dojo or a client that misbehaves can hold. Dojo promises to release or
+    # extend a lock before its expiry and extends a live payment in short steps (NOTES.md), so ten
+    # minutes is more than a slow payer needs. The rest are `orderpass serve`'s
+    # (server/serving.py says what each does). Every kitchen screen holds a WebSocket for as long
+    # as it is on, and WebSockets count towards the connection limit: 2000 leaves room for the
+    # 1000 screens tests/test_operations.py holds, and for Dojo and staff.
+    dojo_lock_max_seconds: int = setting(600, "integer")
+    max_connections: int = setting(2000, "integer")
+    header_timeout_seconds: int = setting(10, "integer")
+    keep_alive_seconds: int = setting(5, "integer")
+    max_header_bytes: int = setting(16 * 1024, "integer")
+    ws_max_message_bytes: int = setting(1024 * 1024, "integer")
+    ws_protocol_ping_seconds: int = setting(20, "integer")
+    # What one GraphQL client can make the whole process do: replays catching up at once.
+    max_replays: int = setting(8, "integer")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        env = os.environ if env is None else env
-        read = _Reader(env)
-        return cls(
-            database_url=read.text("DATABASE_URL", DEFAULT_DATABASE_URL),
-            dojo_username=read.optional("DOJO_USERNAME"),
-            dojo_password=read.optional("DOJO_PASSWORD"),
-            max_body_bytes=read.integer("MAX_BODY_BYTES", 1024 * 1024),
-            auto_confirm=read.flag("AUTO_CONFIRM", False),
-            sqlite_synchronous=read.choice("SQLITE_SYNCHRONOUS", "FULL", ("FULL", "NORMAL")),
-            busy_timeout_ms=read.integer("BUSY_TIMEOUT_MS", 5000),
-            log_level=read.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            broker_url=read.text("BROKER_URL", "memory://"),
-            ws_ping_seconds=read.integer("WS_PING_SECONDS", 3),
-            ws_send_timeout_seconds=read.integer("WS_SEND_TIMEOUT_SECONDS", 10),
-            ws_max_operations=read.integer("WS_MAX_OPERATIONS", 4),
-            token_recheck_seconds=read.integer("TOKEN_RECHECK_SECONDS", 2),
-            kds_amber_seconds=read.integer("KDS_AMBER_SECONDS", 300),
-            kds_red_seconds=read.integer("KDS_RED_SECONDS", 600),
-            kds_recall_limit=read.integer("KDS_RECALL_LIMIT", 20),
-            kds_recall_minutes=read.integer("KDS_RECALL_MINUTES", 15),
-            trusted_proxies=read.networks("TRUSTED_PROXIES"),
-            kds_cookie_days=read.integer("KDS_COOKIE_DAYS", 30),
-            kds_board_limit=read.integer("KDS_BOARD_LIMIT", 1000, at_most=1000),
-            timezone=read.timezone("TIMEZONE", "Europe/London"),
-            dojo_api_url=read.text("DOJO_API_URL", DOJO_API_URL),
-            dojo_api_key=read.optional("DOJO_API_KEY"),
-            dojo_software_house_id=read.optional("DOJO_SOFTWARE_HOUSE_ID"),
-            dojo_event_delay_ms=read.integer("DOJO_EVENT_DELAY_MS", 250),
-            dojo_poll_seconds=read.integer("DOJO_POLL_SECONDS", 2),
-            tune_gc=read.flag("TUNE_GC", True),
-            merchant_name=read.text("MERCHANT_NAME", "orderpass"),
-            merchant_address=tuple(
-                line.strip() for line in read.text("MERCHANT_ADDRESS", "").split("|") if line.strip()
-            ),
-            merchant_postcode=read.text("MERCHANT_POSTCODE", ""),
-            merchant_vat_number=read.optional("MERCHANT_VAT_NUMBER"),
-            merchant_phone=read.optional("MERCHANT_PHONE"),
-            merchant_email=read.optional("MERCHANT_EMAIL"),
-            dojo_lock_max_seconds=read.integer("DOJO_LOCK_MAX_SECONDS", DOJO_LOCK_MAX_SECONDS),
-            max_connections=read.integer("MAX_CONNECTIONS", MAX_CONNECTIONS),
-            header_timeout_seconds=read.integer("HEADER_TIMEOUT_SECONDS", HEADER_TIMEOUT_SECONDS),
-            keep_alive_seconds=read.integer("KEEP_ALIVE_SECONDS", KEEP_ALIVE_SECONDS),
-            max_header_bytes=read.integer("MAX_HEADER_BYTES", MAX_HEADER_BYTES),
-            ws_max_message_bytes=read.integer("WS_MAX_MESSAGE_BYTES", WS_MAX_MESSAGE_BYTES),
-            ws_protocol_ping_seconds=read.integer("WS_PROTOCOL_PING_SECONDS", WS_PROTOCOL_PING_SECONDS),
-            # What one GraphQL client can make the whole process do (security issue 11).
-            max_replays=read.integer("MAX_REPLAYS", 8),
-        )
+        read = _Reader(os.environ if env is None else env)
+        values = {}
+        for found in fields(cls):
+            options = dict(found.metadata)
+            how, name = options.pop("read"), options.pop("env") or found.name.upper()
+            default = options.pop("env_default", found.default)
+            values[found.name] = getattr(read, how)(name, default, **options)
+        return cls(**values)
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        """Every ORDERPASS_* variable this build reads (the README documents each)."""
+        return [f"ORDERPASS_{found.metadata['env'] or found.name.upper()}" for found in fields(cls)]
 
     @property
     def talks_to_dojo(self) -> bool:
@@ -164,9 +129,14 @@ class Settings:
 class _Reader:
     env: Mapping[str, str]
 
-    def optional(self, name: str) -> str | None:
+    def optional(self, name: str, default: None = None) -> str | None:
         value = self.env.get(f"ORDERPASS_{name}", "").strip()
         return value or None
+
+    def lines(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """Lines split by `|` (an address on a receipt)."""
+        raw = self.optional(name)
+        return tuple(line.strip() for line in raw.split("|") if line.strip()) if raw else default
 
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
@@ -185,7 +155,7 @@ class _Reader:
             raise SettingsError(f"ORDERPASS_{name} must be at most {at_most}, got {value}")
         return value
 
-    def networks(self, name: str) -> tuple[str, ...]:
+    def networks(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         """Comma-separated IP addresses or CIDR networks (uvicorn would quietly take a typo as a
         literal that never matches, so each is checked here)."""
         found = tuple(part.strip() for part in self.text(name, "").split(",") if part.strip())
@@ -219,7 +189,7 @@ class _Reader:
             ) from None
         return value
 
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+    def choice(self, name: str, default: str, *, allowed: tuple[str, ...]) -> str:
         raw = (self.optional(name) or default).upper()
         if raw not in allowed:
             raise SettingsError(f"ORDERPASS_{name} must be one of {', '.join(allowed)}, got {raw!r}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from server.settings import Settings, SettingsError
@@ -22,3 +25,12 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_by_name(value):
 def test_the_kds_cookie_lives_thirty_days_unless_told():
     assert Settings.from_env({}).kds_cookie_days == 30
     assert Settings.from_env({"ORDERPASS_KDS_COOKIE_DAYS": "7"}).kds_cookie_days == 7
+
+
+def test_the_readme_documents_every_setting():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert [name for name in Settings.variables() if f"`{name}`" not in readme] == []
+
+
+def test_each_default_is_the_dataclass_default_unless_said_otherwise():
+    assert Settings.from_env({}) == dataclasses.replace(Settings(), tune_gc=True)

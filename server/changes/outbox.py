@@ -22,7 +22,6 @@ class Owed:
     attempts: int
 
 
-
 async def announce_many(
     session: AsyncConnection, order_ids: list[str], *, now: datetime, due: datetime
 ) -> None:

@@ -25,7 +25,6 @@ from server.payments import rows as locks
 from server.payments import rows as payment_rows
 from server.payments.model import Event, Lock, Payment, PaymentSource, PaymentStatus, UnmatchedPayment, capped
 from server.service import Service
-from server.settings import DOJO_LOCK_MAX_SECONDS
 from server.staff.roles import Permission
 from server.store import Store
 from server.text import shown
@@ -51,7 +50,7 @@ class Cashier(Service):
         broker: Broker,
         clock: Clock,
         dojo_events: timedelta | None = None,
-        longest_lock: timedelta = timedelta(seconds=DOJO_LOCK_MAX_SECONDS),
+        longest_lock: timedelta = timedelta(minutes=10),  # Settings.dojo_lock_max_seconds, from create_app
     ) -> None:
         super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
         self.longest_lock = longest_lock
