@@ -6,8 +6,8 @@ client's mistake at INFO, our bug at ERROR with its traceback."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -62,24 +62,29 @@ class Forbidden(Problem):
 Failure = NotFound | Conflict | InvalidMove | InvalidInput | Forbidden
 
 
+# The caller's mistakes, most specific first, each as the member of a result union it becomes.
+# Unavailable and the rest are not a caller's mistake: they surface as errors (ErrorPolicy).
+FAILURES: Final[tuple[tuple[type[errors.OrderpassError], Callable[[Any], Failure]], ...]] = (
+    (
+        errors.InvalidMove,
+        lambda e: InvalidMove(message=e.message, from_=e.current, to=e.target, allowed=list(e.allowed)),
+    ),
+    (errors.InvalidRequest, lambda e: InvalidInput(message=e.message, field=e.field)),
+    (errors.NotFound, lambda e: NotFound(message=e.message)),
+    (errors.Forbidden, lambda e: Forbidden(message=e.message)),
+    (errors.Conflict, lambda e: Conflict(message=e.message)),
+)
+EXPECTED: Final = tuple(kind for kind, _ in FAILURES)
+
+
 def failure(exc: errors.OrderpassError) -> Failure:
-    if isinstance(exc, errors.InvalidMove):
-        return InvalidMove(message=exc.message, from_=exc.current, to=exc.target, allowed=list(exc.allowed))
-    if isinstance(exc, errors.InvalidRequest):
-        return InvalidInput(message=exc.message, field=exc.field)
-    if isinstance(exc, errors.NotFound):
-        return NotFound(message=exc.message)
-    if isinstance(exc, errors.Forbidden):
-        return Forbidden(message=exc.message)
-    if isinstance(exc, errors.Conflict):
-        return Conflict(message=exc.message)
-    raise exc  # Unavailable and the rest are not a caller's mistake: they surface as errors
+    return next(render(exc) for kind, render in FAILURES if isinstance(exc, kind))
 
 
 async def outcome(call: Awaitable[T]) -> T | Failure:
     try:
         return await call
-    except (errors.NotFound, errors.InvalidRequest, errors.Forbidden, errors.Conflict) as exc:
+    except EXPECTED as exc:
         return failure(exc)
 
 

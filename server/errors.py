@@ -8,7 +8,9 @@
     ├── Forbidden                  FORBIDDEN       403 InvalidRequest
     ├── Conflict                   CONFLICT        409 Conflict
     │   └── InvalidMove            INVALID_MOVE    409 Conflict
-    └── Unavailable                UNAVAILABLE     503 UnexpectedError (+ Retry-After)
+    ├── Unavailable                UNAVAILABLE     503 UnexpectedError (+ Retry-After)
+    │   └── DojoUnavailable        UNAVAILABLE     (calls to Dojo: server/dojo/client.py)
+    └── DojoRefused                DOJO_REFUSED    (Dojo answered a 4xx retrying will not change)
 
 Anything else is a bug: 500 UnexpectedError, logged with its traceback.
 """

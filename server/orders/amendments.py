@@ -24,7 +24,7 @@ from server.errors import Conflict, InvalidRequest
 from server.lifecycle import TERMINAL, OrderStatus, finished_by_items, reopened_by_items
 from server.money import MAX_VALUE, Money
 from server.orders import rows as order_rows
-from server.orders.model import Order, OrderItem, VoidedItem
+from server.orders.model import Order, OrderItem, VoidedItem, item_amounts
 from server.orders.rows import existing
 from server.service import Service, status_steps
 from server.staff.roles import Permission
@@ -50,7 +50,7 @@ class Amendments(Service):
             ):
                 return order  # a retry: the first call added them (a refused call claimed nothing)
             self._check_open(order, now)
-            _check_currency(order, items)
+            order.check_currency((m for item in items for m in item_amounts(item)), field="items")
             total = order.content.total_amount.value + sum(item.line_total() for item in items)
             if total > MAX_VALUE:
                 raise InvalidRequest(f"the order would cost more than the largest amount, {MAX_VALUE}")
@@ -124,11 +124,7 @@ class Amendments(Service):
     def _check_open(self, order: Order, now: datetime) -> None:
         if order.status in TERMINAL:
             raise Conflict(f"order {order.id} is {order.status.value}: its items can no longer change")
-        lock = order.lock_at(now)
-        if lock is not None:
-            raise Conflict(
-                f"Dojo is taking payment for order {order.id} ({lock.describe()}); try once it is paid"
-            )
+        order.check_unlocked(now)
 
     async def _amend(
         self,
@@ -161,18 +157,3 @@ def _described(item: OrderItem, line: PrepLine | None) -> dict[str, Any]:
         "quantity": item.quantity,
         "station": line.station if line else None,
     }
-
-
-def _check_currency(order: Order, items: Sequence[OrderItem]) -> None:
-    codes = {money.currency_code for item in items for money in _amounts(item)}
-    if codes - {order.currency}:
-        raise InvalidRequest(
-            f"order {order.id} is in {order.currency}: every amount must be too", field="items"
-        )
-
-
-def _amounts(item: OrderItem) -> list[Money]:
-    found = [item.amount_per_item, *(m.amount_per_modifier for m in item.modifiers)]
-    for sub in item.sub_items:
-        found += [sub.amount_per_item, *(m.amount_per_modifier for m in sub.modifiers)]
-    return found

@@ -7,7 +7,7 @@ parses Dojo's JSON straight into these models and the validation rules live once
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from server.clock import UtcDatetime
+from server.errors import Conflict, InvalidRequest
 from server.lifecycle import TERMINAL, OrderStatus
 from server.money import MAX_VALUE, Money, is_currency
 from server.payments.model import Lock, Payment
@@ -152,9 +153,7 @@ class OrderContent(Content):
         if self.service_charge_amount is not None:
             yield self.service_charge_amount
         for item in self.items:
-            yield from _item_amounts(item)
-            for sub_item in item.sub_items:
-                yield from _item_amounts(sub_item)
+            yield from item_amounts(item)
         yield from (discount.amount_total for discount in self.discounts)
         yield from (tax.amount_total for tax in self.tax_lines)
 
@@ -200,9 +199,12 @@ class OrderDraft(OrderContent):
         )
 
 
-def _item_amounts(item: OrderSubItem) -> Iterator[Money]:
+def item_amounts(item: OrderSubItem) -> Iterator[Money]:
+    """Every amount an item names: its price, its modifiers', and its sub-items' with theirs."""
     yield item.amount_per_item
     yield from (modifier.amount_per_modifier for modifier in item.modifiers)
+    for sub_item in getattr(item, "sub_items", ()):
+        yield from item_amounts(sub_item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,3 +272,19 @@ class Order:
     def lock_at(self, now: datetime) -> Lock | None:
         """The lock that holds now, if any."""
         return self.lock if self.lock is not None and self.lock.holds(now) else None
+
+    def check_unlocked(self, now: datetime) -> None:
+        """Refuse a change to what is being paid while Dojo's lock holds the order."""
+        lock = self.lock_at(now)
+        if lock is not None:
+            raise Conflict(
+                f"Dojo is taking payment for order {self.id} ({lock.describe()}); try once it is paid"
+            )
+
+    def check_currency(self, amounts: Iterable[Money], *, field: str) -> None:
+        """Every amount given for this order is in its one currency."""
+        others = sorted({money.currency_code for money in amounts} - {self.currency})
+        if others:
+            named = ", ".join(others)
+            message = f"order {self.id} is in {self.currency}: every amount must be too, not {named}"
+            raise InvalidRequest(message, field=field)

@@ -235,11 +235,8 @@ class Orders(Service):
     ) -> tuple[Order, Change]:
         check_move(order.status, to, paid_in_full=order.paid_in_full)
         now = self.clock.now()
-        lock = order.lock_at(now)
-        if lock is not None and to in PAYMENT_ALTERING and not by.is_dojo:
-            raise Conflict(
-                f"Dojo is taking payment for order {order.id} ({lock.describe()}); try once it is paid"
-            )
+        if to in PAYMENT_ALTERING and not by.is_dojo:
+            order.check_unlocked(now)
         kind = ChangeKind.CANCELED if to is OrderStatus.CANCELED else ChangeKind.STATUS_CHANGED
         detail: dict[str, Any] = {"reason": reason} if reason else {}
         todo = [line.line for line in order.prep if not line.done]

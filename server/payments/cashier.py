@@ -111,7 +111,7 @@ class Cashier(Service):
         now = self.clock.now()
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
-            _check_currency(order, paid_amount, tips)
+            order.check_currency([paid_amount, tips], field="paidAmount.currencyCode")
             _check_room(order, payment_intent_id, paid_amount, tips)
             lock = order.lock_at(now)
             if lock is not None and lock.lock_id != lock_id:
@@ -144,7 +144,7 @@ class Cashier(Service):
         now = self.clock.now()
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
-            _check_currency(order, paid_amount, tips_amount)
+            order.check_currency([paid_amount, tips_amount], field="paidAmount.currencyCode")
             _check_room(order, payment_intent_id, paid_amount, tips_amount)
             if any(p.payment_intent_id == payment_intent_id for p in order.payments):
                 return order
@@ -306,15 +306,6 @@ def _check_room(order: Order, payment_intent_id: str, paid: Money, tips: Money) 
             f"this payment takes the order's payments past the largest amount, {MAX_VALUE}",
             field="paidAmount",
         )
-
-
-def _check_currency(order: Order, *amounts: Money) -> None:
-    for money in amounts:
-        if money.currency_code != order.currency:
-            raise InvalidRequest(
-                f"the order is in {order.currency}; a payment in {money.currency_code} cannot be recorded",
-                field="paidAmount.currencyCode",
-            )
 
 
 def _payment_entry(
