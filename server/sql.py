@@ -15,26 +15,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def dialect_insert(session: AsyncConnection, table: Table) -> Any:
+def dialect_insert(tx: AsyncConnection, table: Table) -> Any:
     """INSERT in the current dialect, for its ON CONFLICT clauses (SQLite and PostgreSQL agree)."""
-    dialect = session.dialect.name
+    dialect = tx.dialect.name
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
-def insert_ignoring(session: AsyncConnection, table: Table, *targets: str) -> Any:
+def insert_ignoring(tx: AsyncConnection, table: Table, *targets: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING."""
-    return dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(targets) or None)
+    return dialect_insert(tx, table).on_conflict_do_nothing(index_elements=list(targets) or None)
 
 
-async def insert_many(session: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+async def insert_many(tx: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """One executemany of rows that all have the same keys, straight to the driver. Core's
     executemany processes every parameter of every row through its generic machinery, which was
     a fifth of CreateOrder's time on the event loop (bench/RESULTS.md); here each value goes
     through its column type's own bind processor and nothing else."""
     if not rows:
         return
-    sql, columns = _insert_plan(session.dialect, table, tuple(rows[0]))
-    await session.exec_driver_sql(
+    sql, columns = _insert_plan(tx.dialect, table, tuple(rows[0]))
+    await tx.exec_driver_sql(
         sql,
         [tuple(value(row) for value in columns) for row in rows],
     )
@@ -68,8 +68,8 @@ def _value(dialect: Dialect, table: Table, name: str, *, given: bool) -> Callabl
     return lambda row: process(row[name])
 
 
-async def rows(session: AsyncConnection, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:
-    return (await session.execute(select(table).where(where).order_by(*order_by))).all()
+async def rows(tx: AsyncConnection, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:
+    return (await tx.execute(select(table).where(where).order_by(*order_by))).all()
 
 
 def grouped(

@@ -22,11 +22,9 @@ class Owed:
     attempts: int
 
 
-async def announce_many(
-    session: AsyncConnection, order_ids: list[str], *, now: datetime, due: datetime
-) -> None:
+async def announce_many(tx: AsyncConnection, order_ids: list[str], *, now: datetime, due: datetime) -> None:
     """Owe Dojo an event for each order: a new row, or one more change on the one still pending."""
-    statement = dialect_insert(session, OUTBOX).on_conflict_do_update(
+    statement = dialect_insert(tx, OUTBOX).on_conflict_do_update(
         index_elements=[OUTBOX.c.order_id],
         index_where=_PENDING,
         set_={"changes": OUTBOX.c.changes + 1, "updated_at": now},
@@ -42,10 +40,10 @@ async def announce_many(
         }
         for o in order_ids
     ]
-    await session.execute(statement, rows)
+    await tx.execute(statement, rows)
 
 
-async def claim(session: AsyncConnection, *, now: datetime, until: datetime, limit: int) -> list[Owed]:
+async def claim(tx: AsyncConnection, *, now: datetime, until: datetime, limit: int) -> list[Owed]:
     """Due events nobody is delivering, claimed for this dispatcher until `until`."""
     free = or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now)
     query = (
@@ -54,23 +52,23 @@ async def claim(session: AsyncConnection, *, now: datetime, until: datetime, lim
         .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
         .limit(limit)
     )
-    owed = [Owed(r.id, r.order_id, r.changes, r.attempts) for r in await session.execute(query)]
+    owed = [Owed(r.id, r.order_id, r.changes, r.attempts) for r in await tx.execute(query)]
     if owed:
         ids = [o.id for o in owed]
-        await session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), free).values(claimed_until=until))
+        await tx.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), free).values(claimed_until=until))
     return owed
 
 
-async def delivered(session: AsyncConnection, owed: Owed, *, now: datetime) -> bool:
+async def delivered(tx: AsyncConnection, owed: Owed, *, now: datetime) -> bool:
     """Done, unless the order changed again while it was being delivered: then it stays owed."""
-    done = await session.execute(
+    done = await tx.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == owed.id, OUTBOX.c.changes == owed.changes)
         .values(delivered_at=now, claimed_until=None, last_error=None)
     )
     if done.rowcount:
         return True
-    await session.execute(
+    await tx.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == owed.id)
         .values(claimed_until=None, next_attempt_at=now, attempts=0)
@@ -78,8 +76,8 @@ async def delivered(session: AsyncConnection, owed: Owed, *, now: datetime) -> b
     return False
 
 
-async def failed(session: AsyncConnection, owed: Owed, *, error: str, retry_at: datetime) -> None:
-    await session.execute(
+async def failed(tx: AsyncConnection, owed: Owed, *, error: str, retry_at: datetime) -> None:
+    await tx.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == owed.id)
         .values(
@@ -98,7 +96,7 @@ class Depth:
     failing: int  # owed events that have failed at least once
 
 
-async def depth(session: AsyncConnection) -> Depth:
+async def depth(tx: AsyncConnection) -> Depth:
     query = select(func.count(), func.min(OUTBOX.c.created_at), func.count().filter(OUTBOX.c.attempts > 0))
-    owed, oldest, failing = (await session.execute(query.where(_PENDING))).one()
+    owed, oldest, failing = (await tx.execute(query.where(_PENDING))).one()
     return Depth(int(owed), oldest, int(failing))

@@ -24,7 +24,7 @@ SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for c
 # -- history and changes ------------------------------------------------------------------------
 
 
-async def append_history(session: AsyncConnection, entries: Sequence[HistoryEntry]) -> None:
+async def append_history(tx: AsyncConnection, entries: Sequence[HistoryEntry]) -> None:
     rows = [
         {
             "order_id": entry.order_id,
@@ -41,11 +41,11 @@ async def append_history(session: AsyncConnection, entries: Sequence[HistoryEntr
         }
         for entry in entries
     ]
-    await insert_many(session, HISTORY, rows)
+    await insert_many(tx, HISTORY, rows)
 
 
 async def append_change(
-    session: AsyncConnection,
+    tx: AsyncConnection,
     order_id: str,
     kind: ChangeKind,
     *,
@@ -53,22 +53,22 @@ async def append_change(
     to_status: OrderStatus,
     now: datetime,
 ) -> int:
-    (sequence,) = await append_changes(session, [(order_id, kind, from_status, to_status)], now=now)
+    (sequence,) = await append_changes(tx, [(order_id, kind, from_status, to_status)], now=now)
     return sequence
 
 
 async def append_changes(
-    session: AsyncConnection,
+    tx: AsyncConnection,
     found: Sequence[tuple[str, ChangeKind, OrderStatus | None, OrderStatus]],
     *,
     now: datetime,
 ) -> list[int]:
     """Log changes, last thing before commit; their sequence numbers, in the order given."""
-    if session.dialect.name == "postgresql":
+    if tx.dialect.name == "postgresql":
         # Numbers must become visible in order: a reader that has seen N must never later find
         # a committed change below N. Taking this lock last, just before the numbers, and holding
         # it to commit makes transactions take and publish their numbers one after another.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})
+        await tx.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCE_LOCK})
     rows = [
         {
             "order_id": order_id,
@@ -82,11 +82,11 @@ async def append_changes(
     # One change per order in a batch, so the order id says which number is whose (asking the
     # database to keep the parameters' order would cost a statement per row on SQLite).
     statement = insert(CHANGES).returning(CHANGES.c.order_id, CHANGES.c.sequence)
-    numbers = {order_id: int(sequence) for order_id, sequence in await session.execute(statement, rows)}
+    numbers = {order_id: int(sequence) for order_id, sequence in await tx.execute(statement, rows)}
     return [numbers[order_id] for order_id, *_ in found]
 
 
-async def changes_after(session: AsyncConnection, sequence: int, *, limit: int) -> list[Change]:
+async def changes_after(tx: AsyncConnection, sequence: int, *, limit: int) -> list[Change]:
     query = select(CHANGES).where(CHANGES.c.sequence > sequence).order_by(CHANGES.c.sequence).limit(limit)
     return [
         Change(
@@ -96,28 +96,28 @@ async def changes_after(session: AsyncConnection, sequence: int, *, limit: int) 
             OrderStatus(row.from_status) if row.from_status else None,
             OrderStatus(row.to_status),
         )
-        for row in await session.execute(query)
+        for row in await tx.execute(query)
     ]
 
 
-async def last_sequence(session: AsyncConnection) -> int:
-    return int((await session.execute(select(func.coalesce(func.max(CHANGES.c.sequence), 0)))).scalar_one())
+async def last_sequence(tx: AsyncConnection) -> int:
+    return int((await tx.execute(select(func.coalesce(func.max(CHANGES.c.sequence), 0)))).scalar_one())
 
 
-async def histories(session: AsyncConnection, order_ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
+async def histories(tx: AsyncConnection, order_ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
     """The histories of many orders in one statement."""
     found: dict[str, list[HistoryEntry]] = {order_id: [] for order_id in order_ids}
     query = (
         select(HISTORY).where(HISTORY.c.order_id.in_(order_ids)).order_by(HISTORY.c.order_id, HISTORY.c.id)
     )
-    for row in await session.execute(query):
+    for row in await tx.execute(query):
         found[row.order_id].append(_history_entry(row))
     return found
 
 
-async def history_since(session: AsyncConnection, since: datetime) -> list[HistoryEntry]:
+async def history_since(tx: AsyncConnection, since: datetime) -> list[HistoryEntry]:
     query = select(HISTORY).where(HISTORY.c.at >= since).order_by(HISTORY.c.order_id, HISTORY.c.id)
-    return [_history_entry(row) for row in await session.execute(query)]
+    return [_history_entry(row) for row in await tx.execute(query)]
 
 
 def _history_entry(row: Row[Any]) -> HistoryEntry:
@@ -136,7 +136,7 @@ def _history_entry(row: Row[Any]) -> HistoryEntry:
     )
 
 
-async def recent_moves(session: AsyncConnection, *, since: datetime, limit: int) -> list[HistoryEntry]:
+async def recent_moves(tx: AsyncConnection, *, since: datetime, limit: int) -> list[HistoryEntry]:
     """Status moves since a moment, newest first."""
     query = (
         select(HISTORY)
@@ -144,4 +144,4 @@ async def recent_moves(session: AsyncConnection, *, since: datetime, limit: int)
         .order_by(HISTORY.c.id.desc())
         .limit(limit)
     )
-    return [_history_entry(row) for row in await session.execute(query)]
+    return [_history_entry(row) for row in await tx.execute(query)]

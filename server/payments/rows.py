@@ -22,25 +22,25 @@ from server.sql import dialect_insert, insert_ignoring
 # -- payments and Dojo's events -----------------------------------------------------------------
 
 
-async def owners_of(session: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, str]:
+async def owners_of(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, str]:
     """Which order already holds each of these payment intents."""
     query = select(PAYMENTS.c.payment_intent_id, PAYMENTS.c.order_id).where(
         PAYMENTS.c.payment_intent_id.in_(intent_ids)
     )
-    return {row.payment_intent_id: row.order_id for row in await session.execute(query)}
+    return {row.payment_intent_id: row.order_id for row in await tx.execute(query)}
 
 
-async def latest_events(session: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
+async def latest_events(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
     """The newest event (by Dojo's createdAt) already received for each of these intents."""
     query = (
         select(PAYMENT_EVENTS)
         .where(PAYMENT_EVENTS.c.payment_intent_id.in_(intent_ids))
         .order_by(PAYMENT_EVENTS.c.created_at)
     )
-    return {row.payment_intent_id: row for row in await session.execute(query)}
+    return {row.payment_intent_id: row for row in await tx.execute(query)}
 
 
-async def record_event(session: AsyncConnection, event: Event, *, now: datetime) -> bool:
+async def record_event(tx: AsyncConnection, event: Event, *, now: datetime) -> bool:
     """Store a payment event once; False if its id, or its intent and status, was seen before."""
     data = event.payment()
     row = {
@@ -53,26 +53,24 @@ async def record_event(session: AsyncConnection, event: Event, *, now: datetime)
         "created_at": event.created_at,
         "received_at": now,
     }
-    result = await session.execute(
-        insert_ignoring(session, PAYMENT_EVENTS).returning(PAYMENT_EVENTS.c.id), [row]
-    )
+    result = await tx.execute(insert_ignoring(tx, PAYMENT_EVENTS).returning(PAYMENT_EVENTS.c.id), [row])
     return result.first() is not None
 
 
-async def payment_owner(session: AsyncConnection, intent_id: str) -> str | None:
+async def payment_owner(tx: AsyncConnection, intent_id: str) -> str | None:
     query = select(PAYMENTS.c.order_id).where(PAYMENTS.c.payment_intent_id == intent_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await tx.execute(query)).scalar_one_or_none()
 
 
 async def set_payment_status(
-    session: AsyncConnection, intent_id: str, status: PaymentStatus, status_at: datetime
+    tx: AsyncConnection, intent_id: str, status: PaymentStatus, status_at: datetime
 ) -> None:
     statement = (
         update(PAYMENTS)
         .where(PAYMENTS.c.payment_intent_id == intent_id)
         .values(status=status.value, status_at=status_at)
     )
-    await session.execute(statement)
+    await tx.execute(statement)
 
 
 def payment_row(order_id: str, position: int, payment: Payment, now: datetime) -> dict[str, Any]:
@@ -102,12 +100,12 @@ def payment_of(row: Row[Any]) -> Payment:
 
 
 async def insert_payment(
-    session: AsyncConnection, order_id: str, *, position: int, payment: Payment, now: datetime
+    tx: AsyncConnection, order_id: str, *, position: int, payment: Payment, now: datetime
 ) -> None:
-    await session.execute(insert(PAYMENTS), [payment_row(order_id, position, payment, now)])
+    await tx.execute(insert(PAYMENTS), [payment_row(order_id, position, payment, now)])
 
 
-async def unmatched(session: AsyncConnection, *, limit: int) -> list[UnmatchedPayment]:
+async def unmatched(tx: AsyncConnection, *, limit: int) -> list[UnmatchedPayment]:
     """Payment intents Dojo told us about that no order holds: each with its newest status."""
     held = select(PAYMENTS.c.payment_intent_id)
     query = (
@@ -116,7 +114,7 @@ async def unmatched(session: AsyncConnection, *, limit: int) -> list[UnmatchedPa
         .order_by(PAYMENT_EVENTS.c.payment_intent_id, PAYMENT_EVENTS.c.created_at)
     )
     found: dict[str, UnmatchedPayment] = {}
-    for row in await session.execute(query):
+    for row in await tx.execute(query):
         first = found.get(row.payment_intent_id)
         found[row.payment_intent_id] = UnmatchedPayment(
             payment_intent_id=row.payment_intent_id,
@@ -126,17 +124,17 @@ async def unmatched(session: AsyncConnection, *, limit: int) -> list[UnmatchedPa
             events=(first.events if first else 0) + 1,
         )
     chosen = sorted(found.values(), key=lambda p: p.first_seen_at)[:limit]
-    lookups = await lookup_state(session, [p.payment_intent_id for p in chosen])
+    lookups = await lookup_state(tx, [p.payment_intent_id for p in chosen])
     return [_with_lookup(p, lookups.get(p.payment_intent_id)) for p in chosen]
 
 
-async def unmatched_count(session: AsyncConnection) -> int:
+async def unmatched_count(tx: AsyncConnection) -> int:
     """How many payment intents no order holds: one COUNT, for /metrics."""
     held = select(PAYMENTS.c.payment_intent_id)
     query = select(func.count(func.distinct(PAYMENT_EVENTS.c.payment_intent_id))).where(
         PAYMENT_EVENTS.c.payment_intent_id.not_in(held)
     )
-    return int((await session.execute(query)).scalar_one())
+    return int((await tx.execute(query)).scalar_one())
 
 
 def _with_lookup(payment: UnmatchedPayment, lookup: Row[Any] | None) -> UnmatchedPayment:
@@ -147,7 +145,7 @@ def _with_lookup(payment: UnmatchedPayment, lookup: Row[Any] | None) -> Unmatche
     )
 
 
-async def lookups_due(session: AsyncConnection, *, now: datetime, limit: int) -> list[str]:
+async def lookups_due(tx: AsyncConnection, *, now: datetime, limit: int) -> list[str]:
     """Unmatched payment intents it is time to ask Dojo about (never asked, or due again)."""
     held = select(PAYMENTS.c.payment_intent_id)
     waiting = select(INTENT_LOOKUPS.c.payment_intent_id).where(INTENT_LOOKUPS.c.next_attempt_at > now)
@@ -161,37 +159,35 @@ async def lookups_due(session: AsyncConnection, *, now: datetime, limit: int) ->
         .order_by(func.min(PAYMENT_EVENTS.c.received_at))
         .limit(limit)
     )
-    return list((await session.scalars(query)).all())
+    return list((await tx.scalars(query)).all())
 
 
 async def lookup_failed(
-    session: AsyncConnection, intent_id: str, *, attempts: int, error: str, retry_at: datetime
+    tx: AsyncConnection, intent_id: str, *, attempts: int, error: str, retry_at: datetime
 ) -> None:
     values = {"attempts": attempts, "next_attempt_at": retry_at, "last_error": error[:500]}
-    statement = dialect_insert(session, INTENT_LOOKUPS).values(payment_intent_id=intent_id, **values)
+    statement = dialect_insert(tx, INTENT_LOOKUPS).values(payment_intent_id=intent_id, **values)
     statement = statement.on_conflict_do_update(
         index_elements=[INTENT_LOOKUPS.c.payment_intent_id], set_=values
     )
-    await session.execute(statement)
+    await tx.execute(statement)
 
 
-async def lookup_state(session: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
+async def lookup_state(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
     query = select(INTENT_LOOKUPS).where(INTENT_LOOKUPS.c.payment_intent_id.in_(intent_ids))
-    return {row.payment_intent_id: row for row in await session.execute(query)}
+    return {row.payment_intent_id: row for row in await tx.execute(query)}
 
 
-async def take(
-    session: AsyncConnection, order_id: str, *, lock_id: str, expiry: datetime, now: datetime
-) -> None:
+async def take(tx: AsyncConnection, order_id: str, *, lock_id: str, expiry: datetime, now: datetime) -> None:
     """Take, extend or replace the order's one lock."""
-    statement = dialect_insert(session, LOCKS).values(
+    statement = dialect_insert(tx, LOCKS).values(
         order_id=order_id, lock_id=lock_id, expiry=expiry, locked_at=now
     )
     statement = statement.on_conflict_do_update(
         index_elements=[LOCKS.c.order_id], set_={"lock_id": lock_id, "expiry": expiry, "locked_at": now}
     )
-    await session.execute(statement)
+    await tx.execute(statement)
 
 
-async def release(session: AsyncConnection, order_id: str) -> None:
-    await session.execute(delete(LOCKS).where(LOCKS.c.order_id == order_id))
+async def release(tx: AsyncConnection, order_id: str) -> None:
+    await tx.execute(delete(LOCKS).where(LOCKS.c.order_id == order_id))
