@@ -14,8 +14,8 @@ from schema.scalars import MinorUnits
 from server import errors
 from server.lifecycle import OrderStatus
 from server.money import Money
+from server.orders.filters import SearchFilters
 from server.orders.model import OrderDraft, OrderItem, OrderType
-from server.orders.search import SearchFilters
 
 M = TypeVar("M", bound=BaseModel)
 

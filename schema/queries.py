@@ -11,7 +11,7 @@ import strawberry
 from schema import inputs, operator_types, order_types
 from schema.context import Info
 from server.errors import NotFound
-from server.orders.search import SearchFilters
+from server.orders.filters import SearchFilters
 from server.orders.service import MAX_ACTIVE
 from server.pacing import paced
 from server.paging import MAX_LIMIT, PageFields

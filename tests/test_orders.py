@@ -14,8 +14,8 @@ from server.changes.model import CHANNEL, Change, ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
+from server.orders.filters import SearchFilters
 from server.orders.model import Order
-from server.orders.search import SearchFilters
 from server.orders.service import Orders
 from server.payments.cashier import Cashier, EventOutcome
 from server.payments.model import Event, PaymentStatus

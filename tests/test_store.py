@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from server.actors import Actor
 from server.errors import Unavailable
-from server.orders.search import SearchFilters
+from server.orders.filters import SearchFilters
 from server.orders.service import Orders
 from server.settings import Settings
 from server.store import Store, async_url, create_store

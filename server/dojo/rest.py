@@ -28,7 +28,7 @@ from server.actors import Actor
 from server.dojo import contract
 from server.dojo.bill import Merchant, order_bill
 from server.errors import InvalidRequest, OrderpassError, PayloadTooLarge, Unauthorized, Unavailable, invalid
-from server.orders.search import SearchFilters
+from server.orders.filters import SearchFilters
 from server.orders.service import Orders
 from server.payments.cashier import Cashier
 from server.payments.model import Event

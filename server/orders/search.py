@@ -5,39 +5,17 @@ filters and payableOnly; GraphQL's `orders` all of them; a kitchen screen its st
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.clock import utc_or_invalid
 from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
 from server.models import ITEMS, ORDERS
+from server.orders.filters import SearchFilters
 from server.orders.model import OrderType
 from server.paging import Key
-
-
-@dataclass(frozen=True, slots=True)
-class SearchFilters:
-    """What a search asks for; Dojo's SearchOrders uses the first five, GraphQL all of them."""
-
-    table_id: str | None = None
-    waiter_id: str | None = None
-    party_id: str | None = None
-    reservation_id: str | None = None
-    payable_only: bool = False
-    statuses: tuple[OrderStatus, ...] = ()
-    order_type: OrderType | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    text: str | None = None
-
-    def __post_init__(self) -> None:
-        for name, field in (("created_after", "createdAfter"), ("created_before", "createdBefore")):
-            if (moment := getattr(self, name)) is not None:
-                object.__setattr__(self, name, utc_or_invalid(moment, field=field))
 
 
 async def search_ids(

@@ -35,10 +35,10 @@ from server.lifecycle import (
 )
 from server.orders import rows as order_rows
 from server.orders import search
+from server.orders.filters import SearchFilters
 from server.orders.model import Order, OrderDraft
 from server.orders.placing import GroupCommit, Placement
 from server.orders.rows import existing
-from server.orders.search import SearchFilters
 from server.orders.stats import KitchenStats, kitchen_stats, station_timings
 from server.paging import DOJO_CURSOR, KEYWORDS, Key, Page, PageFields, PageRequest, encode, scope_of
 from server.service import Service
