@@ -117,7 +117,7 @@ def _observer(metrics: Metrics, labels: Mapping[int, str]) -> Callable[[Any, int
     label of the route (by identity: `graphql`, `kds`, `/healthz`...). Anything else, an unknown
     /v1 path included, is `unrouted`: one label per path a client made up grew /metrics without
     bound."""
-    capabilities = {op.endpoint: op.capabilities[0].split(":")[0] for op in rest.OPERATIONS}
+    capabilities = rest.CAPABILITY_OF
 
     def observe(scope: Any, status: int, seconds: float) -> None:
         operation = capabilities.get(scope.get("endpoint")) or labels.get(id(scope.get("route")), "unrouted")

@@ -19,8 +19,8 @@ from server.broker import create_broker, crosses_processes
 from server.clock import SystemClock
 from server.dojo import registration
 from server.dojo.client import DojoClient
+from server.dojo.operations import capabilities
 from server.dojo.outbox import describe as outbox_describe
-from server.dojo.rest import capabilities
 from server.errors import OrderpassError
 from server.orders.service import Orders
 from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings, SettingsError

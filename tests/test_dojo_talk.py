@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.dojo.rest import capabilities
+from server.dojo.operations import capabilities
 from server.staff.roles import Role
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
 from tests.factories import make_order, payment_event

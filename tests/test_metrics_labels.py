@@ -10,7 +10,7 @@ import string
 import httpx
 
 from schema import build_schema
-from server.dojo.rest import OPERATIONS
+from server.dojo.operations import OPERATIONS
 from server.staff.roles import Role
 from tests.conftest import LiveServer, mint
 

@@ -3,14 +3,12 @@ from the very models that parse the requests, named as Dojo names them."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from functools import cache
 from typing import Any, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from server.dojo.contract import (
@@ -20,7 +18,7 @@ from server.dojo.contract import (
     PaymentWithLockId,
     SearchOrdersRequest,
 )
-from server.dojo.rest import OPERATIONS, Operation
+from server.dojo.operations import OPERATIONS, Operation
 from server.lifecycle import OrderStatus
 from server.money import Money
 from server.orders.model import Content, OrderContent, PaymentIn
@@ -175,12 +173,11 @@ def _operation(op: Operation) -> dict[str, Any]:
 
 
 def _dojo_path(op: Operation) -> str:
-    """/orders/{order_id} as Dojo spells it: /v1/orders/{orderId}."""
-    return "/v1" + re.sub(r"\{(\w+)\}", lambda m: "{" + to_camel(m.group(1)) + "}", op.path)
+    return "/v1" + op.path  # the table already spells paths as Dojo does: /orders/{orderId}
 
 
 def _path_params(op: Operation) -> list[str]:
-    return [to_camel(name) for name in re.findall(r"\{(\w+)\}", op.path)]
+    return list(op.path_names)
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:
@@ -226,7 +223,7 @@ def _schemas() -> dict[str, Any]:
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
-        paths.setdefault(_dojo_path(op), {})[op.method.lower()] = _operation(op)
+        paths.setdefault(_dojo_path(op), {})[op.http.lower()] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.dojo.client import DojoApi
-from server.dojo.rest import capabilities
+from server.dojo.operations import capabilities
 
 
 @dataclass(frozen=True, slots=True)
