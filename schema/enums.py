@@ -12,6 +12,7 @@ from strawberry.types.enum import StrawberryEnumDefinition
 
 from server.actors import ActorKind
 from server.changes.model import ChangeKind
+from server.dojo.link import LinkState
 from server.lifecycle import OrderStatus
 from server.orders.model import OrderType
 from server.payments.model import PaymentSource, PaymentStatus
@@ -100,4 +101,19 @@ described(
         "matching a payment, loading the venue file).",
     },
     description="Who made a change: Dojo, a member of staff, or the POS itself.",
+)
+
+
+described(
+    LinkState,
+    {
+        LinkState.OFF: "No WebSocket to Dojo: ORDERPASS_DOJO_WS_URL is not set, or no process holds it.",
+        LinkState.STANDBY: "Another orderpass process holds the socket; this one stands by.",
+        LinkState.CONNECTING: "Dialling Dojo.",
+        LinkState.CONNECTED: "Connected: Dojo's calls arrive over the socket.",
+        LinkState.RECONNECTING: "The socket was lost; dialling again with backoff.",
+        LinkState.REFUSED: "Dojo refused our API key at the handshake; retrying only every 30 seconds.",
+    },
+    description="The state of the one WebSocket to Dojo.",
+    name="DojoConnectionState",
 )

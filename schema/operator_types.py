@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from server.dojo.link import LinkState, LinkStatus
 from server.lifecycle import OrderStatus
 from server.orders.stats import KitchenStats, StationTiming, StatusTiming
 from server.payments.model import PaymentStatus, UnmatchedPayment
@@ -39,6 +40,29 @@ class DojoOutboxNode:
     failing: int = strawberry.field(description="Of those, how many have failed at least once.")
     oldest_undelivered_at: datetime | None = strawberry.field(
         description="When the oldest undelivered change happened; null when nothing is owed."
+    )
+
+
+@strawberry.type(name="DojoConnection", description="The one WebSocket to Dojo, as every process sees it.")
+class DojoConnectionNode:
+    state: LinkState = strawberry.field(description="Where the socket is.")
+    connected_since: datetime | None = strawberry.field(
+        description="Since when it is up; null unless connected."
+    )
+    last_error: str | None = strawberry.field(
+        description="What went wrong last, in our words; null if nothing has."
+    )
+    calls_served: int = strawberry.field(description="Calls Dojo made over the socket and we answered.")
+    holder: str | None = strawberry.field(description="The process holding it (host:pid:nonce).")
+
+
+def connection(found: LinkStatus) -> DojoConnectionNode:
+    return DojoConnectionNode(
+        state=found.state,
+        connected_since=found.connected_since,
+        last_error=found.last_error,
+        calls_served=found.calls_served,
+        holder=found.holder,
     )
 
 

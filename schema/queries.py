@@ -126,6 +126,10 @@ class Query:
             owed=found.owed, failing=found.failing, oldest_undelivered_at=found.oldest
         )
 
+    @strawberry.field(description="The one WebSocket to Dojo: its state, since when, its last error.")
+    async def dojo_connection(self, info: Info) -> operator_types.DojoConnectionNode:
+        return operator_types.connection(await info.context.services.link.status())
+
     @strawberry.field(description="Orders per status, and time spent in each status, since a moment.")
     async def kitchen_stats(
         self,

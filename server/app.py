@@ -22,6 +22,7 @@ from schema.view import graphql_app
 from server import logs, operators
 from server.clock import Clock
 from server.dojo import rest
+from server.dojo.socket import DojoSocket
 from server.errors import OrderpassError
 from server.kds.pages import KitchenDisplay
 from server.metrics import Metrics
@@ -37,9 +38,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         async with Services.running(settings, clock=clock, metrics=metrics) as services:
-            if settings.tune_gc:
-                _tune_gc()
-            yield {"services": services}
+            socket = _dojo_socket(services)  # the door orderpass dials itself, where configured
+            if socket is not None:
+                await socket.start()
+            try:
+                if settings.tune_gc:
+                    _tune_gc()
+                yield {"services": services}
+            finally:
+                if socket is not None:
+                    await socket.stop()
 
     graphql = graphql_app(
         build_schema(),
@@ -74,6 +82,33 @@ async def _problem(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/v1"):
         return await rest.error_response(request, exc)
     return await operators.problem(request, exc)
+
+
+def _dojo_socket(services: Services) -> DojoSocket | None:
+    """Dojo's WebSocket door, where ORDERPASS_DOJO_WS_URL is set (and a key to dial it with)."""
+    settings = services.settings
+    if settings.dojo_ws_url is None:
+        return None
+    if settings.dojo_api_key is None or settings.dojo_software_house_id is None:
+        log.error("ORDERPASS_DOJO_WS_URL is set, but dialling Dojo needs ORDERPASS_DOJO_API_KEY and "
+                  "ORDERPASS_DOJO_SOFTWARE_HOUSE_ID: the WebSocket stays off")  # fmt: skip
+        return None
+    headers = {
+        "Authorization": f"Basic {settings.dojo_api_key}",
+        "software-house-id": settings.dojo_software_house_id,
+    }
+    if settings.dojo_reseller_id:
+        headers["reseller-id"] = settings.dojo_reseller_id
+    return DojoSocket(
+        url=settings.dojo_ws_url,
+        headers=headers,
+        services=services,
+        link=services.link,
+        metrics=services.metrics,
+        concurrency=settings.dojo_ws_concurrency,
+        ping_seconds=settings.dojo_ws_ping_seconds,
+        max_frame_bytes=settings.max_body_bytes,
+    )
 
 
 async def _unexpected(scope: Any, trace: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

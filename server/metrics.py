@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Enum, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -32,6 +32,20 @@ class Metrics:
             "orderpass_graphql_seconds", "GraphQL operations, by the root fields they select and type",
             ["operation", "type"],
             buckets=BUCKETS, registry=self.registry,
+        )  # fmt: skip
+
+        self.socket_calls = Counter(
+            "orderpass_dojo_socket_calls", "Calls Dojo made over the WebSocket, by method and outcome",
+            ["method", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.socket_reconnects = Counter(
+            "orderpass_dojo_socket_reconnects", "Times this process's WebSocket to Dojo was lost",
+            registry=self.registry,
+        )  # fmt: skip
+        self.socket_state = Enum(
+            "orderpass_dojo_socket_state", "This process's WebSocket to Dojo",
+            states=["off", "standby", "connecting", "connected", "reconnecting", "refused"],
+            registry=self.registry,
         )  # fmt: skip
 
     def observe(self, operation: str, status: int, seconds: float) -> None:

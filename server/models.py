@@ -302,6 +302,21 @@ class ItemAdditionRow(SQLModel, table=True):
     added_at: datetime = _time()
 
 
+class DojoSocketRow(SQLModel, table=True):
+    """The one WebSocket to Dojo per venue: which process holds it (a lease it renews), and how
+    the socket is doing, for every process and `orderpass dojo status` to read."""
+
+    __tablename__ = "dojo_socket"
+    name: str = Field(primary_key=True)  # one row, "dojo"
+    holder: str | None = None  # host:pid:nonce of the process that holds the lease
+    expires_at: datetime | None = _time(default=None)  # the lease ends unless renewed before
+    state: str = "off"  # off, standby, connecting, connected, reconnecting, refused
+    connected_since: datetime | None = _time(default=None)
+    last_error: str | None = None
+    calls_served: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime | None = _time(default=None)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -322,3 +337,4 @@ INTENT_LOOKUPS = _table(IntentLookupRow)
 STATIONS = _table(StationRow)
 RULES = _table(RoutingRuleRow)
 ITEM_ADDITIONS = _table(ItemAdditionRow)
+DOJO_SOCKET = _table(DojoSocketRow)

@@ -15,6 +15,7 @@ from server.broker import Broker, create_broker
 from server.changes.feed import Feed
 from server.clock import Clock, SystemClock
 from server.dojo.client import DojoClient
+from server.dojo.link import Link
 from server.dojo.outbox import Dispatcher
 from server.dojo.resolver import Resolver
 from server.kds.board import Board
@@ -45,6 +46,7 @@ class Services:
     sessions: Sessions
     feed: Feed
     board: Board
+    link: Link  # the one WebSocket to Dojo, as the store knows it
     metrics: Metrics
 
     @classmethod
@@ -74,6 +76,7 @@ class Services:
             sessions=Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds),
             feed=Feed(orders=orders, broker=broker, max_replays=settings.max_replays),
             board=Board(orders=orders, prep=prep, settings=settings, clock=clock),
+            link=Link(store=store, clock=clock),
             metrics=metrics,
         )
 

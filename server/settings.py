@@ -59,6 +59,12 @@ class Settings:
     dojo_software_house_id: str | None = setting(None, "optional")
     dojo_event_delay_ms: int = setting(250, "integer")
     dojo_poll_seconds: float = setting(2.0, "integer")
+    # Dojo over one outbound WebSocket (wss://eu.ws.dojo.tech/epos): off unless a URL is set; the
+    # API key and software-house id are those above; calls answered at once, the rest queue.
+    dojo_ws_url: str | None = setting(None, "optional")
+    dojo_reseller_id: str | None = setting(None, "optional")
+    dojo_ws_concurrency: int = setting(32, "integer", at_most=1000)
+    dojo_ws_ping_seconds: float = setting(20.0, "integer")
     # On for `orderpass serve` (from the environment); off where apps come and go (tests, tools).
     tune_gc: bool = setting(False, "flag", env_default=True)
     merchant_name: str = setting("orderpass")
