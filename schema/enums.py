@@ -12,7 +12,7 @@ from strawberry.types.enum import StrawberryEnumDefinition
 
 from server.actors import ActorKind
 from server.changes.model import ChangeKind
-from server.dojo.link import LinkState
+from server.dojo.connection import LinkState
 from server.lifecycle import OrderStatus
 from server.orders.model import OrderType
 from server.payments.model import PaymentSource, PaymentStatus

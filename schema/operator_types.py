@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from server.dojo.link import LinkState, LinkStatus
+from server.dojo.connection import LinkState, LinkStatus
 from server.lifecycle import OrderStatus
 from server.orders.stats import KitchenStats, StationTiming, StatusTiming
 from server.payments.model import PaymentStatus, UnmatchedPayment

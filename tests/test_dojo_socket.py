@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.dojo.link import LinkState
+from server.dojo.connection import LinkState
 from server.staff.roles import Role
 from tests.conftest import LiveServer, mint
 from tests.factories import make_order

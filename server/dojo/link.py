@@ -13,14 +13,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import select, update
 
 from server.clock import Clock
+from server.dojo.connection import LinkState, LinkStatus
 from server.models import DOJO_SOCKET
 from server.sql import insert_ignoring
 from server.store import Store
@@ -28,25 +27,6 @@ from server.store import Store
 NAME: Final = "dojo"
 TTL: Final = timedelta(seconds=6)
 RENEW: Final = 2.0  # seconds between renewals (and between attempts by processes standing by)
-
-
-class LinkState(StrEnum):
-    OFF = "off"  # no ORDERPASS_DOJO_WS_URL: Dojo calls over REST only
-    STANDBY = "standby"  # another process holds the socket
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"  # lost; trying again, with backoff
-    REFUSED = "refused"  # Dojo refused our key at the handshake: backing off to the cap
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    state: LinkState
-    holder: str | None = None
-    connected_since: datetime | None = None
-    last_error: str | None = None
-    calls_served: int = 0
-    updated_at: datetime | None = None
 
 
 class Link:

@@ -38,7 +38,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from server.actors import Actor
 from server.background import Worker
 from server.dojo import contract
-from server.dojo.link import RENEW, Link, LinkState
+from server.dojo.connection import LinkState
+from server.dojo.link import RENEW, Link
 from server.dojo.operations import BY_METHOD, Call, Operation
 from server.errors import InvalidRequest, NotFound, OrderpassError
 from server.logs import trace_id
