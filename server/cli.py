@@ -19,6 +19,8 @@ from server.broker import create_broker, crosses_processes
 from server.clock import SystemClock
 from server.dojo import registration
 from server.dojo.client import DojoClient
+from server.dojo.connection import LinkStatus, describe_link
+from server.dojo.link import Link
 from server.dojo.operations import capabilities
 from server.dojo.outbox import describe as outbox_describe
 from server.errors import OrderpassError
@@ -96,8 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     register = dojo_commands.add_parser(
         "register", help="register our URL, credentials and capabilities with Dojo"
     )
-    register.add_argument(
-        "--public-url", required=True, help="where Dojo reaches this orderpass (https://...)"
+    where = register.add_mutually_exclusive_group(required=True)
+    where.add_argument("--public-url", help="REST: where Dojo reaches this orderpass (https://...)")
+    where.add_argument(
+        "--ws", action="store_true", help="the WebSocket orderpass dials out (ORDERPASS_DOJO_WS_URL)"
     )
     register.set_defaults(run=_dojo_register)
     dojo_commands.add_parser("status", help="what Dojo has registered, and what is owed to it").set_defaults(
@@ -171,21 +175,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _dojo_register(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    username, password = settings.dojo_credentials()
-    answer = asyncio.run(
-        _with_dojo(
-            settings,
-            lambda dojo: registration.register(
-                dojo, public_url=args.public_url, username=username, password=password
-            ),
+    if args.ws:
+        answer = asyncio.run(_with_dojo(settings, registration.register_ws))
+        where = "the WebSocket"
+    else:
+        username, password = settings.dojo_credentials()
+        answer = asyncio.run(
+            _with_dojo(
+                settings,
+                lambda dojo: registration.register(
+                    dojo, public_url=args.public_url, username=username, password=password
+                ),
+            )
         )
-    )
-    print(
-        f"registered {args.public_url} with Dojo: {len(capabilities())} capabilities",
-        file=sys.stderr,
-    )
+        where = args.public_url
+    print(f"registered {where} with Dojo: {len(capabilities())} capabilities", file=sys.stderr)
     for integration in answer:
-        print(f"  {integration.get('url')}: {len(integration.get('capabilities') or [])} capabilities")
+        named = integration.get("url") or "the WebSocket"
+        print(f"  {named}: {len(integration.get('capabilities') or [])} capabilities")
     return 0
 
 
@@ -195,7 +202,16 @@ def _dojo_status(args: argparse.Namespace) -> int:
         print(line)
     owed = asyncio.run(_with_orders(settings, lambda orders: orders.owed_to_dojo()))
     print(outbox_describe(owed, datetime.now(UTC)))
+    print(describe_link(asyncio.run(_with_link(settings)), datetime.now(UTC)))
     return 0
+
+
+async def _with_link(settings: Settings) -> LinkStatus:
+    store = create_store(settings)
+    try:
+        return await Link(store=store, clock=SystemClock()).status()
+    finally:
+        await store.close()
 
 
 async def _with_dojo(settings: Settings, work: Callable[[DojoClient], Awaitable[T]]) -> T:

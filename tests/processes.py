@@ -42,6 +42,11 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    @property
     def stderr(self) -> str:
         """Everything the server has logged so far."""
         return "".join(self.lines)

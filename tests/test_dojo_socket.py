@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from server.dojo.connection import LinkState
+from server.clock import SystemClock
+from server.dojo.connection import LinkState, LinkStatus
+from server.dojo.link import Link
+from server.settings import Settings
 from server.staff.roles import Role
+from server.store import create_store
 from tests.conftest import LiveServer, mint
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
+from tests.processes import ServerProcess, run
 
 
 def socket_settings(fake: FakeDojoWs, api: FakeDojo, **more: Any) -> dict[str, Any]:
@@ -154,4 +162,63 @@ async def test_the_link_says_connected_with_the_calls_it_served(dialled, fake_do
             return bool(link["state"] == "CONNECTED" and link["callsServed"] >= 3 and link["connectedSince"])
 
         await until(counted)
+        page = (await staff.get("/metrics")).text
+    assert 'orderpass_dojo_socket_calls_total{method="CreateOrderV1",outcome="ok"} 3.0' in page
+    assert 'orderpass_dojo_socket_state{orderpass_dojo_socket_state="connected"} 1.0' in page
     assert LinkState.CONNECTED.value == "connected"
+
+
+# -- one socket per venue, however many processes -----------------------------------------------
+
+
+async def test_two_processes_hold_one_socket_and_the_other_takes_over_after_sigkill(
+    fake_dojo_ws: FakeDojoWs, fake_dojo: FakeDojo, database_url: str
+):
+    env = socket_env(fake_dojo_ws, fake_dojo, database_url)
+    assert run("db", "upgrade", env=env).returncode == 0
+    first, second = ServerProcess(env, args=()), ServerProcess(env, args=())
+    first.start()
+    second.start()
+    try:
+        await fake_dojo_ws.wait_for_connections(1, timeout=10)
+        await asyncio.sleep(3)  # both have had a chance to dial
+        assert fake_dojo_ws.connections == 1
+        holder = (await link_status(database_url)).holder
+        assert holder is not None
+        dying = first if f":{first.pid}:" in holder else second
+        survivor = second if dying is first else first
+        assert (await fake_dojo_ws.call("CreateOrderV1", make_order()))["result"]["status"] == "New"
+        dying.stop(signal.SIGKILL)
+        started = time.monotonic()
+        await fake_dojo_ws.wait_for_connections(2, timeout=15)
+        took = time.monotonic() - started
+        assert took < 10, f"the standby took {took:.1f} s to take over"
+        assert f":{survivor.pid}:" in ((await link_status(database_url)).holder or "")
+        assert (await fake_dojo_ws.call("CreateOrderV1", make_order(), timeout=10))["result"][
+            "status"
+        ] == "New"
+    finally:
+        for server in (first, second):
+            if server.process is not None and server.process.returncode is None:
+                server.stop()
+
+
+def socket_env(fake: FakeDojoWs, api: FakeDojo, database_url: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    return clean | {
+        "ORDERPASS_DATABASE_URL": database_url,
+        "ORDERPASS_DOJO_USERNAME": "dojo",
+        "ORDERPASS_DOJO_PASSWORD": "test-secret",
+        "ORDERPASS_DOJO_WS_URL": fake.url,
+        "ORDERPASS_DOJO_API_KEY": fake.api_key,
+        "ORDERPASS_DOJO_SOFTWARE_HOUSE_ID": fake.software_house_id,
+        "ORDERPASS_DOJO_API_URL": api.url,
+    }
+
+
+async def link_status(database_url: str) -> LinkStatus:
+    store = create_store(Settings(database_url=database_url))
+    try:
+        return await Link(store=store, clock=SystemClock()).status()
+    finally:
+        await store.close()

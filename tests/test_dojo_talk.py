@@ -215,7 +215,8 @@ async def test_registration_sends_exactly_the_implemented_capabilities(
         "ORDERPASS_DOJO_SOFTWARE_HOUSE_ID": HOUSE,
     }
     before = run("dojo", "status", env=env)
-    assert "no REST integration" in before.stdout
+    assert "no integration registered" in before.stdout
+    assert "WebSocket to Dojo: off" in before.stdout
     registered = run("dojo", "register", "--public-url", "https://pos.example.com/", env=env)
     assert registered.returncode == 0, registered.stderr
     (body,) = fake_dojo.registrations()
@@ -240,6 +241,13 @@ async def test_registration_sends_exactly_the_implemented_capabilities(
     after = run("dojo", "status", env=env)
     assert "exactly what this build implements" in after.stdout
     assert "nothing owed to Dojo" in after.stdout
+
+    over_the_socket = run("dojo", "register", "--ws", env=env)
+    assert over_the_socket.returncode == 0, over_the_socket.stderr
+    (ws_body,) = fake_dojo.ws_registrations()
+    assert ws_body == {"capabilities": body["capabilities"]}  # the same set, no URL, no credentials
+    assert fake_dojo.violations == []
+    assert "registered at the WebSocket" in run("dojo", "status", env=env).stdout
 
 
 def test_talking_to_dojo_without_a_key_says_how_to_fix_it(tmp_path):

@@ -84,6 +84,8 @@ class DojoApi(Protocol):
         self, *, url: str, username: str, password: str, capabilities: Sequence[tuple[str, str]]
     ) -> list[dict[str, Any]]: ...
 
+    async def register_ws(self, *, capabilities: Sequence[tuple[str, str]]) -> list[dict[str, Any]]: ...
+
     async def integrations(self) -> dict[str, Any]: ...
 
 
@@ -148,6 +150,14 @@ class DojoClient:
         answer = _json(_checked(await self._call("PUT", "/epos/integrations/rest", body=body)))
         if not isinstance(answer, list):
             raise DojoUnavailable("Dojo answered the REST registration with something other than a list")
+        return [item for item in answer if isinstance(item, dict)]
+
+    async def register_ws(self, *, capabilities: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The WebSocket integration: no URL and no credentials, the socket we dial is the route."""
+        body = {"capabilities": [{"name": name, "version": version} for name, version in capabilities]}
+        answer = _json(_checked(await self._call("PUT", "/epos/integrations/ws", body=body)))
+        if not isinstance(answer, list):
+            raise DojoUnavailable("Dojo answered the WebSocket registration with something other than a list")
         return [item for item in answer if isinstance(item, dict)]
 
     async def integrations(self) -> dict[str, Any]:

@@ -25,3 +25,14 @@ class LinkStatus:
     last_error: str | None = None
     calls_served: int = 0
     updated_at: datetime | None = None
+
+
+def describe_link(status: LinkStatus, now: datetime) -> str:
+    """The socket in a line, for `orderpass dojo status`."""
+    line = f"WebSocket to Dojo: {status.state.value}"
+    if status.connected_since is not None:
+        line += f" for {int((now - status.connected_since).total_seconds())} s"
+    if status.holder:
+        line += f", held by {status.holder}"
+    line += f"; {status.calls_served} calls served"
+    return line + (f"; last error: {status.last_error}" if status.last_error else "")

@@ -27,14 +27,22 @@ async def register(dojo: DojoApi, *, public_url: str, username: str, password: s
     )
 
 
+async def register_ws(dojo: DojoApi) -> list[dict[str, Any]]:
+    """The same capabilities, routed over the socket orderpass dials (`register --ws`)."""
+    return await dojo.register_ws(capabilities=capabilities())
+
+
 async def registered(dojo: DojoApi) -> list[Registration]:
+    """Dojo's registrations: each REST one by its URL, the WebSocket one as `the WebSocket`."""
     answer = await dojo.integrations()
     found = []
-    for integration in answer.get("restIntegrations") or []:
-        names = frozenset(
-            (c.get("name", ""), c.get("version", "")) for c in integration.get("capabilities") or []
-        )
-        found.append(Registration(str(integration.get("url", "")), names))
+    for kind in ("restIntegrations", "wsIntegrations"):
+        for integration in answer.get(kind) or []:
+            names = frozenset(
+                (c.get("name", ""), c.get("version", "")) for c in integration.get("capabilities") or []
+            )
+            where = str(integration.get("url", "")) if kind == "restIntegrations" else "the WebSocket"
+            found.append(Registration(where, names))
     return found
 
 
@@ -42,7 +50,10 @@ def report(found: list[Registration]) -> list[str]:
     """What Dojo has registered, against what this build implements."""
     ours = frozenset(capabilities())
     if not found:
-        return ["Dojo has no REST integration registered: run `orderpass dojo register --public-url URL`"]
+        return [
+            "Dojo has no integration registered: run `orderpass dojo register --public-url URL` "
+            "(REST) or `orderpass dojo register --ws` (the WebSocket orderpass dials)"
+        ]
     lines = []
     for registration in found:
         lines.append(f"registered at {registration.url}: {len(registration.capabilities)} capabilities")
