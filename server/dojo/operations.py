@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +29,9 @@ from server.text import NUL_REFUSED, has_nul, holds_nul, shown
 
 log = logging.getLogger("orderpass.dojo")
 
+if TYPE_CHECKING:  # the services build the Dojo client, so at run time this would be a cycle
+    from server.services import Services
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -36,7 +39,7 @@ M = TypeVar("M", bound=BaseModel)
 class Call:
     """One call from Dojo, whichever door it came through."""
 
-    services: Any  # server.services.Services (typed loosely: the services import the Dojo client)
+    services: Services
     actor: Actor  # Dojo, with its requestor headers
     path: Mapping[str, str] = field(default_factory=dict)  # Dojo's names: orderId, lockId
     body: bytes = b"{}"  # the JSON body (REST's as sent; the socket's params, less headers and path)

@@ -29,7 +29,7 @@ import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -45,6 +45,9 @@ from server.errors import InvalidRequest, NotFound, OrderpassError
 from server.logs import trace_id
 from server.metrics import Metrics
 from server.text import shown
+
+if TYPE_CHECKING:  # the services are built before the door, and know nothing of it
+    from server.services import Services
 
 log = logging.getLogger("orderpass.dojo.socket")
 FIRST_RETRY: Final = 0.25  # seconds, before jitter
@@ -88,7 +91,7 @@ class DojoSocket(Worker):
         *,
         url: str,
         headers: Mapping[str, str],
-        services: Any,  # server.services.Services
+        services: Services,
         link: Link,
         metrics: Metrics,
         concurrency: int,
@@ -111,11 +114,14 @@ class DojoSocket(Worker):
         try:
             while True:
                 if not await self._hold():
+                    self.metrics.socket_state.state(LinkState.STANDBY.value)
                     await asyncio.sleep(RENEW)  # standing by: another process holds the socket
                     continue
                 delay = await self._session(backoff)
                 await asyncio.sleep(delay)
         finally:
+            for task in tuple(self.counters.running):  # calls in flight die with the socket
+                task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.link.release())
 
@@ -269,7 +275,7 @@ def _operation(frame: str | bytes, request: Mapping[str, Any]) -> Operation:
     return op
 
 
-def _call(services: Any, op: Operation, request: Mapping[str, Any]) -> Call:
+def _call(services: Services, op: Operation, request: Mapping[str, Any]) -> Call:
     params = dict(request.get("params") or {})
     headers = params.pop("headers", None)
     path = {name: params.pop(name) for name in op.path_names if name in params}
