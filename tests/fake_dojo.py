@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -110,6 +110,9 @@ class Call:
 class _Faults:
     failures: deque[tuple[int, float | None]] = field(default_factory=deque)
     stall: float = 0.0
+
+
+T = TypeVar("T")
 
 
 class FakeDojo:
@@ -244,10 +247,10 @@ class FakeDojo:
 
     # `timeout=` rather than asyncio.timeout(): on expiry the failure names what did arrive.
     async def wait_for_calls(self, count: int, timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109
-        return await _poll(lambda: self.calls, count, timeout, "calls")
+        return await poll(lambda: self.calls, count, timeout, "calls")
 
     async def wait_for_events(self, count: int, timeout: float = 5.0) -> list[str]:  # noqa: ASYNC109
-        return await _poll(self.events, count, timeout, "events")
+        return await poll(self.events, count, timeout, "events")
 
     # -- the pipeline every call goes through ----------------------------------------------------
 
@@ -395,7 +398,8 @@ def _problem(status: int, detail: str) -> dict[str, Any]:
     }
 
 
-async def _poll(read: Callable[[], list[Any]], count: int, seconds: float, what: str) -> list[Any]:
+async def poll(read: Callable[[], list[T]], count: int, seconds: float, what: str) -> list[T]:
+    """Wait until `read` returns at least `count` things; fail naming what did come."""
     deadline = time.monotonic() + seconds
     while len(seen := read()) < count:
         if time.monotonic() > deadline:

@@ -55,7 +55,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -70,7 +70,7 @@ from websockets.protocol import State
 
 from tests import asyncapi_contract, dojo_ws_rules
 from tests.dojo_ws_rules import JSONRPC, PATH, REQUESTOR
-from tests.fake_dojo import DEFAULT_KEY
+from tests.fake_dojo import DEFAULT_KEY, poll
 
 __all__ = ["JSONRPC", "REQUESTOR", "Exchange", "FakeDojoWs", "Handshake", "Received", "fake_dojo_ws"]
 
@@ -327,13 +327,13 @@ class FakeDojoWs:
             return taken
 
     async def wait_for_connections(self, count: int, timeout: float = 5.0) -> int:  # noqa: ASYNC109
-        return len(await _poll(lambda: [None] * self.connections, count, timeout, "connections"))
+        return len(await poll(lambda: [None] * self.connections, count, timeout, "connections"))
 
     async def wait_for_handshakes(self, count: int, timeout: float = 5.0) -> list[Handshake]:  # noqa: ASYNC109
-        return await _poll(lambda: self.handshakes, count, timeout, "handshakes")
+        return await poll(lambda: self.handshakes, count, timeout, "handshakes")
 
     async def wait_for_received(self, count: int, timeout: float = 5.0) -> list[Received]:  # noqa: ASYNC109
-        return await _poll(lambda: self.received, count, timeout, "frames from the POS")
+        return await poll(lambda: self.received, count, timeout, "frames from the POS")
 
     # -- the socket --------------------------------------------------------------------------------
 
@@ -434,15 +434,6 @@ def _parse(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return _NOT_JSON
-
-
-async def _poll(read: Callable[[], list[T]], count: int, seconds: float, what: str) -> list[T]:
-    deadline = time.monotonic() + seconds
-    while len(seen := read()) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {seconds}s for {count} {what}, got {len(seen)}: {seen}")
-        await asyncio.sleep(0.01)
-    return seen
 
 
 @pytest.fixture(name="fake_dojo_ws")  # named, so that it still registers if imported under an alias
