@@ -317,6 +317,48 @@ class DojoSocketRow(SQLModel, table=True):
     updated_at: datetime | None = _time(default=None)
 
 
+class AreaRow(SQLModel, table=True):
+    """A part of the venue that holds tables (server/floor/model.py)."""
+
+    __tablename__ = "areas"
+    id: str = Field(primary_key=True)
+    name: str
+    position: int = 0
+    created_at: datetime = _time()
+
+
+class FloorTableRow(SQLModel, table=True):
+    """A table Dojo's Pay at Table can find; its name is unique within its area. SearchTables
+    walks them by (created_at, id), which never change."""
+
+    __tablename__ = "floor_tables"
+    __table_args__ = (
+        UniqueConstraint("area_id", "name"),
+        Index("ix_floor_tables_created", "created_at", "id"),
+    )
+
+    id: str = Field(primary_key=True)
+    name: str
+    area_id: str = Field(foreign_key="areas.id")
+    max_covers: int | None = None
+    position: int = 0
+    created_at: datetime = _time()
+
+
+class AreaWaiterRow(SQLModel, table=True):
+    __tablename__ = "area_waiters"
+    area_id: str = Field(foreign_key="areas.id", primary_key=True, ondelete="CASCADE")
+    waiter_id: str = Field(primary_key=True)
+    position: int = 0
+
+
+class TableWaiterRow(SQLModel, table=True):
+    __tablename__ = "table_waiters"
+    table_id: str = Field(foreign_key="floor_tables.id", primary_key=True, ondelete="CASCADE")
+    waiter_id: str = Field(primary_key=True, index=True)  # SearchTables' waiterId
+    position: int = 0
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -338,3 +380,7 @@ STATIONS = _table(StationRow)
 RULES = _table(RoutingRuleRow)
 ITEM_ADDITIONS = _table(ItemAdditionRow)
 DOJO_SOCKET = _table(DojoSocketRow)
+AREAS = _table(AreaRow)
+FLOOR_TABLES = _table(FloorTableRow)
+AREA_WAITERS = _table(AreaWaiterRow)
+TABLE_WAITERS = _table(TableWaiterRow)

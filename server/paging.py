@@ -1,8 +1,9 @@
-"""Keyset paging over orders: opaque cursors, pages, and the rules for asking for one.
+"""Keyset paging: opaque cursors, pages, and the rules for asking for one.
 
-Orders are walked oldest first by (created_at, id), a key that never changes, so a walk
-returns every order that matched when it started exactly once, however many arrive meanwhile.
-A cursor carries the key and a fingerprint of the filters; it refuses to page a different search.
+Orders (and the floor's tables) are walked oldest first by (created_at, id), a key that never
+changes, so a walk returns every row that matched when it started exactly once, however many
+arrive meanwhile. A cursor carries the key and a fingerprint of the filters; it refuses to page
+a different search.
 """
 
 from __future__ import annotations
@@ -85,6 +86,19 @@ class Page(Generic[T]):
     cursors: Sequence[str]  # one per item: where a walk that stopped at it resumes
     before: str | None  # a cursor for the page before this one, if there is one
     after: str | None  # a cursor for the page after this one, if there is one
+
+
+def page_of(
+    items: Sequence[T], keys: Sequence[Key], asked: PageRequest, *, more: bool, scope: str
+) -> Page[T]:
+    """The page a keyset query found (`more`: whether rows lie beyond it in the walk's direction),
+    with each item's cursor and the cursors either side where the walk goes on."""
+    if not items:
+        return Page(items, [], None, None)
+    cursors = [encode(key, scope=scope) for key in keys]
+    more_before = more if asked.before else asked.after is not None
+    more_after = more if not asked.before else True
+    return Page(items, cursors, cursors[0] if more_before else None, cursors[-1] if more_after else None)
 
 
 def scope_of(*filters: object) -> str:

@@ -18,6 +18,7 @@ from server.dojo.client import DojoClient
 from server.dojo.link import Link
 from server.dojo.outbox import Dispatcher
 from server.dojo.resolver import Resolver
+from server.floor.service import Floor
 from server.kds.board import Board
 from server.metrics import Metrics
 from server.orders.amendments import Amendments
@@ -41,6 +42,7 @@ class Services:
     orders: Orders
     cashier: Cashier
     prep: Prep
+    floor: Floor
     amendments: Amendments
     tokens: Tokens
     sessions: Sessions
@@ -59,6 +61,7 @@ class Services:
             store=store, broker=broker, clock=clock, dojo_events=events, auto_confirm=settings.auto_confirm
         )
         prep = Prep(store=store, broker=broker, clock=clock, dojo_events=events)
+        floor = Floor(store=store, clock=clock)
         tokens = Tokens(store=store, clock=clock, broker=broker)
         longest_lock = timedelta(seconds=settings.dojo_lock_max_seconds)
         return cls(
@@ -71,6 +74,7 @@ class Services:
                 store=store, broker=broker, clock=clock, dojo_events=events, longest_lock=longest_lock
             ),
             prep=prep,
+            floor=floor,
             amendments=Amendments(store=store, broker=broker, clock=clock, dojo_events=events),
             tokens=tokens,
             sessions=Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds),

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import orjson
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -104,3 +105,20 @@ def test_the_requesting_product_and_addition_keys_come_over_from_history(tmp_pat
             ("ord_old", "round-2")
         ]
     command.downgrade(revisions.alembic_config(url), "0006")
+
+
+def test_the_floor_arrives_empty_keeps_names_unique_per_area_and_leaves_on_downgrade(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    revisions.upgrade(url)
+    now = "2026-01-01 00:00:00.000000"
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute("SELECT count(*) FROM floor_tables").fetchone() == (0,)
+        db.execute("INSERT INTO areas VALUES ('up', 'Upstairs', 0, ?)", (now,))
+        db.execute("INSERT INTO floor_tables VALUES ('t1', 'Table 1', 'up', 4, 0, ?)", (now,))
+        db.execute("INSERT INTO table_waiters VALUES ('t1', 'becky', 0)")
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute("INSERT INTO floor_tables VALUES ('t2', 'Table 1', 'up', NULL, 1, ?)", (now,))
+    command.downgrade(revisions.alembic_config(url), "0008")
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not names & {"areas", "floor_tables", "area_waiters", "table_waiters"}

@@ -92,6 +92,11 @@ def open_where(
     return where
 
 
+def at_tables(table_ids: Collection[str]) -> Any:
+    """Orders for any of these tables (`dineIn.tableId`)."""
+    return ORDERS.c.table_id.in_(list(table_ids))
+
+
 async def key_of(tx: AsyncConnection, order_id: str) -> Key | None:
     """Where an order stands in the oldest-first walk."""
     query = select(ORDERS.c.created_at, ORDERS.c.id).where(ORDERS.c.id == order_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -40,7 +41,7 @@ from server.orders.model import Order, OrderDraft
 from server.orders.placing import GroupCommit, Placement
 from server.orders.rows import existing
 from server.orders.stats import KitchenStats, kitchen_stats, station_timings
-from server.paging import DOJO_CURSOR, KEYWORDS, Key, Page, PageFields, PageRequest, encode, scope_of
+from server.paging import DOJO_CURSOR, KEYWORDS, Key, Page, PageFields, PageRequest, page_of, scope_of
 from server.service import Service
 from server.staff.roles import Permission
 from server.stages import STAGES, Stage
@@ -119,12 +120,8 @@ class Orders(Service):
                 tx, where=search.filters(filters), after=page.after, before=page.before, limit=page.limit
             )
             orders = await order_rows.load_orders(tx, ids)
-        if not orders:
-            return Page(orders, [], None, None)
-        cursors = [encode(Key(o.created_at, o.id), scope=scope) for o in orders]
-        more_before = more if page.before else page.after is not None
-        more_after = more if not page.before else True
-        return Page(orders, cursors, cursors[0] if more_before else None, cursors[-1] if more_after else None)
+        keys = [Key(order.created_at, order.id) for order in orders]
+        return page_of(orders, keys, page, more=more, scope=scope)
 
     async def count(self, filters: SearchFilters) -> int:
         async with self.store.read() as tx:
@@ -151,6 +148,20 @@ class Orders(Service):
             ids, _ = await search.search_ids(tx, where=where, after=key, before=None, limit=limit)
             total = await search.count(tx, where)
             return ActiveOrders(await order_rows.load_orders(tx, ids), total)
+
+    async def open_at_tables(self, table_ids: Sequence[str]) -> dict[str, list[Order]]:
+        """The open orders at each of these tables (by `dineIn.tableId`), oldest first; at most
+        MAX_ACTIVE in all, as a kitchen's board holds."""
+        where = [*search.open_where(ACTIVE), search.at_tables(table_ids)]
+        async with self.store.read() as tx:
+            ids, _ = await search.search_ids(tx, where=where, after=None, before=None, limit=MAX_ACTIVE)
+            orders = await order_rows.load_orders(tx, ids)
+        found: dict[str, list[Order]] = {table_id: [] for table_id in table_ids}
+        for order in orders:
+            dine_in = order.content.details.dine_in
+            if dine_in is not None and dine_in.table_id in found:
+                found[dine_in.table_id].append(order)
+        return found
 
     async def active_count(self, stage: Stage = ALL_ACTIVE) -> int:
         """How many open orders a stage's screen holds, however many that is."""
