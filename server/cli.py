@@ -1,5 +1,5 @@
-"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke`, `stations load|show`,
-`dojo register|status` and `simulate`."""
+"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke`, `venue load|show`
+(also `stations load|show`, its first name), `dojo register|status` and `simulate`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from server.dojo.link import Link
 from server.dojo.operations import capabilities
 from server.dojo.outbox import describe as outbox_describe
 from server.errors import OrderpassError
+from server.floor.service import Floor
 from server.orders.service import Orders
 from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings, SettingsError
 from server.staff.roles import Role
@@ -82,16 +83,23 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("name")
     revoke.set_defaults(run=_token_revoke)
 
-    stations = commands.add_parser("stations", help="the venue's prep stations and routing rules")
-    station_commands = stations.add_subparsers(required=True, metavar="ACTION")
-    load = station_commands.add_parser(
-        "load", help="the stations and rules become exactly the file's (orders placed from now on)"
-    )
-    load.add_argument("file", type=Path, help="a TOML file of [[station]] tables (see README)")
-    load.set_defaults(run=_stations_load)
-    station_commands.add_parser(
-        "show", help="print the stations and rules as a file `load` takes back"
-    ).set_defaults(run=_stations_show)
+    for name, about in (
+        ("venue", "the venue: prep stations and routing rules, areas and tables"),
+        ("stations", "the same as `venue` (its first name)"),
+    ):
+        venue_commands = commands.add_parser(name, help=about).add_subparsers(required=True, metavar="ACTION")
+        load = venue_commands.add_parser(
+            "load",
+            help="the venue becomes exactly the file's (orders placed from now on route by it); a file "
+            "with no [[area]] and no [[table]] leaves the floor as it is",
+        )
+        load.add_argument(
+            "file", type=Path, help="a TOML file of [[station]], [[area]], [[table]] (see README)"
+        )
+        load.set_defaults(run=_venue_load)
+        venue_commands.add_parser("show", help="print the venue as a file `load` takes back").set_defaults(
+            run=_venue_show
+        )
 
     dojo = commands.add_parser("dojo", help="this POS as Dojo knows it")
     dojo_commands = dojo.add_subparsers(required=True, metavar="ACTION")
@@ -246,30 +254,53 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stations_load(args: argparse.Namespace) -> int:
+def _venue_load(args: argparse.Namespace) -> int:
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"orderpass: cannot read {args.file}: {exc}", file=sys.stderr)
         return 1
-    routing = asyncio.run(_with_prep(lambda prep: prep.replace_all(venue.parse(text), by=POS)))
+    parsed = venue.parse(text)  # the whole file is checked before anything is written
+    loaded = asyncio.run(_with_venue(lambda prep, floor: _load(prep, floor, parsed)))
+    routing = loaded.routing
     print(
         f"loaded {len(routing.stations)} station(s) and {len(routing.rules)} rule(s); "
         f"{routing.default.id} takes what no rule routes",
         file=sys.stderr,
     )
+    if parsed.floor.empty:
+        print("the file lists no [[area]] and no [[table]]: the floor stays as it was", file=sys.stderr)
+    else:
+        print(
+            f"loaded {len(loaded.floor.areas)} area(s) and {len(loaded.floor.tables)} table(s); "
+            "run `orderpass dojo register` again for Dojo's Pay at Table to find them",
+            file=sys.stderr,
+        )
     return 0
 
 
-def _stations_show(args: argparse.Namespace) -> int:
-    print(venue.render(asyncio.run(_with_prep(lambda prep: prep.routing()))), end="")
+async def _load(prep: Prep, floor: Floor, parsed: venue.Venue) -> venue.Venue:
+    """A file without a floor leaves the floor be: a stations file from before there was one
+    must not wipe the tables set up since."""
+    routing = await prep.replace_all(parsed.routing, by=POS)
+    plan = await floor.plan() if parsed.floor.empty else await floor.replace_all(parsed.floor, by=POS)
+    return venue.Venue(routing, plan)
+
+
+def _venue_show(args: argparse.Namespace) -> int:
+    async def current(prep: Prep, floor: Floor) -> venue.Venue:
+        return venue.Venue(await prep.routing(), await floor.plan())
+
+    print(venue.render(asyncio.run(_with_venue(current))), end="")
     return 0
 
 
-async def _with_prep(work: Callable[[Prep], Awaitable[T]]) -> T:
-    store = create_store(Settings.from_env())
+async def _with_venue(work: Callable[[Prep, Floor], Awaitable[T]]) -> T:
+    store, clock = create_store(Settings.from_env()), SystemClock()
     try:
-        return await work(Prep(store=store, broker=create_broker("memory://"), clock=SystemClock()))
+        return await work(
+            Prep(store=store, broker=create_broker("memory://"), clock=clock), Floor(store=store, clock=clock)
+        )
     finally:
         await store.close()
 

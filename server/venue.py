@@ -1,5 +1,6 @@
-"""A venue's prep stations and routing rules as a TOML file: what `orderpass stations load`
-reads to seed a new venue, and what `orderpass stations show` prints (so show, edit, load).
+"""A venue as a TOML file: its prep stations and routing rules, and its floor (areas and tables).
+`orderpass venue load` reads it to seed a venue, and `orderpass venue show` prints it (so show,
+edit, load); `orderpass stations load|show` are the same commands under their first name.
 
     [[station]]
     id = "grill"
@@ -8,32 +9,62 @@ reads to seed a new venue, and what `orderpass stations show` prints (so show, e
     plu_prefix = ["BUR", "STK"]    # PLUs starting with these
     names = ["*burger*"]           # shell-style patterns on the item's name, ignoring case
 
-Stations appear on screens in file order; exactly one has `default = true` and takes whatever
-no rule routes. Pure functions: the file's text in, a checked `Routing` out, and back.
+    [[area]]
+    id = "downstairs"
+    name = "Downstairs"
+    waiters = ["becky"]            # waiter ids, as Dojo's requests name them
+
+    [[table]]
+    id = "t12"                     # what an order's dineIn.tableId names it by
+    name = "Table 12"              # unique within its area; the card machine shows it
+    area = "downstairs"
+    max_covers = 4
+    waiters = ["becky", "sam"]
+
+Stations, areas and each area's tables appear on screens in file order; exactly one station has
+`default = true` and takes whatever no rule routes. Pure functions: the file's text in, a
+checked `Venue` out, and back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
-from typing import Any, Final
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
 
 from server.errors import InvalidRequest
+from server.floor.model import Area, FloorPlan, Table
 from server.stations.routing import Routing, Rule, RuleKind, Station
+
+T = TypeVar("T")
 
 # The file's key for each kind of rule, in the order a station lists them.
 KEYS: Final = {RuleKind.PLU: "plu", RuleKind.PLU_PREFIX: "plu_prefix", RuleKind.NAME: "names"}
 STATION_KEYS: Final = {"id", "name", "default", *KEYS.values()}
+AREA_KEYS: Final = {"id", "name", "waiters"}
+TABLE_KEYS: Final = {"id", "name", "area", "max_covers", "waiters"}
+SECTIONS: Final = ("station", "area", "table")
 
 
-def parse(text: str) -> Routing:
+@dataclass(frozen=True, slots=True)
+class Venue:
+    routing: Routing
+    floor: FloorPlan = dataclasses.field(default_factory=FloorPlan)  # a file without areas or tables: empty
+
+
+def parse(text: str) -> Venue:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidRequest(f"not a TOML file: {exc}") from exc
-    unknown = set(data) - {"station"}
+    unknown = set(data) - set(SECTIONS)
     if unknown:
-        raise InvalidRequest(f"unknown top-level key(s) {', '.join(sorted(unknown))}: only [[station]]")
+        raise InvalidRequest(
+            f"unknown top-level key(s) {', '.join(sorted(unknown))}: only [[station]], [[area]] and [[table]]"
+        )
     entries = data.get("station")
     if not isinstance(entries, list) or not entries:
         raise InvalidRequest("the file lists no [[station]]")
@@ -43,10 +74,14 @@ def parse(text: str) -> Routing:
         station, station_rules = _station(entry, position)
         stations.append(station)
         rules.extend(station_rules)
-    return Routing(tuple(stations), tuple(rules))  # checks ids, the one default and every rule's station
+    routing = Routing(tuple(stations), tuple(rules))  # checks ids, the one default and every rule's station
+    areas = _entries(data, "area", _area)
+    tables = _in_file_order(_entries(data, "table", _table))
+    return Venue(routing, FloorPlan(areas, tables))  # checks ids, names, covers and every table's area
 
 
-def render(routing: Routing) -> str:
+def render(venue: Venue) -> str:
+    routing, floor = venue.routing, venue.floor.in_screen_order()
     blocks = []
     for station in sorted(routing.stations, key=lambda s: (s.position, s.id)):
         lines = ["[[station]]", f"id = {_string(station.id)}", f"name = {_string(station.name)}"]
@@ -56,33 +91,97 @@ def render(routing: Routing) -> str:
         for kind, key in KEYS.items():
             patterns = [rule.pattern for rule in mine if rule.kind is kind]
             if patterns:
-                lines.append(f"{key} = [{', '.join(map(_string, patterns))}]")
+                lines.append(f"{key} = {_strings(patterns)}")
+        blocks.append("\n".join(lines))
+    for area in floor.areas:
+        lines = ["[[area]]", f"id = {_string(area.id)}", f"name = {_string(area.name)}"]
+        if area.waiter_ids:
+            lines.append(f"waiters = {_strings(area.waiter_ids)}")
+        blocks.append("\n".join(lines))
+    for table in floor.tables:
+        lines = ["[[table]]", f"id = {_string(table.id)}", f"name = {_string(table.name)}"]
+        lines.append(f"area = {_string(table.area_id)}")
+        if table.max_covers is not None:
+            lines.append(f"max_covers = {table.max_covers}")
+        if table.waiter_ids:
+            lines.append(f"waiters = {_strings(table.waiter_ids)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
 
 def _station(entry: Any, position: int) -> tuple[Station, list[Rule]]:
     where = f"station {position + 1}"
-    if not isinstance(entry, dict):
-        raise InvalidRequest(f"{where}: a [[station]] table")
-    unknown = set(entry) - STATION_KEYS
-    if unknown:
-        raise InvalidRequest(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; one of {', '.join(sorted(STATION_KEYS))}"
-        )
-    station_id, name = entry.get("id"), entry.get("name", entry.get("id"))
-    if not isinstance(station_id, str) or not isinstance(name, str):
-        raise InvalidRequest(f"{where}: `id` (and `name`) are strings", field="id")
+    station_id, name = _identified(entry, where, "station", STATION_KEYS)
     default = entry.get("default", False)
     if not isinstance(default, bool):
         raise InvalidRequest(f"{where}: `default` is true or false", field="isDefault")
     rules: list[Rule] = []
     for kind, key in KEYS.items():
-        patterns = entry.get(key, [])
-        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-            raise InvalidRequest(f"{station_id}: `{key}` is a list of strings", field=key)
+        patterns = _list_of_strings(entry, key, station_id)
         rules.extend(Rule(station_id, kind, pattern, len(rules) + n) for n, pattern in enumerate(patterns))
     return Station(station_id, name, position, default), rules
+
+
+def _area(entry: Any, position: int) -> Area:
+    area_id, name = _identified(entry, f"area {position + 1}", "area", AREA_KEYS)
+    return Area(area_id, name, _list_of_strings(entry, "waiters", area_id, field="waiterIds"), position)
+
+
+def _table(entry: Any, position: int) -> Table:
+    table_id, name = _identified(entry, f"table {position + 1}", "table", TABLE_KEYS)
+    area = entry.get("area")
+    if not isinstance(area, str):
+        raise InvalidRequest(f"table {table_id}: `area` names its area's id", field="areaId")
+    covers = entry.get("max_covers")
+    if covers is not None and type(covers) is not int:
+        raise InvalidRequest(f"table {table_id}: `max_covers` is a whole number", field="maxCovers")
+    waiters = _list_of_strings(entry, "waiters", table_id, field="waiterIds")
+    return Table(table_id, name, area, covers, waiters, position)
+
+
+def _in_file_order(tables: tuple[Table, ...]) -> tuple[Table, ...]:
+    """A table's position counts within its area, as screens show them."""
+    seen: dict[str, int] = {}
+    placed = []
+    for table in tables:
+        placed.append(dataclasses.replace(table, position=seen.get(table.area_id, 0)))
+        seen[table.area_id] = seen.get(table.area_id, 0) + 1
+    return tuple(placed)
+
+
+def _entries(data: dict[str, Any], section: str, make: Callable[[Any, int], T]) -> tuple[T, ...]:
+    entries = data.get(section, [])
+    if not isinstance(entries, list):
+        raise InvalidRequest(f"`{section}` is a list of [[{section}]] tables")
+    return tuple(make(entry, position) for position, entry in enumerate(entries))
+
+
+def _identified(entry: Any, where: str, section: str, keys: set[str]) -> tuple[str, str]:
+    """An entry's id and name (the name defaults to the id), once its keys are known ones."""
+    if not isinstance(entry, dict):
+        raise InvalidRequest(f"{where}: a [[{section}]] table")
+    unknown = set(entry) - keys
+    if unknown:
+        raise InvalidRequest(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; one of {', '.join(sorted(keys))}"
+        )
+    found_id, name = entry.get("id"), entry.get("name", entry.get("id"))
+    if not isinstance(found_id, str) or not isinstance(name, str):
+        raise InvalidRequest(f"{where}: `id` (and `name`) are strings", field="id")
+    return found_id, name
+
+
+def _list_of_strings(
+    entry: dict[str, Any], key: str, owner: str, *, field: str | None = None
+) -> tuple[str, ...]:
+    values = entry.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise InvalidRequest(f"{owner}: `{key}` is a list of strings", field=field or key)
+    return tuple(values)
+
+
+def _strings(values: tuple[str, ...] | list[str]) -> str:
+    return f"[{', '.join(map(_string, values))}]"
 
 
 def _string(value: str) -> str:

@@ -168,3 +168,73 @@ def test_a_bad_stations_file_is_refused_with_the_reason_and_changes_nothing(env,
     assert "exactly one station is the default" in refused.stderr
     assert run("stations", "load", str(tmp_path / "missing.toml"), env=env).returncode == 1
     assert run("stations", "show", env=env).stdout == before
+
+
+FLOOR = """
+[[area]]
+id = "downstairs"
+name = "Downstairs"
+waiters = ["becky"]
+
+[[area]]
+id = "terrace"
+name = "Terrace"
+
+[[table]]
+id = "t12"
+name = "Table 12"
+area = "terrace"
+max_covers = 4
+waiters = ["becky", "sam"]
+
+[[table]]
+id = "5"
+name = "Window"
+area = "downstairs"
+"""
+
+
+def test_venue_load_lays_the_floor_and_show_prints_it_back_as_stations_show_does(env, tmp_path):
+    assert run("db", "upgrade", env=env).returncode == 0
+    venue_file = tmp_path / "venue.toml"
+    venue_file.write_text(VENUE + FLOOR)
+    loaded = run("venue", "load", str(venue_file), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "3 station(s) and 3 rule(s)" in loaded.stderr
+    assert "loaded 2 area(s) and 2 table(s)" in loaded.stderr
+    shown = run("venue", "show", env=env).stdout
+    assert '[[area]]\nid = "downstairs"\nname = "Downstairs"\nwaiters = ["becky"]' in shown
+    assert (
+        '[[table]]\nid = "t12"\nname = "Table 12"\narea = "terrace"\nmax_covers = 4\nwaiters = ["becky", "sam"]'
+        in shown
+    )
+    assert shown.index('id = "5"') < shown.index('id = "t12"')  # area by area, as screens show them
+    assert run("stations", "show", env=env).stdout == shown  # the first name of the same command
+    venue_file.write_text(shown)
+    assert run("venue", "load", str(venue_file), env=env).returncode == 0
+    assert run("venue", "show", env=env).stdout == shown
+
+
+def test_a_file_without_areas_or_tables_leaves_the_floor_as_it_was(env, tmp_path):
+    assert run("db", "upgrade", env=env).returncode == 0
+    venue_file = tmp_path / "venue.toml"
+    venue_file.write_text(VENUE + FLOOR)
+    assert run("venue", "load", str(venue_file), env=env).returncode == 0
+    venue_file.write_text(VENUE.replace('name = "Bar"', 'name = "Cocktail bar"'))  # a stations file
+    loaded = run("stations", "load", str(venue_file), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "the floor stays as it was" in loaded.stderr
+    shown = run("venue", "show", env=env).stdout
+    assert 'name = "Cocktail bar"' in shown
+    assert 'id = "t12"' in shown
+
+
+def test_a_bad_floor_is_refused_with_the_reason_and_changes_nothing(env, tmp_path):
+    assert run("db", "upgrade", env=env).returncode == 0
+    before = run("venue", "show", env=env).stdout
+    venue_file = tmp_path / "venue.toml"
+    venue_file.write_text(VENUE + FLOOR.replace('area = "terrace"', 'area = "cellar"'))
+    refused = run("venue", "load", str(venue_file), env=env)
+    assert refused.returncode == 1
+    assert "table t12 is in area 'cellar': no such area" in refused.stderr
+    assert run("venue", "show", env=env).stdout == before  # not even the stations changed

@@ -1,4 +1,4 @@
-"""The venue file (`orderpass stations load|show`): parsed to a checked Routing, and back."""
+"""The venue file (`orderpass venue load|show`): parsed to checked stations, rules and floor, and back."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.errors import InvalidRequest
+from server.floor.model import MAX_COVERS, Area, FloorPlan, Table
 from server.stations.routing import Routing, Rule, RuleKind, Station
-from server.venue import parse, render
+from server.venue import Venue, parse, render
 
 FILE = """
 [[station]]
@@ -29,7 +30,7 @@ names = ["*lager*"]
 
 
 def test_a_file_becomes_stations_in_file_order_with_their_rules():
-    routing = parse(FILE)
+    routing = parse(FILE).routing
     assert routing.stations == (
         Station("grill", "Grill", 0, False),
         Station("kitchen", "Kitchen", 1, True),
@@ -39,6 +40,9 @@ def test_a_file_becomes_stations_in_file_order_with_their_rules():
     assert routing.route(plu="STK-1", name="Steak") == "grill"
     assert routing.route(plu="LAG", name="Pale Lager") == "bar"
     assert routing.route(plu="SAL", name="Salad") == "kitchen"
+
+
+ONE = "[[station]]\nid = 'kitchen'\ndefault = true\n"
 
 
 @pytest.mark.parametrize(
@@ -54,12 +58,63 @@ def test_a_file_becomes_stations_in_file_order_with_their_rules():
         ("[[station]]\nid = 'Grill'\ndefault = true", "lowercase letters"),
         ("[[station]]\nid = 7\ndefault = true", "`id` (and `name`) are strings"),
         ("[[station]\nid = 'a'", "not a TOML file"),
+        (f"{ONE}[[table]]\nid = 't1'\narea = 'nowhere'", "no such area"),
+        (f"{ONE}[[table]]\nid = 't1'", "`area` names its area's id"),
+        (f"{ONE}[[area]]\nid = 'up'\n[[table]]\nid = 't1'\narea = 'up'\nmax_covers = true", "whole number"),
+        (f"{ONE}[[area]]\nid = 'up'\n[[table]]\nid = 't1'\narea = 'up'\nmax_covers = 0", "maxCovers"),
+        (f"{ONE}[[area]]\nid = 'up'\nwaiters = 'becky'", "`waiters` is a list of strings"),
+        (f"{ONE}[[area]]\nid = 'up'\nwaiters = ['becky', 'becky']", "a waiter is listed twice"),
+        (f"{ONE}[[area]]\nid = 'up'\nseats = 4", "unknown key(s) seats"),
+        (f"{ONE}[[area]]\nid = 'up stairs'", "area ids are up to 64 ASCII letters"),
+        (f"{ONE}[[area]]\nid = 'up'\n[[area]]\nid = 'up'", "two areas share an id"),
+        (f"{ONE}[[area]]\nid = 'up'\nname = ' '", "a name is 1 to 60 characters"),
+        (
+            f"{ONE}[[area]]\nid = 'up'\n[[table]]\nid = 'a'\nname = 'T1'\narea = 'up'\n"
+            "[[table]]\nid = 'b'\nname = 'T1'\narea = 'up'",
+            "two tables in area up are named 'T1'",
+        ),
+        (f"table = 3\n{ONE}", "`table` is a list of [[table]] tables"),
     ],
 )
 def test_a_bad_file_says_what_is_wrong(text: str, says: str):
     with pytest.raises(InvalidRequest) as raised:
         parse(text)
     assert says in raised.value.message
+
+
+FLOOR = """
+[[area]]
+id = "downstairs"
+name = "Downstairs"
+waiters = ["becky"]
+
+[[area]]
+id = "terrace"
+
+[[table]]
+id = "t12"
+name = "Table 12"
+area = "terrace"
+max_covers = 4
+waiters = ["becky", "sam"]
+
+[[table]]
+id = "5"
+area = "downstairs"
+"""
+
+
+def test_areas_and_tables_come_in_file_order_named_by_their_id_if_not_otherwise():
+    floor = parse(FILE + FLOOR).floor
+    assert floor.areas == (Area("downstairs", "Downstairs", ("becky",), 0), Area("terrace", "terrace", (), 1))
+    assert floor.tables == (
+        Table("t12", "Table 12", "terrace", 4, ("becky", "sam"), 0),
+        Table("5", "5", "downstairs", None, (), 0),  # the first of its area
+    )
+
+
+def test_a_file_without_areas_or_tables_has_an_empty_floor():
+    assert parse(FILE).floor.empty
 
 
 ids = st.lists(st.from_regex(r"[a-z0-9][a-z0-9-]{0,8}", fullmatch=True), min_size=1, max_size=4, unique=True)
@@ -78,10 +133,35 @@ def routings(draw: st.DrawFn) -> Routing:
     return Routing(stations, tuple(rules))
 
 
-@given(routings())
-def test_show_then_load_gives_back_the_same_routing(routing: Routing):
-    again = parse(render(routing))
-    assert again.stations == routing.stations
+floor_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,10}", fullmatch=True)
+waiters = st.lists(patterns, max_size=3, unique=True).map(tuple)
+
+
+@st.composite
+def floors(draw: st.DrawFn) -> FloorPlan:
+    area_ids = draw(st.lists(floor_ids, max_size=3, unique=True))
+    areas = tuple(Area(aid, draw(patterns), draw(waiters), n) for n, aid in enumerate(area_ids))
+    if not areas:
+        return FloorPlan(areas)
+    tables: list[Table] = []
+    names: set[tuple[str, str]] = set()
+    for tid in draw(st.lists(floor_ids, max_size=6, unique=True)):
+        area, name = draw(st.sampled_from(area_ids)), draw(patterns)
+        if (area, name) in names:  # a name is unique within its area
+            continue
+        names.add((area, name))
+        covers = draw(st.none() | st.integers(1, MAX_COVERS))
+        position = sum(1 for table in tables if table.area_id == area)  # its place within its area
+        tables.append(Table(tid, name, area, covers, draw(waiters), position))
+    return FloorPlan(areas, tuple(tables))
+
+
+@given(routings(), floors())
+def test_show_then_load_gives_back_the_same_venue(routing: Routing, floor: FloorPlan):
+    venue = Venue(routing, floor)
+    again = parse(render(venue))
+    assert again.routing.stations == routing.stations
     mine = sorted((r.station_id, r.kind, r.pattern) for r in routing.rules)
-    assert sorted((r.station_id, r.kind, r.pattern) for r in again.rules) == mine
-    assert render(again) == render(routing)
+    assert sorted((r.station_id, r.kind, r.pattern) for r in again.routing.rules) == mine
+    assert again.floor == floor.in_screen_order()  # the file lists them as screens show them
+    assert render(again) == render(venue)
