@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from server import serving, simulate, venue
 from server.actors import POS
@@ -183,21 +183,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _dojo_register(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    if args.ws:
-        answer = asyncio.run(_with_dojo(settings, registration.register_ws))
-        where = "the WebSocket"
-    else:
-        username, password = settings.dojo_credentials()
-        answer = asyncio.run(
-            _with_dojo(
-                settings,
-                lambda dojo: registration.register(
-                    dojo, public_url=args.public_url, username=username, password=password
-                ),
-            )
+    credentials = None if args.ws else settings.dojo_credentials()  # REST: the pair Dojo is to use
+
+    async def register(dojo: DojoClient) -> tuple[bool, list[dict[str, Any]]]:
+        has_tables = await _with_venue(lambda prep, floor: floor.has_tables())  # the floor's calls need one
+        if credentials is None:
+            return has_tables, await registration.register_ws(dojo, has_tables=has_tables)
+        username, password = credentials
+        return has_tables, await registration.register(
+            dojo, public_url=args.public_url, username=username, password=password, has_tables=has_tables
         )
-        where = args.public_url
-    print(f"registered {where} with Dojo: {len(capabilities())} capabilities", file=sys.stderr)
+
+    has_tables, answer = asyncio.run(_with_dojo(settings, register))
+    where = "the WebSocket" if args.ws else args.public_url
+    floorless = "" if has_tables else " (no tables yet: ListAreas and SearchTables once the floor has one)"
+    print(
+        f"registered {where} with Dojo: {len(capabilities(has_tables=has_tables))} capabilities{floorless}",
+        file=sys.stderr,
+    )
     for integration in answer:
         named = integration.get("url") or "the WebSocket"
         print(f"  {named}: {len(integration.get('capabilities') or [])} capabilities")
@@ -206,7 +209,9 @@ def _dojo_register(args: argparse.Namespace) -> int:
 
 def _dojo_status(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    for line in registration.report(asyncio.run(_with_dojo(settings, registration.registered))):
+    found = asyncio.run(_with_dojo(settings, registration.registered))
+    has_tables = asyncio.run(_with_venue(lambda prep, floor: floor.has_tables()))
+    for line in registration.report(found, has_tables=has_tables):
         print(line)
     owed = asyncio.run(_with_orders(settings, lambda orders: orders.owed_to_dojo()))
     print(outbox_describe(owed, datetime.now(UTC)))

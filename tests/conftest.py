@@ -21,10 +21,12 @@ import uvicorn
 
 from schema.context import Context
 from server import revisions
-from server.actors import Actor
+from server.actors import POS, Actor
 from server.app import create_app
 from server.broker.memory import MemoryBroker
 from server.clock import Clock, ManualClock, SystemClock
+from server.floor.model import FloorPlan
+from server.floor.service import Floor
 from server.metrics import Metrics
 from server.orders.amendments import Amendments
 from server.orders.service import Orders
@@ -242,6 +244,15 @@ async def place(server: LiveServer, **overrides: Any) -> str:
     assert response.status_code == 200, response.text
     order_id: str = response.json()["id"]
     return order_id
+
+
+async def lay(settings: Settings, plan: FloorPlan) -> None:
+    """The venue's floor in the test's database, as `orderpass venue load` lays it."""
+    store = create_store(settings)
+    try:
+        await Floor(store=store, clock=SystemClock()).replace_all(plan, by=POS)
+    finally:
+        await store.close()
 
 
 async def mint(settings: Settings, role: Role, name: str | None = None) -> str:

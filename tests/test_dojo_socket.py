@@ -20,11 +20,12 @@ from server.dojo.link import Link
 from server.settings import Settings
 from server.staff.roles import Role
 from server.store import create_store
-from tests.conftest import LiveServer, mint
+from tests.conftest import LiveServer, lay, mint
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
 from tests.processes import ServerProcess, run
+from tests.test_rest import FLOOR
 
 
 def socket_settings(fake: FakeDojoWs, api: FakeDojo, **more: Any) -> dict[str, Any]:
@@ -70,6 +71,24 @@ async def test_an_order_created_over_the_socket_is_read_back_over_it_and_over_re
     assert got["result"] == order
     async with httpx.AsyncClient(base_url=dialled.url, auth=("dojo", "test-secret")) as rest:
         assert (await rest.get(f"/v1/orders/{order['id']}")).json() == order
+
+
+async def test_pay_at_table_browses_the_floor_over_the_socket_as_over_rest(
+    dialled: LiveServer, fake_dojo_ws: FakeDojoWs
+):
+    await lay(dialled.settings, FLOOR)
+    areas = await fake_dojo_ws.call("ListAreasV1", {})
+    assert [area["id"] for area in areas["result"]] == ["downstairs", "terrace"]
+    first = (await fake_dojo_ws.call("SearchTablesV1", {"waiterId": "becky", "cursor": {"limit": 1}}))[
+        "result"
+    ]
+    rest = await fake_dojo_ws.call(
+        "SearchTablesV1", {"waiterId": "becky", "cursor": {"after": first["after"]}}
+    )
+    assert [t["id"] for t in first["data"] + rest["result"]["data"]] == ["t1", "t2"]  # one paged object
+    async with httpx.AsyncClient(base_url=dialled.url, auth=("dojo", "test-secret")) as http:
+        over_rest = await http.post("/v1/tables/search", json={"waiterId": "becky", "cursor": {"limit": 1}})
+    assert over_rest.json()["data"] == first["data"]
 
 
 async def test_a_hundred_calls_in_flight_are_each_answered_by_their_id(dialled, fake_dojo_ws: FakeDojoWs):

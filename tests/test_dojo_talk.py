@@ -223,8 +223,8 @@ async def test_registration_sends_exactly_the_implemented_capabilities(
     assert body["url"] == "https://pos.example.com"
     assert body["auth"] == {"authType": "basic", "basic": {"username": "venue-pos", "password": "s3cret"}}
     sent = {(c["name"], c["version"]) for c in body["capabilities"]}
-    assert sent == set(capabilities())
-    assert {name for name, _ in sent} == {
+    assert sent == set(capabilities(has_tables=False))
+    assert {name for name, _ in sent} == {  # no ListAreas nor SearchTables: the venue has no table
         "CreateOrder",
         "GetOrderById",
         "CancelOrderById",
@@ -248,6 +248,52 @@ async def test_registration_sends_exactly_the_implemented_capabilities(
     assert ws_body == {"capabilities": body["capabilities"]}  # the same set, no URL, no credentials
     assert fake_dojo.violations == []
     assert "registered at the WebSocket" in run("dojo", "status", env=env).stdout
+
+
+FLOOR = """
+[[station]]
+id = "kitchen"
+default = true
+
+[[area]]
+id = "downstairs"
+
+[[table]]
+id = "t1"
+name = "Table 1"
+area = "downstairs"
+"""
+
+
+async def test_the_floors_capabilities_are_registered_once_the_venue_has_a_table(
+    fake_dojo: FakeDojo, database_url: str, tmp_path
+):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")} | {
+        "ORDERPASS_DATABASE_URL": database_url,
+        "ORDERPASS_DOJO_USERNAME": "venue-pos",
+        "ORDERPASS_DOJO_PASSWORD": "s3cret",
+        "ORDERPASS_DOJO_API_URL": fake_dojo.url,
+        "ORDERPASS_DOJO_API_KEY": DEFAULT_KEY,
+        "ORDERPASS_DOJO_SOFTWARE_HOUSE_ID": HOUSE,
+    }
+    floor_names = {"ListAreas", "SearchTables"}
+    without = run("dojo", "register", "--public-url", "https://pos.example.com", env=env)
+    assert "no tables yet" in without.stderr
+    assert not floor_names & {c["name"] for c in fake_dojo.registrations()[-1]["capabilities"]}
+
+    venue = tmp_path / "venue.toml"
+    venue.write_text(FLOOR)
+    assert run("venue", "load", str(venue), env=env).returncode == 0
+    behind = run("dojo", "status", env=env).stdout
+    assert "not registered, though implemented: ListAreas 1.0.0" in behind
+    assert "not registered, though implemented: SearchTables 1.0.0" in behind
+
+    assert run("dojo", "register", "--public-url", "https://pos.example.com", env=env).returncode == 0
+    sent = {(c["name"], c["version"]) for c in fake_dojo.registrations()[-1]["capabilities"]}
+    assert sent == set(capabilities(has_tables=True))
+    assert {("ListAreas", "1.0.0"), ("SearchTables", "1.0.0")} <= sent
+    assert "exactly what this build implements" in run("dojo", "status", env=env).stdout
+    assert fake_dojo.violations == []
 
 
 def test_talking_to_dojo_without_a_key_says_how_to_fix_it(tmp_path):

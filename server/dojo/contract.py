@@ -2,7 +2,7 @@
 
 The order's content already wears Dojo's names (server/orders/model.py); this module adds what is
 Dojo's alone: which request fields are required, the rendered `Order` with its computed
-amounts, the paged search response and the `EPOSError` body.
+amounts, the paged search responses, the floor's `Area` and `Table`, and the `EPOSError` body.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from server.errors import (
     Unauthorized,
     Unavailable,
 )
+from server.floor import model as floor
 from server.orders.model import Content, Order, OrderDraft, PaymentIn
 from server.paging import MAX_LIMIT, Page
 
@@ -71,6 +72,36 @@ class SearchOrdersRequest(Content):
     cursor: Cursor | None = None
 
 
+class SearchTablesRequest(Content):
+    model_config = ConfigDict(title="SearchTablesRequest")
+    cursor: Cursor | None = None
+    area_id: str | None = None
+    waiter_id: str | None = None
+
+
+class AreaResponse(Content):
+    model_config = ConfigDict(title="Area")
+    id: str
+    name: str
+    waiter_ids: tuple[str, ...]
+
+
+class TableResponse(Content):
+    model_config = ConfigDict(title="Table")
+    id: str
+    name: str
+    max_covers: int | None = None  # left out, never null, when the table does not say
+    area_id: str
+    waiter_ids: tuple[str, ...]
+
+
+class PagedTablesResponse(Content):
+    model_config = ConfigDict(title="PagedTablesResponse")
+    data: tuple[TableResponse, ...]
+    before: str | None = None
+    after: str | None = None
+
+
 # -- rendering ----------------------------------------------------------------------------------
 
 
@@ -110,6 +141,33 @@ def paged_orders(page: Page[Order]) -> dict[str, Any]:
     if page.after:
         body["after"] = page.after
     return body
+
+
+def areas(found: list[floor.Area]) -> list[dict[str, Any]]:
+    """Dojo's ListAreas answer: an array of `Area`."""
+    return [_body(AreaResponse(id=a.id, name=a.name, waiter_ids=a.waiter_ids)) for a in found]
+
+
+def paged_tables(page: Page[floor.Table]) -> dict[str, Any]:
+    """One `PagedTablesResponse`, as every other search and the WebSocket's SearchTablesV1 answer.
+    The REST description's 200 for SearchTables is an array of them; Dojo's notes say to answer
+    one paged object (../shared/dojo/NOTES.md, "Areas and tables"), and we do."""
+    data = tuple(_table(found) for found in page.items)
+    return _body(PagedTablesResponse(data=data, before=page.before, after=page.after))
+
+
+def _table(found: floor.Table) -> TableResponse:
+    return TableResponse(
+        id=found.id,
+        name=found.name,
+        max_covers=found.max_covers,
+        area_id=found.area_id,
+        waiter_ids=found.waiter_ids,
+    )
+
+
+def _body(model: Content) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def dumps(body: Any) -> bytes:

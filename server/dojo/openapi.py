@@ -12,11 +12,14 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from server.dojo.contract import (
+    AreaResponse,
     CreateOrderLockRequest,
     CreateOrderRequest,
     ExtendOrderLockRequest,
+    PagedTablesResponse,
     PaymentWithLockId,
     SearchOrdersRequest,
+    SearchTablesRequest,
 )
 from server.dojo.operations import OPERATIONS, Operation
 from server.lifecycle import OrderStatus
@@ -24,7 +27,13 @@ from server.money import Money
 from server.orders.model import Content, OrderContent, PaymentIn
 from server.payments.model import Event
 
-RENAMED: Final = {"PaymentIn": "Payment", "OrderResponse": "Order", "PaymentStatus": "PaymentIntentStatus"}
+RENAMED: Final = {
+    "PaymentIn": "Payment",
+    "OrderResponse": "Order",
+    "PaymentStatus": "PaymentIntentStatus",
+    "AreaResponse": "Area",
+    "TableResponse": "Table",
+}
 HEADERS: Final = {
     "waiter-id": "The ID of the waiter making the request, if known",
     "dojo-requesting-product": "The dojo product making the request, if known.",
@@ -144,7 +153,7 @@ def _operation(op: Operation) -> dict[str, Any]:
         "operationId": op.operation_id,
         "summary": op.summary,
         "description": "Capability: " + ", ".join(f"`{name}`" for name in op.capabilities),
-        "tags": ["Events" if op.path == "/events" else "Orders"],
+        "tags": [op.path.split("/")[1].capitalize()],  # Orders, Areas, Tables, Events: Dojo's tags
         "parameters": [
             {
                 "in": "header",
@@ -181,7 +190,11 @@ def _path_params(op: Operation) -> list[str]:
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+    """A JSON body of the named schema, or (`Area[]`) an array of them."""
+    body: dict[str, Any] = _ref(schema)
+    if schema.endswith("[]"):
+        body = {"type": "array", "items": _ref(schema.removesuffix("[]"))}
+    return {"description": description, "content": {"application/json": {"schema": body}}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -196,6 +209,7 @@ def _schemas() -> dict[str, Any]:
         PaymentWithLockId,
         CreateOrderLockRequest,
         ExtendOrderLockRequest,
+        SearchTablesRequest,
     ]
     responses: list[type[BaseModel]] = [
         OrderResponse,
@@ -204,6 +218,8 @@ def _schemas() -> dict[str, Any]:
         Empty,
         ExtendOrderLockResponse,
         OrderBill,
+        AreaResponse,
+        PagedTablesResponse,
     ]
     modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [(model, "validation") for model in requests]
     modes += [(model, "serialization") for model in responses]

@@ -23,6 +23,7 @@ from server.actors import Actor
 from server.dojo import contract
 from server.dojo.bill import Merchant, order_bill
 from server.errors import InvalidRequest, invalid
+from server.floor.service import TableFilters
 from server.orders.filters import SearchFilters
 from server.payments.model import Event
 from server.text import NUL_REFUSED, has_nul, holds_nul, shown
@@ -75,8 +76,11 @@ class Operation:
     operation_id: str  # as in Dojo's REST description
     summary: str
     body: str | None  # the request schema, by Dojo's name
-    answer: str  # the 200 response schema
+    answer: str  # the 200 response schema (`Area[]`: an array of them)
     errors: tuple[int, ...]
+    # Registered only while the venue has a table: Dojo would otherwise route Pay at Table's
+    # browsing here and show an empty floor.
+    needs_tables: bool = False
 
     @property
     def path_names(self) -> tuple[str, ...]:
@@ -108,6 +112,22 @@ async def search_orders(call: Call) -> object:
         filters, limit=cursor.limit, after=cursor.after, before=cursor.before
     )
     return contract.paged_orders(page)
+
+
+async def list_areas(call: Call) -> object:
+    return contract.areas(await call.services.floor.areas())
+
+
+async def search_tables(call: Call) -> object:
+    query = call.parsed(contract.SearchTablesRequest)
+    cursor = query.cursor or contract.Cursor()
+    filters = TableFilters(area_id=query.area_id, waiter_id=query.waiter_id)
+    page = await call.services.floor.search(
+        filters, limit=cursor.limit, after=cursor.after, before=cursor.before
+    )
+    # One paged object on both doors, though Dojo's REST description shows an array for this
+    # call's 200: see contract.paged_tables.
+    return contract.paged_tables(page)
 
 
 async def handle_event(call: Call) -> object:
@@ -276,6 +296,32 @@ OPERATIONS: Final = (
         errors=(404,),
     ),
     Operation(
+        capabilities=("ListAreas",),
+        method="ListAreasV1",
+        http="GET",
+        path="/areas",
+        handler=list_areas,
+        operation_id="v1-list-areas",
+        summary="List areas",
+        body=None,
+        answer="Area[]",
+        errors=(),
+        needs_tables=True,
+    ),
+    Operation(
+        capabilities=("SearchTables",),
+        method="SearchTablesV1",
+        http="POST",
+        path="/tables/search",
+        handler=search_tables,
+        operation_id="v1-search-tables",
+        summary="Search tables",
+        body="SearchTablesRequest",
+        answer="PagedTablesResponse",  # one object; Dojo's REST description says an array (NOTES.md)
+        errors=(400, 413),
+        needs_tables=True,
+    ),
+    Operation(
         capabilities=("HandleEvent:payment_intent.created", "HandleEvent:payment_intent.status_updated"),
         method="HandleEventV1",
         http="POST",
@@ -292,5 +338,7 @@ BY_METHOD: Final = {op.method: op for op in OPERATIONS}
 CAPABILITY_VERSION: Final = "1.0.0"  # the version Dojo's own examples register these names with
 
 
-def capabilities() -> list[tuple[str, str]]:
-    return [(name, CAPABILITY_VERSION) for op in OPERATIONS for name in op.capabilities]
+def capabilities(*, has_tables: bool) -> list[tuple[str, str]]:
+    """What to register: every capability, those of the floor only while it has a table."""
+    offered = [op for op in OPERATIONS if has_tables or not op.needs_tables]
+    return [(name, CAPABILITY_VERSION) for op in offered for name in op.capabilities]

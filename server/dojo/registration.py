@@ -3,7 +3,9 @@
 Capabilities use the names of the API's `CapabilityName` enum with version "1.0.0", as the
 API description and its examples do; newer docs also accept `RecordOrderPaymentById` and
 `GetOrderBillById` with "v1", but the description we are validated against is the contract.
-Dojo routes only what each registration lists, so every PUT sends the full set.
+Dojo routes only what each registration lists, so every PUT sends the full set. The floor's
+(ListAreas, SearchTables) are in it only while the venue has a table: registered with none, Dojo
+would show Pay at Table an empty floor. Register again after loading the floor.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ class Registration:
     capabilities: frozenset[tuple[str, str]]
 
 
-async def register(dojo: DojoApi, *, public_url: str, username: str, password: str) -> list[dict[str, Any]]:
+async def register(
+    dojo: DojoApi, *, public_url: str, username: str, password: str, has_tables: bool
+) -> list[dict[str, Any]]:
     return await dojo.register_rest(
-        url=public_url.rstrip("/"), username=username, password=password, capabilities=capabilities()
+        url=public_url.rstrip("/"),
+        username=username,
+        password=password,
+        capabilities=capabilities(has_tables=has_tables),
     )
 
 
-async def register_ws(dojo: DojoApi) -> list[dict[str, Any]]:
+async def register_ws(dojo: DojoApi, *, has_tables: bool) -> list[dict[str, Any]]:
     """The same capabilities, routed over the socket orderpass dials (`register --ws`)."""
-    return await dojo.register_ws(capabilities=capabilities())
+    return await dojo.register_ws(capabilities=capabilities(has_tables=has_tables))
 
 
 async def registered(dojo: DojoApi) -> list[Registration]:
@@ -46,9 +53,10 @@ async def registered(dojo: DojoApi) -> list[Registration]:
     return found
 
 
-def report(found: list[Registration]) -> list[str]:
-    """What Dojo has registered, against what this build implements."""
-    ours = frozenset(capabilities())
+def report(found: list[Registration], *, has_tables: bool) -> list[str]:
+    """What Dojo has registered, against what this build would register now."""
+    ours = frozenset(capabilities(has_tables=has_tables))
+    floor = frozenset(capabilities(has_tables=True)) - frozenset(capabilities(has_tables=False))
     if not found:
         return [
             "Dojo has no integration registered: run `orderpass dojo register --public-url URL` "
@@ -59,7 +67,12 @@ def report(found: list[Registration]) -> list[str]:
         lines.append(f"registered at {registration.url}: {len(registration.capabilities)} capabilities")
         missing, extra = sorted(ours - registration.capabilities), sorted(registration.capabilities - ours)
         lines += [f"  not registered, though implemented: {name} {version}" for name, version in missing]
-        lines += [f"  registered, though not implemented: {name} {version}" for name, version in extra]
+        lines += [
+            f"  registered, though the venue has no table: {name} {version}"
+            if (name, version) in floor
+            else f"  registered, though not implemented: {name} {version}"
+            for name, version in extra
+        ]
         if not missing and not extra:
             lines.append("  exactly what this build implements")
     return lines
