@@ -14,6 +14,7 @@ from schema.access import SocketSubscriptions, StaffOnly, guard
 from schema.cost import CostLimit
 from schema.errors import ErrorPolicy, Schema
 from schema.execution import SharedEventExecutor
+from schema.floor import FloorMutation, FloorQuery
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
 from schema.queries import Query
@@ -29,13 +30,15 @@ MAX_TOKENS = 2000
 
 def build_schema() -> strawberry.Schema:
     query = merged(
-        "Query", (Query, StationQuery), "What staff read: orders, stations, and what an operator watches."
+        "Query",
+        (Query, StationQuery, FloorQuery),
+        "What staff read: orders, stations, the floor, and what an operator watches.",
     )
     mutation = merged(
         "Mutation",
-        (Mutation, StationMutation),
-        "What staff change: orders and the venue's stations. Each answers with the result, or an "
-        "expected failure (a Problem) as a member of its result union.",
+        (Mutation, StationMutation, FloorMutation),
+        "What staff change: orders, and the venue's stations and floor. Each answers with the result, "
+        "or an expected failure (a Problem) as a member of its result union.",
     )
     guard(query, mutation, Subscription)
     return Schema(

@@ -11,6 +11,8 @@ from strawberry.dataloader import DataLoader
 from server.actors import Actor
 from server.changes.model import HistoryEntry
 from server.errors import Unauthorized
+from server.floor.model import Area, Table
+from server.orders.model import Order
 from server.services import Services
 
 
@@ -21,13 +23,32 @@ class Context:
     over_socket: bool = True  # False for a plain HTTP request, where subscriptions are refused
     connection_params: dict[str, Any] = field(default_factory=dict)
     histories: DataLoader[str, list[HistoryEntry]] = field(init=False)
+    # The floor, for a page of orders or tables: one read for all of them, whichever field asks.
+    tables: DataLoader[str, Table | None] = field(init=False)
+    areas: DataLoader[str, Area | None] = field(init=False)
+    open_orders: DataLoader[str, list[Order]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.histories = DataLoader(load_fn=self._load_histories)
+        self.tables = DataLoader(load_fn=self._load_tables)
+        self.areas = DataLoader(load_fn=self._load_areas)
+        self.open_orders = DataLoader(load_fn=self._load_open_orders)
 
     async def _load_histories(self, order_ids: list[str]) -> list[list[HistoryEntry]]:
         found = await self.services.orders.histories(order_ids)
         return [found[order_id] for order_id in order_ids]
+
+    async def _load_tables(self, table_ids: list[str]) -> list[Table | None]:
+        found = await self.services.floor.tables_by_id(table_ids)
+        return [found.get(table_id) for table_id in table_ids]
+
+    async def _load_areas(self, area_ids: list[str]) -> list[Area | None]:
+        found = {area.id: area for area in await self.services.floor.areas()}  # a venue has a few
+        return [found.get(area_id) for area_id in area_ids]
+
+    async def _load_open_orders(self, table_ids: list[str]) -> list[list[Order]]:
+        found = await self.services.orders.open_at_tables(table_ids)
+        return [found[table_id] for table_id in table_ids]
 
     @property
     def staff(self) -> Actor:

@@ -40,6 +40,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from server.floor.model import MAX_AREAS, MAX_TABLES
 from server.lifecycle import OrderStatus
 from server.orders.service import MAX_ACTIVE
 from server.paging import MAX_LIMIT
@@ -51,6 +52,10 @@ SIZES: Final[Mapping[str, int]] = {
     "activeOrders": MAX_ACTIVE,
     "unmatchedPayments": 100,  # Cashier.unmatched's limit
     "stations": 20,
+    "areas": MAX_AREAS,
+    "tables": MAX_TABLES,
+    "openOrders": 5,  # a table's: a round or two, rarely more
+    "waiterIds": 10,
     "rules": 20,
     "byStation": 20,
     "items": 10,

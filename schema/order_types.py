@@ -4,6 +4,7 @@ schema/history_types.py), and `order()`, the one way a domain Order becomes an `
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -19,6 +20,9 @@ from server.orders.model import VoidedItem as DomainVoidedItem
 from server.payments.model import Payment as DomainPayment
 from server.payments.model import PaymentSource, PaymentStatus
 from server.stations.routing import PrepLine
+
+if TYPE_CHECKING:
+    from schema.floor import TableNode
 
 
 @strawberry.type(description="An amount of money: minor units and their currency.")
@@ -233,6 +237,17 @@ class OrderNode:
     @strawberry.field(description="Everything that happened to the order, oldest first.")
     async def history(self, info: Info) -> list[HistoryEntryNode]:
         return [history_entry(entry) for entry in await info.context.histories.load(str(self.id))]
+
+    @strawberry.field(
+        description="The table `dineIn.tableId` names, where the venue's floor has one by that id; "
+        "null otherwise (an order may name a table the floor does not list)."
+    )
+    async def table(self, info: Info) -> Annotated[TableNode, strawberry.lazy("schema.floor")] | None:
+        from schema.floor import table_node  # a table shows its orders: the two refer to each other
+
+        table_id = self.dine_in.table_id if self.dine_in else None
+        found = await info.context.tables.load(table_id) if table_id else None
+        return table_node(found) if found else None
 
 
 # -- from the domain ----------------------------------------------------------------------------
