@@ -79,7 +79,7 @@ class Services:
             tokens=tokens,
             sessions=Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds),
             feed=Feed(orders=orders, broker=broker, max_replays=settings.max_replays),
-            board=Board(orders=orders, prep=prep, settings=settings, clock=clock),
+            board=Board(orders=orders, prep=prep, floor=floor, settings=settings, clock=clock),
             link=Link(store=store, clock=clock),
             metrics=metrics,
         )

@@ -7,14 +7,20 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 import pytest
+from sqlalchemy import event
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
+from server.actors import POS, Actor
+from server.floor.model import Area, FloorPlan, Table
+from server.services import Services
 from server.staff.roles import Role
 from server.staff.screens import COOKIE
-from tests.conftest import LiveServer, dojo_client, mint
-from tests.factories import collection_order, make_order
+from server.stages import STAGES
+from server.store import Store
+from tests.conftest import LiveServer, dojo_client, lay, mint
+from tests.factories import collection_order, make_draft, make_order
 
 
 @pytest.fixture
@@ -79,6 +85,40 @@ async def test_a_ticket_fragment_says_whether_it_belongs_on_the_stage(
     assert int(on_kitchen.headers["x-server-time"]) > 0
     assert (await kitchen.get(f"/kds/tickets/{created['id']}?stage=expo")).headers["x-on-stage"] == "0"
     assert (await kitchen.get("/kds/tickets/ord_gone?stage=expo")).status_code == 204
+
+
+async def test_a_ticket_names_its_table_and_area_where_the_floor_knows_them(
+    live_server, kitchen: httpx.AsyncClient
+):
+    floor = FloorPlan((Area("terrace", "Terrace"),), (Table("5", "Window seat", "terrace"),))
+    await lay(live_server.settings, floor)
+    async with dojo_client(live_server) as dojo:
+        known = (await dojo.post("/v1/orders", json=make_order())).json()  # table 5
+        stranger = make_order(details={"orderType": "DineIn", "dineIn": {"tableId": "9"}})
+        unknown = (await dojo.post("/v1/orders", json=stranger)).json()
+    board = (await kitchen.get("/kds")).text
+    assert '<span class="serves">Window seat</span>' in board
+    assert '<span class="area">Terrace</span>' in board
+    assert '<span class="serves">Table 9</span>' in board  # an order for a table the floor lacks, as before
+    fragment = (await kitchen.get(f"/kds/tickets/{known['id']}")).text
+    assert '<span class="serves">Window seat</span>' in fragment
+    assert '<span class="area">Terrace</span>' in fragment
+    assert '<span class="area">' not in (await kitchen.get(f"/kds/tickets/{unknown['id']}")).text
+
+
+async def test_a_board_reads_the_floor_once_for_all_its_tickets(services: Services, store: Store):
+    await services.floor.replace_all(
+        FloorPlan((Area("in", "Inside"),), (Table("5", "Window", "in"),)), by=POS
+    )
+    for table in ("5", "6", "5", "7"):
+        await services.orders.place(
+            make_draft(details={"orderType": "DineIn", "dineIn": {"tableId": table}}), by=POS
+        )
+    statements: list[str] = []
+    event.listen(store.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    board = await services.board.board(STAGES["all"], Actor.staff("pass", Role.KITCHEN))
+    assert sorted(t.serves for t in board.tickets) == ["Table 6", "Table 7", "Window", "Window"]
+    assert len([s for s in statements if "floor_tables" in s]) == 1
 
 
 async def test_the_all_day_panel_counts_items_across_open_tickets(live_server, kitchen: httpx.AsyncClient):

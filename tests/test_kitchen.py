@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.errors import InvalidRequest
-from server.kds.tickets import all_day, is_allergy, payment_badge, ticket
+from server.floor.model import Place
+from server.kds.tickets import all_day, is_allergy, payment_badge, tables_of, ticket
 from server.lifecycle import ACTIVE, OrderStatus
 from server.orders.model import CollectionDetails, Order, OrderDetails, OrderType
 from server.payments.model import Payment, PaymentSource, PaymentStatus
@@ -34,6 +35,15 @@ def test_the_stages_split_the_pass():
     assert STAGES["kitchen"].statuses == {S.NEW, S.SUBMITTED, S.CONFIRMED, S.ACCEPTED, S.PREPARING}
     assert STAGES["expo"].statuses == {S.PREPARED, S.READY}
     assert STAGES["kitchen"].statuses.isdisjoint(STAGES["expo"].statuses)
+
+
+def test_a_ticket_serves_the_floors_name_for_its_table_else_table_and_its_id():
+    order = an_order()  # table 5
+    known = ticket(order, timezone=LONDON, places={"5": Place("Window seat", "Terrace")})
+    assert (known.serves, known.area) == ("Window seat", "Terrace")
+    unknown = ticket(order, timezone=LONDON, places={"6": Place("Booth", "Inside")})
+    assert (unknown.serves, unknown.area) == ("Table 5", None)
+    assert tables_of([order, collection(None)]) == {"5"}
 
 
 def test_the_ready_board_shows_only_collection_orders_that_are_ready():

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from server.actors import Actor
 from server.clock import Clock
-from server.kds.tickets import Ticket, station_names, ticket
+from server.floor.service import Floor
+from server.kds.tickets import Ticket, station_names, tables_of, ticket
 from server.lifecycle import RECALL
 from server.orders.model import Order
 from server.orders.service import Orders
@@ -41,9 +42,10 @@ class TicketView:
 
 
 class Board:
-    def __init__(self, *, orders: Orders, prep: Prep, settings: Settings, clock: Clock) -> None:
+    def __init__(self, *, orders: Orders, prep: Prep, floor: Floor, settings: Settings, clock: Clock) -> None:
         self.orders = orders
         self.prep = prep
+        self.floor = floor
         self.settings = settings
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
@@ -76,7 +78,7 @@ class Board:
             stages=tuple(STAGES.values()),
             stations=_in_screen_order(routing.stations),
             sequence=sequence,
-            tickets=self._tickets(shown, stage, routing),
+            tickets=await self._tickets(shown, stage, routing),
             more=active.total - len(shown),
             can_bump=self.may_bump(screen),
         )
@@ -87,7 +89,7 @@ class Board:
         if not found:
             return None
         (order,) = found
-        (made,) = self._tickets([order], stage, await self.prep.routing())
+        (made,) = await self._tickets([order], stage, await self.prep.routing())
         return TicketView(made, stage.shows(order), self.may_bump(screen))
 
     async def all_day(self, stage: Stage) -> list[tuple[str, int]]:
@@ -108,11 +110,15 @@ class Board:
         else:
             bumped = await self.orders.recently_bumped(window=window, limit=limit)
             recallable = [order for order in bumped if RECALL[order.status] in stage.statuses]
-        return self._tickets(recallable, stage, await self.prep.routing())
+        return await self._tickets(recallable, stage, await self.prep.routing())
 
-    def _tickets(self, orders: list[Order], stage: Stage, routing: Routing) -> tuple[Ticket, ...]:
-        names = station_names(routing)
-        return tuple(ticket(order, timezone=self.zone, stage=stage, stations=names) for order in orders)
+    async def _tickets(self, orders: list[Order], stage: Stage, routing: Routing) -> tuple[Ticket, ...]:
+        """The tickets of these orders, with the names of their stations and of the tables the
+        floor knows (one read for all of them, never one per ticket)."""
+        names, places = station_names(routing), await self.floor.places(tables_of(orders))
+        return tuple(
+            ticket(order, timezone=self.zone, stage=stage, stations=names, places=places) for order in orders
+        )
 
 
 def _in_screen_order(stations: tuple[Station, ...]) -> tuple[Station, ...]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from server.floor.model import Place
 from server.lifecycle import BUMP, RECALL, OrderStatus
 from server.orders.model import Order, OrderItem, OrderSubItem, OrderType
 from server.payments.model import PaymentStatus
@@ -50,7 +51,8 @@ class Ticket:
     order_id: str
     status: OrderStatus
     title: str
-    serves: str  # "Table 5", "Collect ASAP", "Collect 18:30"
+    serves: str  # the table's name ("Window 3"), else "Table 5"; "Collect ASAP", "Collect 18:30"
+    area: str | None  # the table's area, where the floor knows the table
     product: str | None  # the Dojo product it came from
     lines: tuple[Line, ...]
     note: str | None
@@ -75,10 +77,13 @@ def ticket(
     timezone: ZoneInfo,
     stage: Stage | None = None,
     stations: Mapping[str, str] | None = None,
+    places: Mapping[str, Place] | None = None,
 ) -> Ticket:
     """The ticket of an order on a stage's screen (all its items, or a station's); `stations`
-    names the station each item went to (see `station_names`)."""
+    names the station each item went to (see `station_names`), `places` the tables the floor
+    knows (see `tables_of`)."""
     content = order.content
+    place = (places or {}).get(table_of(order) or "")
     stage = stage or STAGES["all"]
     names = stations or {}
     lines = [_item_line(order, item, line, names) for item, line in stage.items(order)]
@@ -91,7 +96,8 @@ def ticket(
         order_id=order.id,
         status=order.status,
         title=content.reference or content.display_name or order.id,
-        serves=serves(order, timezone),
+        serves=place.table if place else serves(order, timezone),
+        area=place.area if place else None,
         product=order.requesting_product,
         lines=tuple(sorted(lines, key=lambda line: line.number or 0)),
         note=content.note,
@@ -104,14 +110,25 @@ def ticket(
 
 
 def serves(order: Order, timezone: ZoneInfo) -> str:
+    """Where an order goes, when the floor does not know its table."""
     details = order.content.details
     if details.order_type is OrderType.DINE_IN:
-        table = details.dine_in.table_id if details.dine_in else None
+        table = table_of(order)
         return f"Table {table}" if table else "Dine in"
     collection = details.collection
     if collection is None or collection.asap or collection.collect_at is None:
         return "Collect ASAP"
     return f"Collect {collection.collect_at.astimezone(timezone):%H:%M}"
+
+
+def table_of(order: Order) -> str | None:
+    dine_in = order.content.details.dine_in
+    return dine_in.table_id if dine_in else None
+
+
+def tables_of(orders: Iterable[Order]) -> set[str]:
+    """The tables these orders name: what a board asks the floor about, once."""
+    return {table for order in orders if (table := table_of(order))}
 
 
 def payment_badge(order: Order) -> str:
