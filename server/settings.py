@@ -53,6 +53,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = setting((), "networks")
     kds_cookie_days: int = setting(30, "integer")
     kds_board_limit: int = setting(1000, "integer", at_most=1000)
+    # A venue's own allergen words, beyond the 14 (server/allergens.py): "kiwi, chilli oil".
+    kds_allergen_words: tuple[str, ...] = setting((), "listed")
     timezone: str = setting("Europe/London", "timezone")
     dojo_api_url: str = setting(DOJO_API_URL)
     dojo_api_key: str | None = setting(None, "optional")
@@ -161,10 +163,15 @@ class _Reader:
             raise SettingsError(f"ORDERPASS_{name} must be at most {at_most}, got {value}")
         return value
 
+    def listed(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """Comma-separated words or phrases, each trimmed."""
+        raw = self.optional(name)
+        return tuple(part.strip() for part in raw.split(",") if part.strip()) if raw else default
+
     def networks(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         """Comma-separated IP addresses or CIDR networks (uvicorn would quietly take a typo as a
         literal that never matches, so each is checked here)."""
-        found = tuple(part.strip() for part in self.text(name, "").split(",") if part.strip())
+        found = self.listed(name, ())
         for part in found:
             try:
                 ipaddress.ip_network(part)

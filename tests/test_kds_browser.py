@@ -58,6 +58,8 @@ async def test_an_order_placed_through_rest_appears_on_two_screens(browser, live
         await expect(found).to_have_count(1)
         await expect(found).to_have_attribute("data-status", "New")
         await expect(found.locator(".note.allergy")).to_contain_text("nut allergy")
+        await expect(found.locator("[data-allergen-marker]")).to_contain_text("ALLERGY · NUTS")
+        await expect(found.locator(".note:not(.allergy)")).to_have_text(["no onions"])
         await expect(found.locator(".serves")).to_have_text("Table 5")
 
 

@@ -74,22 +74,24 @@ def test_a_station_shows_the_kitchens_orders_that_hold_items_it_has_still_to_mak
 def test_a_station_ticket_lists_only_its_items_each_by_line_with_what_is_done():
     order = routed(two_burgers(), done={3: NOON})
     made = ticket(order, timezone=LONDON, stage=GRILL)
-    assert [(line.number, line.name, line.done) for line in made.lines] == [
+    assert [(line.number, line.name.text, line.done) for line in made.lines] == [
         (1, "Burger", False),
         (3, "Burger Deluxe", True),
     ]
-    assert made.lines[0].sub_items[0].name == "Fries"  # sub-items go with their item
-    assert made.lines[0].modifiers == ("Extra Cheese",)
-    assert made.lines[0].note == "no onions"
-    assert made.note_allergy  # the order's note still reaches every station
+    assert made.lines[0].sub_items[0].name.text == "Fries"  # sub-items go with their item
+    assert [m.text for m in made.lines[0].modifiers] == ["Extra Cheese"]
+    assert made.lines[0].note is not None
+    assert made.lines[0].note.text == "no onions"
+    assert made.note is not None  # the order's note still reaches every station
+    assert made.note.allergens == ("ALLERGY", "NUTS")
     (lager,) = ticket(order, timezone=LONDON, stage=BAR).lines
-    assert (lager.number, lager.name) == (2, "Lager")
+    assert (lager.number, lager.name.text) == (2, "Lager")
 
 
 def test_the_expo_sees_every_item_ticked_and_the_station_that_made_it():
     order = routed(status=S.PREPARED, done={1: NOON, 2: NOON})
     made = ticket(order, timezone=LONDON, stage=STAGES["expo"], stations=station_names(ROUTING))
-    assert [(line.name, line.station, line.done) for line in made.lines] == [
+    assert [(line.name.text, line.station, line.done) for line in made.lines] == [
         ("Burger", "Grill", True),
         ("Lager", "Bar", True),
     ]
@@ -145,7 +147,7 @@ def test_edits_after_firing_show_on_the_same_ticket_as_added_and_void_lines():
     )
     names = station_names(ROUTING)
     everything = ticket(edited, timezone=LONDON, stations=names)
-    assert [(line.number, line.name, line.added, line.voided) for line in everything.lines] == [
+    assert [(line.number, line.name.text, line.added, line.voided) for line in everything.lines] == [
         (1, "Burger", False, False),
         (2, "Lager", False, True),  # in its place, struck through
         (4, "Burger Deluxe", True, False),
@@ -153,6 +155,6 @@ def test_edits_after_firing_show_on_the_same_ticket_as_added_and_void_lines():
     grill = ticket(edited, timezone=LONDON, stage=GRILL, stations=names)
     assert [(line.number, line.added) for line in grill.lines] == [(1, False), (4, True)]
     bar = ticket(edited, timezone=LONDON, stage=BAR, stations=names)
-    assert [(line.name, line.voided) for line in bar.lines] == [("Lager", True)]
+    assert [(line.name.text, line.voided) for line in bar.lines] == [("Lager", True)]
     assert not BAR.shows(edited)  # nothing left for the bar to make: its screen lets the ticket go
     assert GRILL.all_day([edited]) == [("Burger", 2), ("Fries", 2), ("Burger Deluxe", 1)]

@@ -10,6 +10,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from server.actors import Actor
+from server.allergens import Matcher
 from server.clock import Clock
 from server.floor.service import Floor
 from server.kds.tickets import Ticket, station_names, tables_of, ticket
@@ -49,6 +50,7 @@ class Board:
         self.settings = settings
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
+        self.allergens = Matcher(settings.kds_allergen_words)
 
     @staticmethod
     def may_bump(screen: Actor) -> bool:
@@ -117,7 +119,15 @@ class Board:
         floor knows (one read for all of them, never one per ticket)."""
         names, places = station_names(routing), await self.floor.places(tables_of(orders))
         return tuple(
-            ticket(order, timezone=self.zone, stage=stage, stations=names, places=places) for order in orders
+            ticket(
+                order,
+                timezone=self.zone,
+                stage=stage,
+                stations=names,
+                places=places,
+                allergens=self.allergens,
+            )
+            for order in orders
         )
 
 

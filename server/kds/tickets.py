@@ -5,45 +5,61 @@ these; the rules live here."""
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from server.allergens import Matcher, ordered
 from server.floor.model import Place
 from server.lifecycle import BUMP, RECALL, OrderStatus
 from server.orders.model import Order, OrderItem, OrderSubItem, OrderType
 from server.payments.model import PaymentStatus
 from server.stages import STAGES, Stage, count_items
 from server.stations.routing import PrepLine, Routing
-from server.text import folded
 
 S = OrderStatus
+STANDARD: Final = Matcher()  # the 14 allergens alone, for a venue that adds no words of its own
 
 
-# Words that make a note stand out harder than a note already does.
-ALLERGY_WORDS: Final = re.compile(
-    r"\b(allerg\w*|nuts?|peanuts?|gluten|coeliac|celiac|dairy|lactose|milk|eggs?|soy[a]?|sesame|shellfish"
-    r"|fish|mustard|celery|lupin|sulphites?|molluscs?|crustaceans?|vegan|halal|kosher)\b",
-    re.IGNORECASE,
-)
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A piece of a ticket's text (an item's name, a modifier, a note) and the allergens it
+    names itself: it stands out exactly when it names one."""
+
+    text: str
+    allergens: tuple[str, ...] = ()
+
+    @property
+    def allergy(self) -> bool:
+        return bool(self.allergens)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
     quantity: int
-    name: str
-    modifiers: tuple[str, ...]
-    note: str | None
-    allergy: bool
+    name: Said
+    modifiers: tuple[Said, ...]
+    note: Said | None
     sub_items: tuple[Line, ...] = ()
     number: int | None = None  # the item's line, as a station's bump names it
     station: str | None = None  # the station's name, where the venue has more than one
     done: bool = False  # its station has bumped it
     added: bool = False  # added after the order was placed (an edit after firing)
     voided: bool = False  # taken off the order since: shown struck through, never made
+
+    def said(self) -> Iterator[Said]:
+        """Every piece of text on the line, its sub-items' included."""
+        yield self.name
+        yield from self.modifiers
+        if self.note is not None:
+            yield self.note
+        for sub_item in self.sub_items:
+            yield from sub_item.said()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +71,8 @@ class Ticket:
     area: str | None  # the table's area, where the floor knows the table
     product: str | None  # the Dojo product it came from
     lines: tuple[Line, ...]
-    note: str | None
-    note_allergy: bool
+    note: Said | None
+    allergens: tuple[str, ...]  # every allergen its lines and note name: the header's marker
     payment: str  # paid, authorised or unpaid
     created_at: datetime
     bump_to: OrderStatus | None
@@ -78,20 +94,22 @@ def ticket(
     stage: Stage | None = None,
     stations: Mapping[str, str] | None = None,
     places: Mapping[str, Place] | None = None,
+    allergens: Matcher = STANDARD,
 ) -> Ticket:
     """The ticket of an order on a stage's screen (all its items, or a station's); `stations`
     names the station each item went to (see `station_names`), `places` the tables the floor
-    knows (see `tables_of`)."""
+    knows (see `tables_of`), `allergens` the venue's matcher."""
     content = order.content
     place = (places or {}).get(table_of(order) or "")
     stage = stage or STAGES["all"]
     names = stations or {}
-    lines = [_item_line(order, item, line, names) for item, line in stage.items(order)]
+    lines = [_item_line(order, item, line, names, allergens) for item, line in stage.items(order)]
     lines += [
-        _line_of(order, voided.item, voided.line, voided.station, names, voided=True)
+        _line_of(order, voided.item, voided.line, voided.station, names, allergens, voided=True)
         for voided in order.voided
         if stage.station is None or voided.station == stage.station
     ]
+    note = said(content.note, allergens)
     return Ticket(
         order_id=order.id,
         status=order.status,
@@ -100,8 +118,8 @@ def ticket(
         area=place.area if place else None,
         product=order.requesting_product,
         lines=tuple(sorted(lines, key=lambda line: line.number or 0)),
-        note=content.note,
-        note_allergy=is_allergy(content.note),
+        note=note,
+        allergens=marker(lines, note),
         payment=payment_badge(order),
         created_at=order.created_at,
         bump_to=BUMP.get(order.status),
@@ -138,8 +156,15 @@ def payment_badge(order: Order) -> str:
     return "authorised" if authorised_only else "paid"
 
 
-def is_allergy(text: str | None) -> bool:
-    return bool(text and ALLERGY_WORDS.search(folded(text)))
+def said(text: str | None, allergens: Matcher) -> Said | None:
+    return None if text is None else Said(text, ordered(allergens.named(text)))
+
+
+def marker(lines: Iterable[Line], note: Said | None) -> tuple[str, ...]:
+    """What the ticket's header warns of: every allergen named on it, but not by a voided line
+    (it will not be made)."""
+    named = [part.allergens for line in lines if not line.voided for part in line.said()]
+    return ordered(label for labels in (*named, note.allergens if note else ()) for label in labels)
 
 
 def all_day(orders: Iterable[Order]) -> list[tuple[str, int]]:
@@ -152,10 +177,13 @@ def station_names(routing: Routing) -> dict[str, str]:
     return {station.id: station.name for station in routing.stations} if len(routing.stations) > 1 else {}
 
 
-def _item_line(order: Order, item: OrderItem, prep: PrepLine | None, stations: Mapping[str, str]) -> Line:
+def _item_line(
+    order: Order, item: OrderItem, prep: PrepLine | None, stations: Mapping[str, str], allergens: Matcher
+) -> Line:
     if prep is None:
-        return _line(item, item.sub_items)
-    line = _line_of(order, item, prep.line, prep.station, stations, added=order.added_later(prep))
+        return _line(item, allergens, item.sub_items)
+    added = order.added_later(prep)
+    line = _line_of(order, item, prep.line, prep.station, stations, allergens, added=added)
     return dataclasses.replace(line, done=prep.done)
 
 
@@ -165,22 +193,23 @@ def _line_of(
     number: int,
     station: str | None,
     stations: Mapping[str, str],
+    allergens: Matcher,
     *,
     added: bool = False,
     voided: bool = False,
 ) -> Line:
     named = stations.get(station, station) if stations and station else None
-    line = _line(item, item.sub_items)
+    line = _line(item, allergens, item.sub_items)
     return dataclasses.replace(line, number=number, station=named, added=added, voided=voided)
 
 
-def _line(item: OrderSubItem, sub_items: Iterable[OrderSubItem] = ()) -> Line:
-    modifiers = tuple(f"{m.quantity}× {m.name}" if m.quantity > 1 else m.name for m in item.modifiers)  # noqa: RUF001
+def _line(item: OrderSubItem, allergens: Matcher, sub_items: Iterable[OrderSubItem] = ()) -> Line:
+    """Each part judged on its own words: a note is never red because a modifier beside it is."""
+    modifiers = (f"{m.quantity}× {m.name}" if m.quantity > 1 else m.name for m in item.modifiers)  # noqa: RUF001
     return Line(
         quantity=item.quantity,
-        name=item.name,
-        modifiers=modifiers,
-        note=item.note,
-        allergy=is_allergy(item.note) or any(is_allergy(m) for m in modifiers),
-        sub_items=tuple(_line(sub_item) for sub_item in sub_items),
+        name=Said(item.name, ordered(allergens.named(item.name))),
+        modifiers=tuple(Said(text, ordered(allergens.named(text))) for text in modifiers),
+        note=said(item.note, allergens),
+        sub_items=tuple(_line(sub_item, allergens) for sub_item in sub_items),
     )
