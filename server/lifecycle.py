@@ -11,6 +11,7 @@ Every door reads it: the REST shim's cancel, GraphQL's moveOrder and the KDS but
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -66,6 +67,14 @@ RECALL: Final[Mapping[OrderStatus, OrderStatus]] = {
     S.PREPARED: S.PREPARING,
     S.READY: S.PREPARED,
 }
+# What a bump button says, by where the bump takes the order: what the cook does, not a status.
+BUMP_VERB: Final[Mapping[OrderStatus, str]] = {
+    S.ACCEPTED: "Accept",
+    S.PREPARING: "Start",
+    S.PREPARED: "Done",
+    S.READY: "Ready",
+    S.FINALIZED: "Hand over",
+}
 
 # Dojo may cancel only before the kitchen has accepted the order.
 DOJO_CANCELLABLE: Final = frozenset({S.NEW, S.SUBMITTED, S.CONFIRMED})
@@ -76,6 +85,30 @@ PAYMENT_ALTERING: Final = frozenset({S.CANCELED, S.FAILED})
 
 # What an order placed with auto-confirm becomes on arrival (ORDERPASS_AUTO_CONFIRM).
 AUTO_CONFIRMED: Final = S.CONFIRMED
+
+
+@dataclass(frozen=True, slots=True)
+class Bump:
+    """The bump a screen offers an order: where it goes, what its button says, and, where the
+    table would refuse it for now, why (the screen shows that instead of the button)."""
+
+    to: OrderStatus
+    verb: str
+    refused: str | None = None
+
+
+def bump_of(current: OrderStatus, *, paid_in_full: bool) -> Bump | None:
+    """The bump from `current`, if there is one."""
+    target = BUMP.get(current)
+    if target is None:
+        return None
+    refused = "Unpaid: take payment to hand over" if _unpaid(target, paid_in_full=paid_in_full) else None
+    return Bump(target, BUMP_VERB[target], refused)
+
+
+def _unpaid(target: OrderStatus, *, paid_in_full: bool) -> bool:
+    """Only an order paid in full is Finalized (handed over)."""
+    return target is S.FINALIZED and not paid_in_full
 
 
 def path(current: OrderStatus, target: OrderStatus) -> tuple[OrderStatus, ...] | None:
@@ -147,7 +180,7 @@ def check_move(current: OrderStatus, target: OrderStatus, *, paid_in_full: bool)
     allowed = NEXT[current]
     if target not in allowed:
         raise InvalidMove(current, target, sorted(allowed, key=_rank))
-    if target is S.FINALIZED and not paid_in_full:
+    if _unpaid(target, paid_in_full=paid_in_full):
         raise Conflict("an order is Finalized only once it is paid in full")
 
 

@@ -14,7 +14,8 @@ from typing import Final
 from server.errors import InvalidRequest, NotFound
 from server.lifecycle import ACTIVE, EXPO, KITCHEN, READY_BOARD, OrderStatus
 from server.orders.model import Order, OrderItem, OrderType
-from server.stations.routing import PrepLine, Routing
+from server.stations.routing import PrepLine, Routing, Station
+from server.text import folded
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,19 @@ def station_stage(routing: Routing, station_id: str) -> Stage:
     if station is None:
         known = ", ".join(station.id for station in routing.stations)
         raise NotFound(f"no station {station_id!r}; the stations are {known}")
-    return Stage("station", station.name, KITCHEN, station=station.id)
+    return of_station(station)
+
+
+def of_station(station: Station) -> Stage:
+    return Stage("station", station_title(station.name), KITCHEN, station=station.id)
+
+
+def station_title(name: str) -> str:
+    """What screens call a station: its name, or "Kitchen station" where a stage goes by that
+    name too (a new venue's one station is called Kitchen, like the kitchen's stage), so a
+    header never shows two things called the same."""
+    taken = {folded(name) for stage in STAGES.values() for name in (stage.title, stage.label) if name}
+    return f"{name} station" if folded(name) in taken else name
 
 
 def at_station(order: Order, station: str) -> list[PrepLine]:

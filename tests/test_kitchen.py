@@ -70,7 +70,8 @@ def test_a_ticket_says_who_it_serves_and_what_to_make():
     assert made.lines[0].note.text == "no onions"
     assert made.note is not None
     assert made.note.allergens == ("ALLERGY", "NUTS")
-    assert made.bump_to is S.ACCEPTED
+    assert made.bump is not None
+    assert (made.bump.to, made.bump.verb) == (S.ACCEPTED, "Accept")
     assert made.recall_to is None
 
 

@@ -13,7 +13,7 @@ from server.errors import NotFound
 from server.kds.tickets import station_names, ticket
 from server.lifecycle import OrderStatus
 from server.orders.model import Order, VoidedItem
-from server.stages import STAGES, station_stage
+from server.stages import STAGES, station_stage, station_title
 from server.stations.prep import station_recalls
 from server.stations.routing import Routing, Rule, RuleKind, Station
 from tests.factories import an_order, item, make_draft
@@ -158,3 +158,10 @@ def test_edits_after_firing_show_on_the_same_ticket_as_added_and_void_lines():
     assert [(line.name.text, line.voided) for line in bar.lines] == [("Lager", True)]
     assert not BAR.shows(edited)  # nothing left for the bar to make: its screen lets the ticket go
     assert GRILL.all_day([edited]) == [("Burger", 2), ("Fries", 2), ("Burger Deluxe", 1)]
+
+
+def test_a_station_named_like_a_stage_is_called_a_station_on_screens():
+    assert station_stage(ROUTING, "kitchen").title == "Kitchen station"  # the stage is "Kitchen"
+    assert station_stage(ROUTING, "grill").title == "Grill"
+    assert station_title("expo") == "expo station"
+    assert station_title("Ready board") == "Ready board station"

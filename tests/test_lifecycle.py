@@ -9,13 +9,16 @@ from server.lifecycle import (
     ACTIVE,
     BRING_BACK,
     BUMP,
+    BUMP_VERB,
     DOJO_CANCELLABLE,
     EXPO,
     KITCHEN,
     NEXT,
     RECALL,
     TERMINAL,
+    Bump,
     OrderStatus,
+    bump_of,
     check_dojo_cancel,
     check_move,
     finished_by_items,
@@ -50,6 +53,34 @@ def test_every_pair_is_either_allowed_or_raises(current, target):
 def test_any_active_order_can_be_canceled_or_failed(status):
     check_move(status, S.CANCELED, paid_in_full=False)
     check_move(status, S.FAILED, paid_in_full=False)
+
+
+def test_every_bump_has_a_verb_and_no_two_bumps_share_one():
+    assert set(BUMP_VERB) == set(BUMP.values())
+    assert len(set(BUMP_VERB.values())) == len(BUMP_VERB)
+
+
+@pytest.mark.parametrize("current", sorted(BUMP))
+def test_a_bump_a_screen_offers_is_one_the_table_allows(current):
+    for paid in (True, False):
+        bump = bump_of(current, paid_in_full=paid)
+        assert bump is not None
+        assert bump.to is BUMP[current]
+        if bump.refused is None:
+            check_move(current, bump.to, paid_in_full=paid)
+        else:
+            with pytest.raises(Conflict):
+                check_move(current, bump.to, paid_in_full=paid)
+
+
+def test_hand_over_is_refused_with_a_reason_until_the_order_is_paid():
+    assert bump_of(S.READY, paid_in_full=False) == Bump(
+        S.FINALIZED, "Hand over", "Unpaid: take payment to hand over"
+    )
+    assert bump_of(S.READY, paid_in_full=True) == Bump(S.FINALIZED, "Hand over")
+    verbs = [bump_of(s, paid_in_full=True) for s in (S.NEW, S.ACCEPTED, S.PREPARING, S.PREPARED)]
+    assert [bump.verb for bump in verbs if bump] == ["Accept", "Start", "Done", "Ready"]
+    assert bump_of(S.FINALIZED, paid_in_full=True) is None
 
 
 def test_an_order_reaches_finalized_only_when_paid_in_full():

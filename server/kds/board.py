@@ -19,7 +19,7 @@ from server.orders.model import Order
 from server.orders.service import Orders
 from server.settings import Settings
 from server.staff.roles import Permission
-from server.stages import STAGES, Stage, stage_of, station_stage
+from server.stages import STAGES, Stage, of_station, stage_of, station_stage
 from server.stations.prep import Prep
 from server.stations.routing import Routing, Station
 
@@ -28,7 +28,7 @@ from server.stations.routing import Routing, Station
 class BoardView:
     stage: Stage
     stages: tuple[Stage, ...]  # the header's links
-    stations: tuple[Station, ...]  # in screen order
+    stations: tuple[Stage, ...]  # each station's screen, in screen order: the header's other links
     sequence: int  # live updates resume after this change
     tickets: tuple[Ticket, ...]
     more: int  # open orders of this stage past the board's limit: said, never silently left out
@@ -78,7 +78,7 @@ class Board:
         return BoardView(
             stage=stage,
             stages=tuple(STAGES.values()),
-            stations=_in_screen_order(routing.stations),
+            stations=tuple(of_station(station) for station in _in_screen_order(routing.stations)),
             sequence=sequence,
             tickets=await self._tickets(shown, stage, routing),
             more=active.total - len(shown),

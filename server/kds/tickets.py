@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from server.allergens import Matcher, ordered
 from server.floor.model import Place
-from server.lifecycle import BUMP, RECALL, OrderStatus
+from server.lifecycle import RECALL, Bump, OrderStatus, bump_of
 from server.orders.model import Order, OrderItem, OrderSubItem, OrderType
 from server.payments.model import PaymentStatus
 from server.stages import STAGES, Stage, count_items
@@ -75,7 +75,7 @@ class Ticket:
     allergens: tuple[str, ...]  # every allergen its lines and note name: the header's marker
     payment: str  # paid, authorised or unpaid
     created_at: datetime
-    bump_to: OrderStatus | None
+    bump: Bump | None  # what its bump button does and says, or why it is not offered yet
     recall_to: OrderStatus | None
 
     @property
@@ -122,7 +122,7 @@ def ticket(
         allergens=marker(lines, note),
         payment=payment_badge(order),
         created_at=order.created_at,
-        bump_to=BUMP.get(order.status),
+        bump=bump_of(order.status, paid_in_full=order.paid_in_full),
         recall_to=RECALL.get(order.status),
     )
 
