@@ -20,6 +20,13 @@ OrderResult = Annotated[
 ]
 OrderId = Annotated[strawberry.ID, strawberry.argument(description="The order's id.")]
 Reason = Annotated[str | None, strawberry.argument(description="Why, in words, for the order's history.")]
+TapId = Annotated[
+    str | None,
+    strawberry.argument(
+        description="A kitchen screen's own id for this tap (a UUID): a tap sent again with it, after "
+        "a dropped connection, is applied once, and answers the order as it now is."
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     strawberry.argument(description="The client's key for this request: a retry with it does nothing twice."),
@@ -48,7 +55,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Move an order as the lifecycle allows: a bump, a recall, a staff cancel. "
-        "With `expected`, the move applies only if the order is still in that status."
+        "With `expected`, the move applies only if the order is still in that status; with `tapId`, "
+        "a retry of a move already made changes nothing."
     )
     async def move_order(
         self,
@@ -61,10 +69,10 @@ class Mutation:
                 description="The status the caller saw it in; if it has moved since, Conflict."
             ),
         ] = None,
+        tap_id: TapId = None,
     ) -> OrderResult:
-        return await rendered(
-            info.context.services.orders.move(str(id), to, by=info.context.staff, expected=expected)
-        )
+        orders = info.context.services.orders
+        return await rendered(orders.move(str(id), to, by=info.context.staff, expected=expected, tap=tap_id))
 
     @strawberry.mutation(
         description="Cancel an active order; canceling a Canceled order again returns it unchanged. "

@@ -11,7 +11,7 @@ import strawberry
 from schema.context import Info
 from schema.enums import described
 from schema.errors import Conflict, Forbidden, InvalidInput, InvalidMove, NotFound, outcome
-from schema.mutations import OrderId, OrderResult, rendered
+from schema.mutations import OrderId, OrderResult, TapId, rendered
 from server.stations.routing import Routing, Rule, RuleKind, Station
 
 described(
@@ -127,19 +127,21 @@ class StationMutation:
         "(Item.line). The first bump starts the order Preparing; the last makes it Prepared."
     )
     async def bump_station(
-        self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None
+        self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None, tap_id: TapId = None
     ) -> OrderResult:
         prep = info.context.services.prep
-        return await rendered(prep.bump(str(order_id), station, lines=lines, by=info.context.staff))
+        bumped = prep.bump(str(order_id), station, lines=lines, by=info.context.staff, tap=tap_id)
+        return await rendered(bumped)
 
     @strawberry.mutation(
         description="Undo a station's bump (all of its part, or `lines`): a Prepared order reopens."
     )
     async def bring_back_station(
-        self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None
+        self, info: Info, order_id: OrderId, station: StationId, lines: Lines = None, tap_id: TapId = None
     ) -> OrderResult:
         prep = info.context.services.prep
-        return await rendered(prep.bring_back(str(order_id), station, lines=lines, by=info.context.staff))
+        brought = prep.bring_back(str(order_id), station, lines=lines, by=info.context.staff, tap=tap_id)
+        return await rendered(brought)
 
 
 def nodes(routing: Routing) -> list[StationNode]:

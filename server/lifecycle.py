@@ -154,7 +154,8 @@ def started_by_station(current: OrderStatus, *, all_made: bool) -> tuple[OrderSt
     Preparing; and when that bump leaves no item to make, on to Prepared. () if it is there."""
     steps = path(current, S.PREPARING) if current in KITCHEN else None
     if steps is None:
-        raise Conflict(f"the order is {current.value}: its items were sent already")
+        why = "" if current in TERMINAL else ": its items were sent already"
+        raise Conflict(f"the order is {current.value}{why}")
     return steps + ((S.PREPARED,) if all_made else ())
 
 

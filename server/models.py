@@ -359,6 +359,17 @@ class TableWaiterRow(SQLModel, table=True):
     position: int = 0
 
 
+class TapRow(SQLModel, table=True):
+    """A kitchen screen's tap (a bump, a recall, a hand-over), by the id the screen gave it: a
+    retry of the tap (sent again after a dropped connection) is applied once."""
+
+    __tablename__ = "order_taps"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    tap_id: str = Field(primary_key=True)
+    action: str  # what it asked: "move Accepted", "bump grill", "bring-back grill"
+    at: datetime = _time()
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -384,3 +395,4 @@ AREAS = _table(AreaRow)
 FLOOR_TABLES = _table(FloorTableRow)
 AREA_WAITERS = _table(AreaWaiterRow)
 TABLE_WAITERS = _table(TableWaiterRow)
+TAPS = _table(TapRow)

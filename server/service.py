@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,12 +20,14 @@ from server.broker import Broker
 from server.changes.model import CHANNEL, Change, ChangeKind, HistoryEntry
 from server.changes.record import record
 from server.clock import Clock
-from server.errors import Conflict
+from server.errors import Conflict, InvalidRequest
 from server.lifecycle import OrderStatus, check_move
 from server.orders import rows as order_rows
 from server.orders.model import Order
 from server.payments.model import Payment
 from server.store import Store
+
+MAX_TAP_ID: Final = 100  # a screen's tap ids are UUIDs (36 characters)
 
 
 class Service:
@@ -72,6 +75,20 @@ class Service:
     def dojo_due(self, now: datetime) -> datetime | None:
         """When the OrderUpdated owed for a change made now is due, if orderpass talks to Dojo."""
         return now + self.dojo_events if self.dojo_events is not None else None
+
+    async def _replayed(self, tx: AsyncConnection, order: Order, tap: str | None, *, action: str) -> bool:
+        """Whether a screen's tap was applied already: then its retry (sent again after a dropped
+        connection) changes nothing, and the caller answers the order as it now is. Otherwise
+        the tap is claimed in the use case's own transaction, so a tap the rules refuse claims
+        nothing, and is judged again if it comes back."""
+        if tap is None:
+            return False
+        if not 0 < len(tap) <= MAX_TAP_ID:
+            raise InvalidRequest(f"tapId: 1 to {MAX_TAP_ID} characters", field="tapId")
+        taken = await order_rows.claim_tap(tx, order.id, tap, action=action, now=self.clock.now())
+        if taken is not None and taken != action:
+            raise Conflict(f"tap {tap} on order {order.id} was a {taken}, not a {action}")
+        return taken is not None
 
     async def _publish(self, change: Change) -> None:
         await self.broker.publish(CHANNEL, change.to_json())

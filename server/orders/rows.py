@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.errors import NotFound
 from server.lifecycle import OrderStatus
-from server.models import DISCOUNTS, ITEM_ADDITIONS, ITEMS, LOCKS, ORDERS, PAYMENTS, TAX_LINES
+from server.models import DISCOUNTS, ITEM_ADDITIONS, ITEMS, LOCKS, ORDERS, PAYMENTS, TAPS, TAX_LINES
 from server.money import Money
 from server.orders.model import (
     CollectionDetails,
@@ -417,6 +417,19 @@ async def claim_addition(tx: AsyncConnection, order_id: str, client_key: str, *,
     row = {"order_id": order_id, "client_key": client_key, "added_at": now}
     statement = insert_ignoring(tx, ITEM_ADDITIONS).returning(ITEM_ADDITIONS.c.order_id)
     return (await tx.execute(statement, [row])).first() is not None
+
+
+async def claim_tap(
+    tx: AsyncConnection, order_id: str, tap_id: str, *, action: str, now: datetime
+) -> str | None:
+    """Take a screen's tap id for this order; None if this call took it, else the action the
+    call that took it asked for."""
+    row = {"order_id": order_id, "tap_id": tap_id, "action": action, "at": now}
+    statement = insert_ignoring(tx, TAPS).returning(TAPS.c.order_id)
+    if (await tx.execute(statement, [row])).first() is not None:
+        return None
+    taken = select(TAPS.c.action).where(TAPS.c.order_id == order_id, TAPS.c.tap_id == tap_id)
+    return str((await tx.execute(taken)).scalar_one())
 
 
 async def void_lines(

@@ -214,13 +214,22 @@ class Orders(Service):
     # -- moving ---------------------------------------------------------------------------------
 
     async def move(
-        self, order_id: str, to: OrderStatus, *, by: Actor, expected: OrderStatus | None = None
+        self,
+        order_id: str,
+        to: OrderStatus,
+        *,
+        by: Actor,
+        expected: OrderStatus | None = None,
+        tap: str | None = None,
     ) -> Order:
         """Move an order as the lifecycle table allows. With `expected`, refuse (Conflict) if the
-        order is no longer in the status the caller saw: two cooks bumping at once, one wins."""
+        order is no longer in the status the caller saw: two cooks bumping at once, one wins.
+        With `tap` (a screen's id for the tap), a retry of a move already made changes nothing."""
         by.require(Permission.CANCEL if to is OrderStatus.CANCELED else Permission.MOVE)
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
+            if await self._replayed(tx, order, tap, action=f"move {to.value}"):
+                return order
             if order.status is to or (expected is not None and order.status is not expected):
                 raise Conflict(f"order {order_id} is already {order.status.value}")
             order, change = await self._move(tx, order, to, by=by)

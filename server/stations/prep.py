@@ -103,12 +103,21 @@ class Prep(Service):
         return station_recalls(orders, station_id, since=since, limit=limit)
 
     async def bump(
-        self, order_id: str, station_id: str, *, lines: Sequence[int] | None = None, by: Actor
+        self,
+        order_id: str,
+        station_id: str,
+        *,
+        lines: Sequence[int] | None = None,
+        by: Actor,
+        tap: str | None = None,
     ) -> Order:
-        """This station's items of the order (or just `lines`) are done."""
+        """This station's items of the order (or just `lines`) are done. With `tap` (a screen's
+        id for the tap), a retry of a bump already made changes nothing."""
         by.require(Permission.MOVE)
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
+            if await self._replayed(tx, order, tap, action=f"bump {station_id}"):
+                return order
             chosen = _chosen(order, station_id, lines)
             todo = [line.line for line in chosen if not line.done]
             if not todo:
@@ -123,12 +132,21 @@ class Prep(Service):
         return order
 
     async def bring_back(
-        self, order_id: str, station_id: str, *, lines: Sequence[int] | None = None, by: Actor
+        self,
+        order_id: str,
+        station_id: str,
+        *,
+        lines: Sequence[int] | None = None,
+        by: Actor,
+        tap: str | None = None,
     ) -> Order:
-        """Undo a station's bump (a dish sent back, a bump by mistake): a Prepared order reopens."""
+        """Undo a station's bump (a dish sent back, a bump by mistake): a Prepared order reopens.
+        With `tap`, as `bump`."""
         by.require(Permission.MOVE)
         async with self.store.write() as tx:
             order = await existing(tx, order_id)
+            if await self._replayed(tx, order, tap, action=f"bring-back {station_id}"):
+                return order
             chosen = [line.line for line in _chosen(order, station_id, lines) if line.done]
             if not chosen:
                 raise Conflict(f"nothing bumped at {station_id} on order {order_id} to bring back")
