@@ -65,6 +65,8 @@ described(
         ChangeKind.PREP_CHANGED: "A prep station bumped some of its items, or brought them back.",
         ChangeKind.ITEMS_CHANGED: "Items were added to the order, or voided, after it was placed.",
         ChangeKind.LOCK_OVERRIDDEN: "An admin removed Dojo's lock on the order (releaseLock).",
+        ChangeKind.FIRED: "An order placed for a time reached its fire time (that time less the prep "
+        "time) and went on the kitchen's screens; its status is unchanged.",
     },
     name="OrderChangeKind",
     description="What a change did to an order: in its history, and on the live feed.",

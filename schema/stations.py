@@ -43,6 +43,10 @@ class StationNode:
     name: str = strawberry.field(description="Its name, for people.")
     position: int = strawberry.field(description="Its place on screens: lower comes first.")
     is_default: bool = strawberry.field(description="Where items no rule routes go.")
+    prep_minutes: int | None = strawberry.field(
+        description="How long it needs for a timed order: its part fires that long before the order "
+        "is due. Null: the venue's (ORDERPASS_PREP_MINUTES)."
+    )
     rules: list[RuleNode] = strawberry.field(description="Its routing rules, in order.")
 
 
@@ -64,6 +68,10 @@ class StationInput:
     position: int = strawberry.field(default=0, description="Its place on screens: lower comes first.")
     is_default: bool = strawberry.field(
         default=False, description="Make it the default station (the old default stops being it)."
+    )
+    prep_minutes: int | None = strawberry.field(
+        default=None,
+        description="How long it needs for a timed order, in minutes (0 to 1440); null for the venue's.",
     )
 
 
@@ -98,7 +106,7 @@ class StationMutation:
         info: Info,
         input: Annotated[StationInput, strawberry.argument(description="The station as it should be.")],
     ) -> StationsResult:
-        station = Station(input.id, input.name, input.position, input.is_default)
+        station = Station(input.id, input.name, input.position, input.is_default, input.prep_minutes)
         return await _stations(info.context.services.prep.save_station(station, by=info.context.staff))
 
     @strawberry.mutation(
@@ -151,6 +159,7 @@ def nodes(routing: Routing) -> list[StationNode]:
             name=station.name,
             position=station.position,
             is_default=station.is_default,
+            prep_minutes=station.prep_minutes,
             rules=[
                 RuleNode(kind=rule.kind, pattern=rule.pattern, position=rule.position)
                 for rule in sorted(routing.rules, key=lambda r: r.position)

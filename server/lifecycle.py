@@ -141,6 +141,8 @@ def _walks_to(status: OrderStatus, target: OrderStatus, walk: Mapping[OrderStatu
 KITCHEN: Final = _reaching(S.PREPARING, BUMP)
 EXPO: Final = _reaching(S.FINALIZED, BUMP) - KITCHEN - {S.FINALIZED}
 READY_BOARD: Final = frozenset({S.READY})  # collection orders the customer may pick up
+# Nobody has started it yet: a timed order in these may be held off the line until its fire time.
+NOT_STARTED: Final = _reaching(S.ACCEPTED, BUMP)
 
 # A station may bring its items back while the order is still being made or waits at the pass.
 BRING_BACK: Final = frozenset({S.PREPARING, S.PREPARED})

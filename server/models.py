@@ -279,6 +279,7 @@ class StationRow(SQLModel, table=True):
     name: str
     position: int = 0
     is_default: bool = False
+    prep_minutes: int | None = None  # a timed order's part here fires this long before it is due
     created_at: datetime = _time()
 
 
@@ -370,6 +371,16 @@ class TapRow(SQLModel, table=True):
     at: datetime = _time()
 
 
+class FireRow(SQLModel, table=True):
+    """A timed order's fire time, once announced: every process's firing worker tries to claim
+    it, so the kitchen's screens hear of it once (server/orders/firing.py)."""
+
+    __tablename__ = "order_fires"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True)
+    fire_at: datetime = Field(sa_type=UtcDateTime, primary_key=True)
+    fired_at: datetime = _time()
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -396,3 +407,4 @@ FLOOR_TABLES = _table(FloorTableRow)
 AREA_WAITERS = _table(AreaWaiterRow)
 TABLE_WAITERS = _table(TableWaiterRow)
 TAPS = _table(TapRow)
+FIRES = _table(FireRow)

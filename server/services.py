@@ -1,6 +1,7 @@
 """Every service the doors call, built once, typed, and handed to each door, the GraphQL
 context and the tests' one fixture. `running` also starts what runs beside them (the live
-feed, the sweep of open sockets, the Dojo outbox and resolver) and stops it all in reverse."""
+feed, the sweep of open sockets, the firing of timed orders, the Dojo outbox and resolver) and
+stops it all in reverse."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from server.floor.service import Floor
 from server.kds.board import Board
 from server.metrics import Metrics
 from server.orders.amendments import Amendments
+from server.orders.firing import Firing
 from server.orders.service import Orders
 from server.payments.cashier import Cashier
 from server.settings import Settings
@@ -47,6 +49,7 @@ class Services:
     tokens: Tokens
     sessions: Sessions
     feed: Feed
+    firing: Firing
     board: Board
     link: Link  # the one WebSocket to Dojo, as the store knows it
     metrics: Metrics
@@ -79,6 +82,7 @@ class Services:
             tokens=tokens,
             sessions=Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds),
             feed=Feed(orders=orders, broker=broker, max_replays=settings.max_replays),
+            firing=Firing(store=store, broker=broker, clock=clock, minutes=settings.prep_minutes),
             board=Board(orders=orders, prep=prep, floor=floor, settings=settings, clock=clock),
             link=Link(store=store, clock=clock),
             metrics=metrics,
@@ -103,7 +107,8 @@ class Services:
                 clock=clock or SystemClock(),
                 metrics=metrics or Metrics(),
             )
-            for worker in (services.feed, services.sessions, *services._dojo_workers(stack)):
+            workers = (services.feed, services.sessions, services.firing, *services._dojo_workers(stack))
+            for worker in workers:
                 await worker.start()
                 stack.push_async_callback(worker.stop)
             yield services

@@ -55,6 +55,9 @@ class Settings:
     kds_board_limit: int = setting(1000, "integer", at_most=1000)
     # A venue's own allergen words, beyond the 14 (server/allergens.py): "kiwi, chilli oil".
     kds_allergen_words: tuple[str, ...] = setting((), "listed")
+    # A timed order (a collection at 18:30, a pre-ordered table) fires this long before it is due,
+    # unless the venue file gives a station its own (server/schedule.py).
+    prep_minutes: int = setting(15, "integer", at_most=24 * 60)
     timezone: str = setting("Europe/London", "timezone")
     dojo_api_url: str = setting(DOJO_API_URL)
     dojo_api_key: str | None = setting(None, "optional")

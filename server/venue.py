@@ -8,6 +8,7 @@ edit, load); `orderpass stations load|show` are the same commands under their fi
     plu = ["BUR-DBL"]              # exact PLUs
     plu_prefix = ["BUR", "STK"]    # PLUs starting with these
     names = ["*burger*"]           # shell-style patterns on the item's name, ignoring case
+    prep_minutes = 20              # a timed order's part here fires this long before it is due
 
     [[area]]
     id = "downstairs"
@@ -43,7 +44,7 @@ T = TypeVar("T")
 
 # The file's key for each kind of rule, in the order a station lists them.
 KEYS: Final = {RuleKind.PLU: "plu", RuleKind.PLU_PREFIX: "plu_prefix", RuleKind.NAME: "names"}
-STATION_KEYS: Final = {"id", "name", "default", *KEYS.values()}
+STATION_KEYS: Final = {"id", "name", "default", "prep_minutes", *KEYS.values()}
 AREA_KEYS: Final = {"id", "name", "waiters"}
 TABLE_KEYS: Final = {"id", "name", "area", "max_covers", "waiters"}
 SECTIONS: Final = ("station", "area", "table")
@@ -87,6 +88,8 @@ def render(venue: Venue) -> str:
         lines = ["[[station]]", f"id = {_string(station.id)}", f"name = {_string(station.name)}"]
         if station.is_default:
             lines.append("default = true")
+        if station.prep_minutes is not None:
+            lines.append(f"prep_minutes = {station.prep_minutes}")
         mine = sorted((r for r in routing.rules if r.station_id == station.id), key=lambda r: r.position)
         for kind, key in KEYS.items():
             patterns = [rule.pattern for rule in mine if rule.kind is kind]
@@ -115,11 +118,14 @@ def _station(entry: Any, position: int) -> tuple[Station, list[Rule]]:
     default = entry.get("default", False)
     if not isinstance(default, bool):
         raise InvalidRequest(f"{where}: `default` is true or false", field="isDefault")
+    prep = entry.get("prep_minutes")
+    if prep is not None and (not isinstance(prep, int) or isinstance(prep, bool)):
+        raise InvalidRequest(f"{where}: `prep_minutes` is a whole number of minutes", field="prepMinutes")
     rules: list[Rule] = []
     for kind, key in KEYS.items():
         patterns = _list_of_strings(entry, key, station_id)
         rules.extend(Rule(station_id, kind, pattern, len(rules) + n) for n, pattern in enumerate(patterns))
-    return Station(station_id, name, position, default), rules
+    return Station(station_id, name, position, default, prep), rules
 
 
 def _area(entry: Any, position: int) -> Area:

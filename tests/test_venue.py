@@ -15,6 +15,7 @@ FILE = """
 [[station]]
 id = "grill"
 name = "Grill"
+prep_minutes = 20
 plu = ["BUR-DBL"]
 plu_prefix = ["BUR", "STK"]
 
@@ -32,7 +33,7 @@ names = ["*lager*"]
 def test_a_file_becomes_stations_in_file_order_with_their_rules():
     routing = parse(FILE).routing
     assert routing.stations == (
-        Station("grill", "Grill", 0, False),
+        Station("grill", "Grill", 0, False, prep_minutes=20),
         Station("kitchen", "Kitchen", 1, True),
         Station("bar", "bar", 2, False),  # the name defaults to the id
     )
@@ -74,6 +75,8 @@ ONE = "[[station]]\nid = 'kitchen'\ndefault = true\n"
             "two tables in area up are named 'T1'",
         ),
         (f"table = 3\n{ONE}", "`table` is a list of [[table]] tables"),
+        ("[[station]]\nid = 'a'\ndefault = true\nprep_minutes = '20'", "`prep_minutes` is a whole number"),
+        ("[[station]]\nid = 'a'\ndefault = true\nprep_minutes = -5", "prep time is 0 to 1440 minutes"),
     ],
 )
 def test_a_bad_file_says_what_is_wrong(text: str, says: str):
@@ -125,7 +128,10 @@ patterns = st.text(min_size=1, max_size=12).filter(lambda p: p.strip() != "")
 def routings(draw: st.DrawFn) -> Routing:
     station_ids = draw(ids)
     default = draw(st.sampled_from(station_ids))
-    stations = tuple(Station(sid, draw(patterns), n, sid == default) for n, sid in enumerate(station_ids))
+    prep = st.none() | st.integers(0, 24 * 60)
+    stations = tuple(
+        Station(sid, draw(patterns), n, sid == default, draw(prep)) for n, sid in enumerate(station_ids)
+    )
     rules: list[Rule] = []
     for sid in station_ids:
         for kind in RuleKind:  # a file lists a station's PLUs, then prefixes, then names

@@ -29,6 +29,7 @@ class ChangeKind(StrEnum):
     PREP_CHANGED = "PREP_CHANGED"  # items done (or brought back) at a prep station
     ITEMS_CHANGED = "ITEMS_CHANGED"  # items added to or voided from a placed order
     LOCK_OVERRIDDEN = "LOCK_OVERRIDDEN"  # an admin removed Dojo's lock (releaseLock)
+    FIRED = "FIRED"  # a timed order's fire time came: on to the kitchen's screens (server/schedule.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,13 @@
 """What the kitchen display shows, composed in one place from the orders and prep services: a
-board, one ticket, the recall list, the all-day counts, what is not shown. The door (pages.py)
-parses a request, asks one of these, and renders the answer. Whether a screen may bump is
-decided here, once, for the board and every fragment alike."""
+board, one ticket, the recall list, the all-day counts, the scheduled strip, what is not shown.
+The door (pages.py) parses a request, asks one of these, and renders the answer. Whether a
+screen may bump, and whether a timed order is on the line yet (server/schedule.py, by the
+server's clock), are decided here, once, for the board and every fragment alike."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from server.actors import Actor
@@ -17,6 +18,7 @@ from server.kds.tickets import Ticket, station_names, tables_of, ticket
 from server.lifecycle import RECALL
 from server.orders.model import Order
 from server.orders.service import Orders
+from server.schedule import PrepTimes, fire_at, held
 from server.settings import Settings
 from server.staff.roles import Permission
 from server.stages import STAGES, Stage, of_station, stage_of, station_stage
@@ -31,8 +33,18 @@ class BoardView:
     stations: tuple[Stage, ...]  # each station's screen, in screen order: the header's other links
     sequence: int  # live updates resume after this change
     tickets: tuple[Ticket, ...]
+    scheduled: tuple[Scheduled, ...]  # timed orders held off the line until they fire
     more: int  # open orders of this stage past the board's limit: said, never silently left out
     can_bump: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """A timed order held off the line, as the scheduled strip lists it."""
+
+    ticket: Ticket
+    fires_at: datetime
+    fires: str  # in the venue's time zone: "18:15"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +85,49 @@ class Board:
     async def board(self, stage: Stage, screen: Actor) -> BoardView:
         sequence = await self.orders.last_sequence()  # first: live updates resume from here
         active = await self.orders.active(stage, limit=self.settings.kds_board_limit)
-        shown = [order for order in active.orders if stage.shows(order)]
         routing = await self.prep.routing()
+        waiting = self._held(active.orders, stage, routing)
+        later = {order.id for order in waiting}
+        shown = [order for order in active.orders if stage.shows(order) and order.id not in later]
         return BoardView(
             stage=stage,
             stages=tuple(STAGES.values()),
             stations=tuple(of_station(station) for station in _in_screen_order(routing.stations)),
             sequence=sequence,
             tickets=await self._tickets(shown, stage, routing),
-            more=active.total - len(shown),
+            scheduled=await self._scheduled(waiting, stage, routing),
+            more=active.total - len(shown) - len(waiting),
             can_bump=self.may_bump(screen),
         )
 
     async def ticket(self, order_id: str, stage: Stage, screen: Actor) -> TicketView | None:
-        """One ticket as this screen shows it, or None if there is no such order."""
+        """One ticket as this screen shows it, or None if there is no such order. A timed order
+        not yet fired is not on the line (it is in the scheduled strip)."""
         found = await self.orders.get_many([order_id])
         if not found:
             return None
         (order,) = found
-        (made,) = await self._tickets([order], stage, await self.prep.routing())
-        return TicketView(made, stage.shows(order), self.may_bump(screen))
+        routing = await self.prep.routing()
+        (made,) = await self._tickets([order], stage, routing)
+        on_line = stage.shows(order) and not self._held([order], stage, routing)
+        return TicketView(made, on_line, self.may_bump(screen))
 
     async def all_day(self, stage: Stage) -> list[tuple[str, int]]:
+        """What the line has to make now: a timed order counts once it fires."""
         active = await self.orders.active(stage, limit=self.settings.kds_board_limit)
-        return stage.all_day(active.orders)
+        later = {order.id for order in self._held(active.orders, stage, await self.prep.routing())}
+        return stage.all_day(order for order in active.orders if order.id not in later)
+
+    async def scheduled(self, stage: Stage) -> tuple[Scheduled, ...]:
+        """The timed orders this screen holds off its line, the next to fire first."""
+        routing = await self.prep.routing()
+        return await self._scheduled(
+            self._held(await self.orders.timed(stage), stage, routing), stage, routing
+        )
 
     async def more(self, stage: Stage, *, shown: int) -> int:
-        """How many of this stage's open orders a board showing `shown` of them leaves out."""
+        """How many of this stage's open orders a board showing `shown` of them (tickets and
+        scheduled alike) leaves out."""
         return max(await self.orders.active_count(stage) - shown, 0)
 
     async def recall(self, stage: Stage) -> tuple[Ticket, ...]:
@@ -113,6 +141,28 @@ class Board:
             bumped = await self.orders.recently_bumped(window=window, limit=limit)
             recallable = [order for order in bumped if RECALL[order.status] in stage.statuses]
         return await self._tickets(recallable, stage, await self.prep.routing())
+
+    def _prep(self, routing: Routing) -> PrepTimes:
+        return PrepTimes.of(routing, minutes=self.settings.prep_minutes)
+
+    def _held(self, orders: list[Order], stage: Stage, routing: Routing) -> list[Order]:
+        """The orders among these that wait off this screen's line, by the server's clock."""
+        prep, now = self._prep(routing), self.clock.now()
+        return [
+            order
+            for order in orders
+            if stage.shows(order) and held(order, prep, now=now, station=stage.station)
+        ]
+
+    async def _scheduled(self, orders: list[Order], stage: Stage, routing: Routing) -> tuple[Scheduled, ...]:
+        prep, made = self._prep(routing), await self._tickets(orders, stage, routing)
+        times = [fire_at(order, prep, station=stage.station) for order in orders]
+        found = [
+            Scheduled(ticket, at, f"{at.astimezone(self.zone):%H:%M}")
+            for ticket, at in zip(made, times, strict=True)
+            if at is not None
+        ]
+        return tuple(sorted(found, key=lambda each: (each.fires_at, each.ticket.order_id)))
 
     async def _tickets(self, orders: list[Order], stage: Stage, routing: Routing) -> tuple[Ticket, ...]:
         """The tickets of these orders, with the names of their stations and of the tables the

@@ -29,6 +29,8 @@ from server.stages import Stage, stage_of
 from server.stations.routing import Station
 
 ROOT: Final = Path(__file__).resolve().parents[2]
+# What a board fetches after every change: answered with a status alone when refused.
+FRAGMENTS: Final = ("/kds/tickets/", "/kds/allday", "/kds/recall", "/kds/count", "/kds/scheduled")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -54,6 +56,7 @@ class KitchenDisplay:
             ("/kds/allday", self.allday_fragment, "GET"),
             ("/kds/recall", self.recall_fragment, "GET"),
             ("/kds/count", self.count_fragment, "GET"),
+            ("/kds/scheduled", self.scheduled_fragment, "GET"),
             ("/kds/{path:path}", self.nowhere, "GET"),  # last: a page, not the app's JSON 404
         ]
         routes: list[BaseRoute] = [
@@ -133,6 +136,13 @@ class KitchenDisplay:
         more = await _board(request).more(await _stage(request), shown=int(shown) if shown.isdigit() else 0)
         return self._page(request, "_more.html", {"more": more})
 
+    async def scheduled_fragment(self, request: Request) -> Response:
+        """The strip of timed orders held off this screen's line until they fire."""
+        if await screen_of(request) is None:
+            return _unpaired(request)
+        scheduled = await _board(request).scheduled(await _stage(request))
+        return self._page(request, "_scheduled.html", {"scheduled": scheduled})
+
     async def recall_fragment(self, request: Request) -> Response:
         screen = await screen_of(request)
         if screen is None:
@@ -155,7 +165,7 @@ class KitchenDisplay:
             try:
                 return await endpoint(request)
             except OrderpassError as error:
-                if request.url.path.startswith(("/kds/tickets/", "/kds/allday", "/kds/recall", "/kds/count")):
+                if request.url.path.startswith(FRAGMENTS):
                     return Response(status_code=_status(error), headers={"X-Problem": error.code})
                 return self._page(request, "missing.html", {"message": error.message}, status=_status(error))
 

@@ -1,10 +1,11 @@
 """A ticket, as a kitchen screen shows it, with no I/O: what it says about an order on a stage
-(server/stages.py), its lines, allergens, payment badge and timers. The KDS templates render
-these; the rules live here."""
+(server/stages.py), its lines, allergens, payment badge and timers, and what the scheduled strip
+and the ready board say of it. The KDS templates render these; the rules live here."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from server.floor.model import Place
 from server.lifecycle import RECALL, Bump, OrderStatus, bump_of
 from server.orders.model import Order, OrderItem, OrderSubItem, OrderType
 from server.payments.model import PaymentStatus
+from server.schedule import due_at
 from server.stages import STAGES, Stage, count_items
 from server.stations.routing import PrepLine, Routing
 
@@ -67,14 +69,18 @@ class Ticket:
     order_id: str
     status: OrderStatus
     title: str
-    serves: str  # the table's name ("Window 3"), else "Table 5"; "Collect ASAP", "Collect 18:30"
+    serves: str  # the table's name ("Window 3"), else "Table 5"; "Collect ASAP", "Collect 18:30"; a
+    # pre-ordered table's time after it ("Table 5 for 19:00")
     area: str | None  # the table's area, where the floor knows the table
-    product: str | None  # the Dojo product it came from
+    kind: OrderType  # dine in or collection: each its own colour
+    product: str | None  # the Dojo product it came from ("Pay at Table", "Order&Pay"): its own badge
+    pickup: str  # what the ready board calls it: the customer's name ("Ann E."), else the title
     lines: tuple[Line, ...]
     note: Said | None
     allergens: tuple[str, ...]  # every allergen its lines and note name: the header's marker
     payment: str  # paid, authorised or unpaid
     created_at: datetime
+    due_at: datetime | None  # a timed order's: its timer counts against this, not when it was placed
     bump: Bump | None  # what its bump button does and says, or why it is not offered yet
     recall_to: OrderStatus | None
 
@@ -83,8 +89,21 @@ class Ticket:
         return int(self.created_at.timestamp() * 1000)
 
     @property
+    def due_ms(self) -> int | None:
+        return int(self.due_at.timestamp() * 1000) if self.due_at else None
+
+    @property
     def canceled(self) -> bool:
         return self.status is S.CANCELED
+
+    @property
+    def kind_name(self) -> str:
+        return "dine-in" if self.kind is OrderType.DINE_IN else "collection"
+
+    @property
+    def product_name(self) -> str:
+        """The product as a class name: `order-pay`, `pay-at-table`."""
+        return re.sub(r"[^a-z0-9]+", "-", (self.product or "").casefold()).strip("-")
 
 
 def ticket(
@@ -113,26 +132,46 @@ def ticket(
     return Ticket(
         order_id=order.id,
         status=order.status,
-        title=content.reference or content.display_name or order.id,
-        serves=place.table if place else serves(order, timezone),
+        title=title(order),
+        serves=serves(order, timezone, table=place.table if place else None),
         area=place.area if place else None,
+        kind=content.details.order_type,
         product=order.requesting_product,
+        pickup=pickup(order),
         lines=tuple(sorted(lines, key=lambda line: line.number or 0)),
         note=note,
         allergens=marker(lines, note),
         payment=payment_badge(order),
         created_at=order.created_at,
+        due_at=due_at(order),
         bump=bump_of(order.status, paid_in_full=order.paid_in_full),
         recall_to=RECALL.get(order.status),
     )
 
 
-def serves(order: Order, timezone: ZoneInfo) -> str:
-    """Where an order goes, when the floor does not know its table."""
+def title(order: Order) -> str:
+    content = order.content
+    return content.reference or content.display_name or order.id
+
+
+def pickup(order: Order) -> str:
+    """How the ready board calls a customer: first name and initial ("Ann E."), on a screen the
+    whole room reads; the ticket's title where no name was given."""
+    customer = order.content.customer
+    names = (customer.name or "").split() if customer else []
+    if not names:
+        return title(order)
+    return " ".join([names[0], *(f"{rest[0]}." for rest in names[1:2])])
+
+
+def serves(order: Order, timezone: ZoneInfo, *, table: str | None = None) -> str:
+    """Where an order goes: its table (`table`: its name, where the floor knows it), or its
+    collection time; a pre-ordered table's time after it."""
     details = order.content.details
     if details.order_type is OrderType.DINE_IN:
-        table = table_of(order)
-        return f"Table {table}" if table else "Dine in"
+        table = table or (f"Table {table_of(order)}" if table_of(order) else "Dine in")
+        ready = details.dine_in.ready_at if details.dine_in else None
+        return f"{table} for {ready.astimezone(timezone):%H:%M}" if ready else table
     collection = details.collection
     if collection is None or collection.asap or collection.collect_at is None:
         return "Collect ASAP"

@@ -97,6 +97,21 @@ def at_tables(table_ids: Collection[str]) -> Any:
     return ORDERS.c.table_id.in_(list(table_ids))
 
 
+def timed_where(*, due_by: datetime | None = None) -> Any:
+    """Orders placed for a time (server/schedule.py): a collection with a `collectAt` that is not
+    ASAP, or a pre-ordered table's `readyAt`; with `due_by`, only those due by then."""
+    collection = (
+        (ORDERS.c.order_type == OrderType.COLLECTION.value)
+        & ORDERS.c.collect_at.is_not(None)
+        & ORDERS.c.collect_asap.is_not(True)
+    )
+    pre_order = (ORDERS.c.order_type == OrderType.DINE_IN.value) & ORDERS.c.ready_at.is_not(None)
+    if due_by is not None:
+        collection &= ORDERS.c.collect_at <= due_by
+        pre_order &= ORDERS.c.ready_at <= due_by
+    return or_(collection, pre_order)
+
+
 async def key_of(tx: AsyncConnection, order_id: str) -> Key | None:
     """Where an order stands in the oldest-first walk."""
     query = select(ORDERS.c.created_at, ORDERS.c.id).where(ORDERS.c.id == order_id)

@@ -163,6 +163,13 @@ class Orders(Service):
                 found[dine_in.table_id].append(order)
         return found
 
+    async def timed(self, stage: Stage = ALL_ACTIVE) -> list[Order]:
+        """The open orders of a stage placed for a time (server/schedule.py), oldest first."""
+        where = [*_on(stage), search.timed_where()]
+        async with self.store.read() as tx:
+            ids, _ = await search.search_ids(tx, where=where, after=None, before=None, limit=MAX_ACTIVE)
+            return await order_rows.load_orders(tx, ids)
+
     async def active_count(self, stage: Stage = ALL_ACTIVE) -> int:
         """How many open orders a stage's screen holds, however many that is."""
         async with self.store.read() as tx:

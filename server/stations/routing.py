@@ -20,6 +20,7 @@ from typing import Final, Protocol
 from server.errors import InvalidRequest
 
 STATION_ID: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_PREP: Final = 24 * 60  # minutes
 
 
 class RuleKind(StrEnum):
@@ -34,6 +35,9 @@ class Station:
     name: str
     position: int = 0
     is_default: bool = False
+    # How long it needs for a timed order's items: its part fires that long before the order is
+    # due. None: the venue's (ORDERPASS_PREP_MINUTES).
+    prep_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,10 @@ def check_stations(stations: Sequence[Station]) -> None:
         raise InvalidRequest("two stations share an id", field="id")
     if any(not station.name.strip() or len(station.name) > 60 for station in stations):
         raise InvalidRequest("a station's name is 1 to 60 characters", field="name")
+    if any(
+        station.prep_minutes is not None and not 0 <= station.prep_minutes <= MAX_PREP for station in stations
+    ):
+        raise InvalidRequest(f"a station's prep time is 0 to {MAX_PREP} minutes", field="prepMinutes")
     defaults = [station.id for station in stations if station.is_default]
     if len(defaults) != 1:
         raise InvalidRequest(

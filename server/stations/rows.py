@@ -18,7 +18,8 @@ _RULES = select(RULES).order_by(RULES.c.station_id, RULES.c.position, RULES.c.id
 
 async def routing(tx: AsyncConnection) -> Routing:
     stations = tuple(
-        Station(row.id, row.name, row.position, row.is_default) for row in await tx.execute(_STATIONS)
+        Station(row.id, row.name, row.position, row.is_default, row.prep_minutes)
+        for row in await tx.execute(_STATIONS)
     )
     rules = tuple(
         Rule(row.station_id, RuleKind(row.kind), row.pattern, row.position)
@@ -38,7 +39,12 @@ async def replace_all(tx: AsyncConnection, routing: Routing, *, now: datetime) -
 
 
 async def save_station(tx: AsyncConnection, station: Station, *, now: datetime) -> None:
-    values = {"name": station.name, "position": station.position, "is_default": station.is_default}
+    values = {
+        "name": station.name,
+        "position": station.position,
+        "is_default": station.is_default,
+        "prep_minutes": station.prep_minutes,
+    }
     updated = await tx.execute(update(STATIONS).where(STATIONS.c.id == station.id).values(**values))
     if updated.rowcount == 0:
         await insert_many(tx, STATIONS, [{"id": station.id, **values, "created_at": now}])
