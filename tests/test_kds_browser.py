@@ -6,21 +6,25 @@ import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from server import revisions
+from server.clock import ManualClock, iso
 from server.settings import Settings
 from server.staff.roles import Role
 from tests.browser import chromium
-from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
-from tests.factories import collection_order, make_order
+from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint, place
+from tests.factories import collection_order, item, make_order
 from tests.processes import ServerProcess
 
 LIVE = '[data-connection="live"]'
+LONDON = ZoneInfo("Europe/London")
 expect.set_options(timeout=10_000)  # generous: CI machines are shared and noisy
 
 
@@ -73,19 +77,50 @@ async def test_a_bump_on_one_screen_shows_on_the_other_and_in_the_store(browser,
         assert (await dojo.get(f"/v1/orders/{created['id']}")).json()["status"] == "Accepted"
 
 
-async def test_a_rest_cancel_shows_struck_through_with_a_banner_until_acknowledged(
+async def test_a_rest_cancel_sounds_its_own_alarm_and_its_banner_stays_until_a_cook_taps_it(
     browser, live_server, kitchen_token
 ):
     async with dojo_client(live_server) as dojo:
         created = (await dojo.post("/v1/orders", json=make_order())).json()
-        page = await screen(browser, live_server.url, kitchen_token)
+        context = await browser.new_context(viewport={"width": 1400, "height": 900})
+        await context.clock.install()  # the page's timers, under the test's hand
+        page = await context.new_page()
+        await page.goto(f"{live_server.url}/kds?token={kitchen_token}")
+        await page.click('[data-action="unlock"]')
+        await expect(page.locator(LIVE)).to_be_visible()
         await expect(ticket(page, created["id"])).to_have_count(1)
         await dojo.delete(f"/v1/orders/{created['id']}")
     canceled = ticket(page, created["id"])
     await expect(canceled).to_have_attribute("data-status", "Canceled")
     await expect(canceled.locator(".banner")).to_contain_text("CANCELED")
+    await expect(page.locator("body")).to_have_attribute("data-last-sound", "cancel")
+    await page.clock.fast_forward("01:00")  # a minute on: the banner is still there
+    await expect(canceled.locator(".banner")).to_be_visible()
     await canceled.locator('[data-action="acknowledge"]').click()
     await expect(canceled).to_have_count(0)
+
+
+async def test_items_added_to_a_ticket_sound_the_change_alarm_not_the_new_ticket_chime(
+    browser, live_server, kitchen_token
+):
+    order_id = await place(live_server)
+    page = await screen(browser, live_server.url, kitchen_token)
+    await expect(ticket(page, order_id)).to_have_count(1)
+    body = page.locator("body")
+    chimes = await body.get_attribute("data-sounds-new")
+    token = await mint(live_server.settings, Role.ADMIN, "waiter")
+    add = """mutation($id: ID!, $items: [ItemInput!]!) { addItems(orderId: $id, items: $items) { __typename } }"""
+    async with httpx.AsyncClient(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}
+    ) as staff:
+        variables = {"id": order_id, "items": [item("Fries", 300)]}
+        assert (await staff.post("/graphql", json={"query": add, "variables": variables})).json()["data"][
+            "addItems"
+        ]
+    await expect(ticket(page, order_id).locator(".line.is-added")).to_have_count(1)
+    await expect(body).to_have_attribute("data-last-sound", "change")
+    await expect(body).to_have_attribute("data-sounds-change", "1")
+    assert await body.get_attribute("data-sounds-new") == chimes
 
 
 async def test_the_keyboard_selects_bumps_and_recalls(browser, live_server, kitchen_token):
@@ -163,7 +198,9 @@ async def test_the_ready_board_shows_ready_collection_orders_without_prices(
         await move_through(
             live_server, created["id"], kitchen_token, ["ACCEPTED", "PREPARING", "PREPARED", "READY"]
         )
-        await expect(ticket(page, created["id"])).to_have_text("SAM-42")
+        tile = ticket(page, created["id"])
+        await expect(tile.locator(".ready-name")).to_have_text("Ann E.")  # the customer's name, not in full
+        await expect(tile.locator(".ready-ref")).to_have_text("SAM-42")
     assert "£" not in await page.content()
 
 
@@ -209,3 +246,30 @@ async def test_screens_reconnect_by_themselves_after_a_restart_and_show_a_new_or
     finally:
         if server.process is not None and server.process.returncode is None:
             server.stop()
+
+
+async def test_a_collection_for_later_waits_in_the_scheduled_strip_and_joins_the_line_at_its_fire_time(
+    browser, serve
+):
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    server = serve(clock=clock)  # the server's clock is the test's: the firing worker reads it
+    token = await mint(server.settings, Role.KITCHEN, "pass")
+    due = clock.now() + timedelta(minutes=40)
+    timed = {"orderType": "Collection", "collection": {"asap": False, "collectAt": iso(due)}}
+    order_id = await place(server, details=timed, displayName="Sam", payments=[])
+    page = await screen(browser, server.url, token, stage="kitchen")
+    waiting = page.locator(f'[data-scheduled-id="{order_id}"]')
+    fires = due - timedelta(minutes=15)  # ORDERPASS_PREP_MINUTES
+    await expect(waiting.locator(".scheduled-fires")).to_have_text(f"{fires.astimezone(LONDON):%H:%M}")
+    await expect(ticket(page, order_id)).to_have_count(0)
+
+    clock.advance(timedelta(minutes=24, seconds=59))
+    await page.wait_for_timeout(2000)  # the worker looks every second: not yet
+    await expect(ticket(page, order_id)).to_have_count(0)
+    clock.advance(timedelta(seconds=1))
+    on_line = ticket(page, order_id)
+    await expect(on_line).to_have_count(1)  # no change of its own: the worker announced its fire time
+    await expect(waiting).to_have_count(0)
+    await expect(on_line).to_have_attribute("data-due-at", str(int(due.timestamp() * 1000)))
+    await expect(on_line.locator("[data-timer]")).to_have_text(re.compile(r"^due in 1[45]:\d\d$"))
+    assert await page.locator("body").get_attribute("data-last-sound") == "new"
