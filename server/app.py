@@ -67,7 +67,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     routes += doors["graphiql"]
     labels = {id(route): door for door, found in doors.items() for route in found}
     labels |= {id(route): route.path for route in fixed}
-    tracing = Middleware(logs.Tracing, fallback=_unexpected, observe=_observer(metrics, labels))
+    tracing = Middleware(
+        logs.Tracing, fallback=_unexpected, observe=_observer(metrics, labels), routine=KitchenDisplay.routine
+    )
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -117,7 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     play = commands.add_parser("simulate", help="play Dojo against a running orderpass: orders, payments")
-    play.add_argument("--url", default="http://127.0.0.1:8000", help="the orderpass to call (%(default)s)")
+    play.add_argument("--host", default="127.0.0.1", help="where orderpass serves (%(default)s)")
+    play.add_argument("--port", type=int, default=8000, help="its port (%(default)s: make run's; PORT=...)")
+    play.add_argument(
+        "--url", help="or its whole address, https://orders.example.com (instead of host and port)"
+    )
     play.add_argument("--rate", type=simulate.per_minute, default=6.0, help="orders a minute (default 6)")
     play.add_argument("--count", type=int, help="stop after this many orders (default: run until Ctrl-C)")
     play.add_argument("--seed", type=int, help="repeat the same orders (their ids stay new)")
@@ -176,9 +180,22 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 3
     print(f"orderpass serving on http://{args.host}:{args.port}", file=sys.stderr)
+    if args.dev:
+        print(_first_steps(args.host, args.port), file=sys.stderr)
     listen = {"host": args.host, "port": args.port, "workers": args.workers}
     uvicorn.run("server.app:app_from_env", **listen, **serving.options(settings))
     return 0
+
+
+def _first_steps(host: str, port: int) -> str:
+    """What to do next, with this server's own address in every command."""
+    where = f"--port {port}" + (f" --host {host}" if host != "127.0.0.1" else "")
+    return (
+        "  next, in another terminal:\n"
+        "    .venv/bin/orderpass token create --role kitchen --name pass   # a token for a kitchen screen\n"
+        f"    .venv/bin/orderpass simulate {where} --rate 12             # orders, as Dojo sends them\n"
+        f"  and open http://{host}:{port}/kds?token=<that token>"
+    )
 
 
 def _dojo_register(args: argparse.Namespace) -> int:
@@ -252,11 +269,14 @@ async def _with_orders(settings: Settings, work: Callable[[Orders], Awaitable[T]
 def _simulate(args: argparse.Namespace) -> int:
     username, password = Settings.from_env().with_dev_credentials().dojo_credentials()
     auth = (args.username or username, args.password or password)
+    url = args.url or f"http://{args.host}:{args.port}"
     try:
-        asyncio.run(simulate.play(url=args.url, rate=args.rate, count=args.count, seed=args.seed, auth=auth))
+        tally = asyncio.run(
+            simulate.play(url=url, rate=args.rate, count=args.count, seed=args.seed, auth=auth)
+        )
     except KeyboardInterrupt:
         return 130
-    return 0
+    return 1 if tally["failed"] else 0  # a run with --count that lost requests did not do its job
 
 
 def _venue_load(args: argparse.Namespace) -> int:

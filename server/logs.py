@@ -91,14 +91,24 @@ Fallback = Callable[[Scope, str], Awaitable[tuple[int, list[tuple[bytes, bytes]]
 
 class Tracing:
     """Gives each HTTP request a traceId, logs one access line, and turns an unhandled
-    exception into the door's 500 body (logged once, with its traceback and the same id)."""
+    exception into the door's 500 body (logged once, with its traceback and the same id).
+
+    Requests `routine` says a screen makes by the hundred (a kitchen display fetches a ticket
+    and its panels after every change) are logged at DEBUG when they succeed, so a busy
+    kitchen does not bury everything else in the terminal; their failures stay at INFO."""
 
     def __init__(
-        self, app: ASGIApp, *, fallback: Fallback, observe: Callable[[Scope, int, float], None] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        fallback: Fallback,
+        observe: Callable[[Scope, int, float], None] | None = None,
+        routine: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
         self.fallback = fallback
         self.observe = observe
+        self.routine = routine or (lambda path: False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,7 +139,9 @@ class Tracing:
             if self.observe is not None:
                 self.observe(scope, status, seconds)
             elapsed = round(seconds * 1000, 2)
-            access.info(
+            quiet = status < 400 and self.routine(scope["path"])
+            access.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s",
                 scope["method"],
                 scope["path"],

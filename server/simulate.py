@@ -3,7 +3,8 @@
 `plan_order` turns a `random.Random` into one order as Dojo would send it (a pure function, so
 a seed repeats the orders); `play` sends them at a steady rate: CreateOrder, then a payment
 event for the paid ones (Captured, or Reversed when Dojo cancelled the order straight away). A
-failed request is reported on stderr and the run goes on, so a server restart does not end it.
+server it cannot reach at the start ends the run, naming the address it tried; once under way,
+a failed request is reported on stderr and the run goes on, so a server restart does not end it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import httpx
 
 from server.clock import iso
 from server.dojo.contract import money
-from server.errors import Unauthorized
+from server.errors import Unauthorized, Unavailable
 from server.money import format_amount
 
 
@@ -219,6 +220,7 @@ async def play(
     numbers: Iterable[int] = itertools.count(1) if count is None else range(1, count + 1)
     started = slot = time.monotonic()
     async with httpx.AsyncClient(base_url=url, auth=auth, timeout=10) as client:
+        await reach(client)
         dojo = Dojo(client, tally)
         try:
             for number in numbers:
@@ -230,6 +232,21 @@ async def play(
             counts = ", ".join(f"{tally[key]} {key}" for key in TALLY)
             _say(f"simulated {time.monotonic() - started:.1f}s: {counts}; {tally['failed']} requests failed")
     return tally
+
+
+async def reach(client: httpx.AsyncClient) -> None:
+    """Unavailable, naming the address, unless an orderpass answers there."""
+    where = str(client.base_url).rstrip("/")
+    try:
+        response = await client.get("/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise Unavailable(
+            f"cannot reach an orderpass at {where} ({reason}); is `orderpass serve` running there? "
+            "Say where with --port (and --host), or --url"
+        ) from None
+    if response.status_code != 200:
+        raise Unavailable(f"{where}/healthz answered {response.status_code}: is that an orderpass?")
 
 
 async def _order(dojo: Dojo, plan: Plan) -> None:
@@ -264,7 +281,7 @@ class Dojo:
         try:
             response = await self.client.request(method, path, json=body, headers=plan.headers)
         except httpx.HTTPError as exc:
-            self._failed(f"{method} {path}: {type(exc).__name__}: {exc}")
+            self._failed(f"{method} {self.client.base_url.join(path)}: {type(exc).__name__}: {exc}")
             return None
         if response.status_code == 401:
             raise Unauthorized(f"{response.url} refused the Dojo credentials (see --username, --password)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from server.logs import REDACTED, Redactor
+from server.staff.roles import Role
+from tests.conftest import LiveServer, mint
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.processes import run, serving
@@ -96,3 +99,27 @@ async def _use_every_credential(url: str, token: str, password: str) -> None:
         )
         await ws.recv()
     await asyncio.sleep(0.5)  # the order's POS event goes to (fake) Dojo with the API key
+
+
+async def test_a_screens_routine_fetches_are_logged_at_debug_and_everything_else_at_info(
+    live_server: LiveServer, caplog: pytest.LogCaptureFixture
+):
+    """A busy board fetches a ticket and its panels after every change: a line each at INFO
+    buried the dev server's terminal."""
+    caplog.set_level(logging.DEBUG, logger="orderpass.access")
+    token = await mint(live_server.settings, Role.KITCHEN, "pass")
+    async with httpx.AsyncClient(base_url=live_server.url) as screen:
+        await screen.get(f"/kds?token={token}")
+        for path in (
+            "/kds/allday?stage=all",
+            "/kds/count?stage=all&shown=0",
+            "/static/kds.js",
+            "/kds?stage=all",
+        ):
+            assert (await screen.get(path)).status_code == 200
+        assert (await screen.get("/kds/tickets/ord_nosuch?station=nowhere")).status_code == 404
+    await asyncio.sleep(0.1)  # the server's thread logs after answering
+    levels = {record.path: record.levelname for record in caplog.records if hasattr(record, "path")}
+    assert levels["/kds/allday"] == levels["/kds/count"] == levels["/static/kds.js"] == "DEBUG"
+    assert levels["/kds"] == "INFO"
+    assert levels["/kds/tickets/ord_nosuch"] == "INFO"  # a failure is worth a line

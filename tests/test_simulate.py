@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from datetime import UTC, datetime
 
 import pytest
 
-from server.errors import Unauthorized
+from server.errors import Unauthorized, Unavailable
 from server.lifecycle import OrderStatus
 from server.orders.service import Orders
 from server.payments.model import PaymentStatus
@@ -127,13 +128,10 @@ async def test_play_places_orders_and_settles_their_payments(live_server: LiveSe
     assert "8 placed" in out[-1]
 
 
-async def test_an_unreachable_server_is_reported_and_the_run_goes_on(capsys):
+async def test_a_server_it_cannot_reach_ends_the_run_naming_the_address():
     url = f"http://127.0.0.1:{free_port()}"
-    tally = await play(url=url, rate=60_000, count=3, seed=1, auth=DOJO_AUTH)
-    assert (tally["failed"], tally["placed"]) == (3, 0)
-    printed = capsys.readouterr()
-    assert printed.err.count("POST /v1/orders: ConnectError") == 3
-    assert "3 requests failed" in printed.out
+    with pytest.raises(Unavailable, match=re.escape(f"cannot reach an orderpass at {url} (ConnectError")):
+        await play(url=url, rate=60_000, count=3, seed=1, auth=DOJO_AUTH)
 
 
 async def test_wrong_credentials_end_the_run(live_server: LiveServer):
@@ -154,10 +152,21 @@ def env(database_url: str) -> dict[str, str]:
 
 def test_the_command_plays_against_a_served_orderpass_with_its_dev_credentials(env):
     with serving(env) as server:
-        result = run("simulate", "--url", server.url, "--count", "3", "--rate", "600", "--seed", "5", env=env)
+        result = run(
+            "simulate", "--port", str(server.port), "--count", "3", "--rate", "600", "--seed", "5", env=env
+        )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert sum(line.startswith("placed ord_") for line in lines) == 3
     assert lines[-1].startswith("simulated ")
     assert "3 placed" in lines[-1]
     assert "0 requests failed" in lines[-1]
+
+
+def test_the_command_says_which_address_it_could_not_reach_and_exits_non_zero(env):
+    port = free_port()
+    result = run("simulate", "--host", "127.0.0.1", "--port", str(port), "--count", "1", env=env)
+    assert result.returncode == 1
+    assert f"cannot reach an orderpass at http://127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr  # and how to point it elsewhere
+    assert result.stdout == ""

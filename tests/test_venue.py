@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from server.errors import InvalidRequest
 from server.floor.model import MAX_COVERS, Area, FloorPlan, Table
+from server.simulate import MENU
 from server.stations.routing import Routing, Rule, RuleKind, Station
 from server.venue import Venue, parse, render
 
@@ -171,3 +174,32 @@ def test_show_then_load_gives_back_the_same_venue(routing: Routing, floor: Floor
     assert sorted((r.station_id, r.kind, r.pattern) for r in again.routing.rules) == mine
     assert again.floor == floor.in_screen_order()  # the file lists them as screens show them
     assert render(again) == render(venue)
+
+
+def test_the_example_venue_file_routes_the_simulators_own_menu():
+    """The README's example (examples/venue.toml): with `orderpass simulate` running, every station
+    gets its share of the simulator's dishes, and the default only what no rule names."""
+    routing = parse(
+        (Path(__file__).parents[1] / "examples" / "venue.toml").read_text(encoding="utf-8")
+    ).routing
+    where = {dish.name: routing.route(plu=dish.plu, name=dish.name) for dish in MENU}
+    assert where == {
+        "Burger": "grill",
+        "Chicken Wings": "grill",
+        "Fish & Chips": "fryer",
+        "Margherita Pizza": "pizza",
+        "Flat White": "bar",
+        "Lager (pint)": "bar",
+        "House Red (175ml)": "bar",
+        "Lemonade": "bar",
+        "Caesar Salad": "kitchen",
+        "Sticky Toffee Pudding": "kitchen",
+    }
+    assert set(where.values()) == {station.id for station in routing.stations}
+    assert {s.id: s.prep_minutes for s in routing.stations} == {
+        "kitchen": None,
+        "grill": 20,
+        "fryer": None,
+        "pizza": None,
+        "bar": 5,
+    }

@@ -43,6 +43,12 @@ class KitchenDisplay:
     def create(cls, settings: Settings) -> KitchenDisplay:
         return cls(settings, Jinja2Templates(directory=ROOT / "kds_templates"))
 
+    @staticmethod
+    def routine(path: str) -> bool:
+        """What a board fetches by itself, by the hundred on a busy night: its fragments after
+        every change, and its own script and style (logged at DEBUG; server/logs.py)."""
+        return path.startswith((*FRAGMENTS, "/static/"))
+
     def routes(self) -> list[BaseRoute]:
         """Every route of the door, each behind the one guard (server/kds/guard.py)."""
         guard = [Middleware(Guard, refuse=self.refused)]
