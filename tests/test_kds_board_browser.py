@@ -217,15 +217,17 @@ async def test_the_header_never_names_two_things_alike(browser, live_server, kit
 
 async def test_every_touch_target_is_at_least_48_pixels(browser, live_server, kitchen_token):
     ids = await forty_orders(live_server)
-    for size in SIZES:
-        page = await screen(browser, live_server.url, kitchen_token, size)
+    for size, where_to in [*((size, "stage=all") for size in SIZES), (SIZES[1], "station=kitchen")]:
+        page = await screen(browser, live_server.url, kitchen_token, size, where=where_to)
         if size == SIZES[0]:  # something to recall: accepted, then started
             for status in ("Accepted", "Preparing"):
                 await page.locator(f'[data-order-id="{ids[0]}"] [data-action="bump"]').click()
                 await expect(page.locator(f'[data-order-id="{ids[0]}"]')).to_have_attribute(
                     "data-status", status
                 )
-        await expect(page.locator('[data-action="recall-one"]')).to_have_count(1)
+        await expect(page.locator('[data-action="recall-one"]')).to_have_count(
+            0 if "station" in where_to else 1
+        )
         targets = ".bar a, .bar button, .bump, .pager button, .recall button, .banner, .line[data-action]"
         heights = await page.eval_on_selector_all(
             targets,
@@ -233,3 +235,5 @@ async def test_every_touch_target_is_at_least_48_pixels(browser, live_server, ki
         )
         assert heights
         assert [found for found in heights if found[1] < 48] == []
+        if "station" in where_to:  # a cook taps single items there
+            assert any(text.startswith("1\u00d7") for text, _ in heights)

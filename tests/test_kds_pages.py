@@ -121,6 +121,29 @@ async def test_a_board_reads_the_floor_once_for_all_its_tickets(services: Servic
     assert len([s for s in statements if "floor_tables" in s]) == 1
 
 
+async def test_the_expo_never_offers_to_hand_over_an_unpaid_order_and_says_why(
+    live_server, kitchen: httpx.AsyncClient
+):
+    token = await mint(live_server.settings, Role.KITCHEN, "expo")
+    move = "mutation($id: ID!, $to: OrderStatus!) { moveOrder(id: $id, to: $to) { __typename } }"
+    async with dojo_client(live_server) as dojo:
+        unpaid = (await dojo.post("/v1/orders", json=make_order(payments=[]))).json()["id"]
+        paid = (await dojo.post("/v1/orders", json=make_order())).json()["id"]
+    async with httpx.AsyncClient(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}
+    ) as staff:
+        for order_id in (unpaid, paid):
+            for status in ("ACCEPTED", "PREPARING", "PREPARED", "READY"):
+                variables = {"id": order_id, "to": status}
+                await staff.post("/graphql", json={"query": move, "variables": variables})
+    owed = (await kitchen.get(f"/kds/tickets/{unpaid}?stage=expo")).text
+    assert 'data-action="bump"' not in owed
+    assert "Unpaid: take payment to hand over" in owed
+    settled = (await kitchen.get(f"/kds/tickets/{paid}?stage=expo")).text
+    assert 'data-to="FINALIZED"' in settled
+    assert ">Hand over</button>" in settled
+
+
 async def test_the_all_day_panel_counts_items_across_open_tickets(live_server, kitchen: httpx.AsyncClient):
     async with dojo_client(live_server) as dojo:
         for _ in range(3):
