@@ -34,9 +34,9 @@ chromium:
 	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	else echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip"; fi
 
-# The README's picture of the board, taken from the real page.
+# The README's pictures of the kitchen display (a busy board, a station, the ready board), from the real pages.
 screenshot: $(VENV)/.test chromium
-	$(BIN)/python -m tests.screenshot static/kds-screenshot.png
+	$(BIN)/python -m tests.screenshot static
 
 $(VENV)/.venv:
 	$(PYTHON) -m venv $(VENV)

@@ -1,21 +1,29 @@
 // A busy board on one screen. Tickets flow down and across in columns, oldest first (CSS
-// multi-column); a ticket too tall for a column goes on in the next one under a "continued" line
-// that names it; a board fuller than the screen pages sideways, a whole screen of columns at a
-// time, and the pager counts the tickets on earlier and later pages. So every ticket is on this
-// page or counted, and nothing scrolls. Selecting a ticket turns to its page; keys 1-9 and 0 pick
-// the tickets of this page, numbered on their heads.
+// multi-column); a tall ticket fills what is left of its column and goes on in the next, each
+// part of it labelled ("continues", "continued"); a board fuller than the screen pages sideways, a
+// whole screen of columns at a time, and the pager counts the tickets on earlier and later pages.
+// So every ticket is on this page or counted, and nothing scrolls. Selecting a ticket turns to its
+// page; keys 1-9 and 0 pick the tickets of this page, numbered on their heads.
+//
+// The labels float over a split ticket in a layer of their own, in room the ticket keeps for them
+// at the top of each of its parts (`is-split`): writing them into the ticket itself would move
+// where the columns break, and so what is split.
 
-// The parts of a ticket a column may break between (a line is never cut in two).
-const PARTS = [".ticket-head", ".allergen-marker", ".ticket-meta", ".lines > .line", ".order-note", ".ticket-foot"]
-  .map((part) => `:scope > ${part}`)
-  .join(", ");
-const TALL = 0.6;
+// A ticket taller than this share of a column may be split; a shorter one moves whole to the next
+// column rather than be cut (a column may end a little short; a cook reads whole tickets).
+const TALL = 0.3;
 const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"];
 
 export function createLayout({ board, pager }) {
+  const frame = board.parentElement;
+  const labels = document.createElement("div");
+  labels.className = "continued-layer";
+  labels.setAttribute("aria-hidden", "true");
+  frame.append(labels);
   let page = 0;
   let pages = 1;
   let queued = false;
+  let anchor = null; // the selected ticket's order, while it is on the page in sight
 
   function schedule() {
     if (queued) return;
@@ -25,21 +33,55 @@ export function createLayout({ board, pager }) {
     });
   }
 
+  // Lay the tickets out from scratch (the same tickets always fall the same way), and stay with
+  // the selected ticket if it was in sight: a change elsewhere must not carry it off the page.
   function arrange() {
     queued = false;
-    for (const marker of board.querySelectorAll(".continued")) marker.remove();
+    const selected = board.querySelector(".is-selected");
+    const following = selected && selected.dataset.orderId === anchor;
     const tickets = all();
+    tickets.forEach((ticket) => ticket.classList.remove("may-break", "is-split"));
     const grid = measure();
-    tickets.forEach((ticket) => allowBreak(ticket, grid));
-    tickets.forEach((ticket) => markContinued(ticket, grid));
+    tickets.filter((ticket) => heightOf(ticket) > TALL * grid.columnHeight).forEach((t) => t.classList.add("may-break"));
+    markSplit(tickets);
     pages = 1;
     for (const ticket of tickets) {
-      const rects = ticket.getClientRects();
-      if (!rects.length) continue;
+      const parts = partsOf(ticket);
+      if (!parts.length) continue;
       ticket.dataset.page = String(grid.pageOf(headOf(ticket).left));
-      pages = Math.max(pages, grid.pageOf(rects[rects.length - 1].left) + 1);
+      pages = Math.max(pages, grid.pageOf(parts[parts.length - 1].left) + 1);
     }
-    turnTo(Math.min(page, pages - 1));
+    label(tickets);
+    turnTo(following ? Number(selected.dataset.page) : Math.min(page, pages - 1));
+  }
+
+  // Split tickets keep room for their labels at the top of each part; that room may split
+  // another ticket, so look again until none is newly split (a ticket never unsplits here).
+  function markSplit(tickets) {
+    for (let round = 0; round < 4; round++) {
+      const split = tickets.filter((ticket) => !ticket.classList.contains("is-split") && partsOf(ticket).length > 1);
+      if (!split.length) return;
+      split.forEach((ticket) => ticket.classList.add("is-split"));
+    }
+  }
+
+  function label(tickets) {
+    labels.replaceChildren();
+    const origin = board.getBoundingClientRect();
+    for (const ticket of tickets.filter((t) => t.classList.contains("is-split"))) {
+      const parts = partsOf(ticket);
+      const title = ticket.dataset.title || "";
+      parts.forEach((part, n) => {
+        const tag = document.createElement("div");
+        tag.className = n ? "continued" : "continued continues";
+        tag.textContent = n ? `↪ ${title} · continued` : `continues in the next column →`;
+        tag.dataset.continuedOf = ticket.dataset.orderId;
+        tag.style.left = `${part.left - origin.left}px`; // the CSSOM, which the CSP allows
+        tag.style.top = `${part.top - origin.top}px`;
+        tag.style.width = `${part.width}px`;
+        labels.append(tag);
+      });
+    }
   }
 
   // Where columns and pages fall, in the board's own coordinates (whatever page is showing).
@@ -47,46 +89,33 @@ export function createLayout({ board, pager }) {
     const style = getComputedStyle(board);
     const gap = parseFloat(style.columnGap) || 0;
     const width = board.clientWidth;
-    const wanted = parseFloat(style.columnWidth) || width;
-    const count = Math.max(1, Math.floor((width + gap) / (wanted + gap)));
-    const pitch = (width + gap) / count;
     const origin = board.getBoundingClientRect().left; // wherever it is turned to
     return {
       columnHeight: board.clientHeight,
-      columnOf: (x) => Math.floor((x - origin + 1) / pitch),
       pageOf: (x) => Math.floor((x - origin + 1) / (width + gap)),
-      pageWidth: width + gap,
     };
   }
 
-  // A ticket that fits what is left of a column stays whole and starts the next column if not;
-  // a tall one (more than TALL of a column) fills the column and goes on in the next, as a
-  // newspaper's columns do, rather than leave a column half empty.
-  function allowBreak(ticket, grid) {
-    let height = 0;
-    for (const rect of ticket.getClientRects()) height += rect.height;
-    ticket.classList.toggle("may-break", height > TALL * grid.columnHeight);
+  function heightOf(ticket) {
+    return partsOf(ticket).reduce((sum, part) => sum + part.height, 0);
   }
 
-  function markContinued(ticket, grid) {
-    if (ticket.getClientRects().length < 2) return;
-    const parts = Array.from(ticket.querySelectorAll(PARTS));
-    let column = grid.columnOf(headOf(ticket).left);
-    for (const part of parts.slice(1)) {
-      const at = grid.columnOf(part.getBoundingClientRect().left);
-      if (at <= column) continue;
-      const marker = document.createElement(part.tagName === "LI" ? "li" : "div");
-      marker.className = "continued";
-      marker.textContent = `${ticket.dataset.title || ""} · continued`;
-      part.before(marker);
-      column = at;
-    }
+  // The parts a ticket is laid out in, one per column it reaches (an empty sliver of its top
+  // border at the foot of a column is no part of it).
+  function partsOf(ticket) {
+    return Array.from(ticket.getClientRects()).filter((rect) => rect.height > 12);
+  }
+
+  // Where a ticket is, for a cook: its head.
+  function headOf(ticket) {
+    const head = ticket.querySelector(".ticket-head") || ticket;
+    return head.getBoundingClientRect();
   }
 
   function turnTo(wanted) {
     page = Math.max(0, Math.min(wanted, pages - 1));
     // Turned by a transform, not scrolled: a scroll stops short on a last page that is not full.
-    board.style.setProperty("--page", String(page));
+    frame.style.setProperty("--page", String(page));
     let earlier = 0;
     let later = 0;
     let key = 0;
@@ -94,9 +123,11 @@ export function createLayout({ board, pager }) {
       const on = Number(ticket.dataset.page || 0);
       earlier += on < page ? 1 : 0;
       later += on > page ? 1 : 0;
-      const label = ticket.querySelector("[data-key]");
-      if (label) label.textContent = on === page && key < KEYS.length ? KEYS[key++] : "";
+      const number = ticket.querySelector("[data-key]");
+      if (number) number.textContent = on === page && key < KEYS.length ? KEYS[key++] : "";
     }
+    const selected = board.querySelector(".is-selected");
+    anchor = selected && Number(selected.dataset.page) === page ? selected.dataset.orderId : null;
     if (!pager) return;
     pager.querySelector("[data-earlier]").textContent = String(earlier);
     pager.querySelector("[data-later]").textContent = String(later);
@@ -106,13 +137,6 @@ export function createLayout({ board, pager }) {
     pager.dataset.page = String(page);
     pager.dataset.laterCount = String(later);
     pager.dataset.earlierCount = String(earlier);
-  }
-
-  // Where a ticket is, for a cook: its head (it may begin with an empty sliver, its top border,
-  // at the foot of the column before).
-  function headOf(ticket) {
-    const head = ticket.querySelector(".ticket-head") || ticket;
-    return head.getBoundingClientRect();
   }
 
   function all() {

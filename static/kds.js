@@ -187,7 +187,7 @@ function place(html, onStage, kind) {
   const existing = find(node.dataset.orderId);
   if (node.dataset.status === "Canceled") {
     if (existing && existing.classList.contains("ticket")) {
-      existing.replaceWith(node); // struck through under its banner until a cook taps it
+      replace(existing, node); // struck through under its banner until a cook taps it
       play("cancel");
     } else if (existing) {
       existing.remove();
@@ -195,7 +195,7 @@ function place(html, onStage, kind) {
   } else if (!onStage) {
     if (existing) existing.remove();
   } else if (existing) {
-    existing.replaceWith(node);
+    replace(existing, node);
     flash(node, "is-changed", 1500);
     if (kind === "ITEMS_CHANGED") play("change");
   } else {
@@ -208,6 +208,18 @@ function place(html, onStage, kind) {
   }
   markQueued();
   arranged();
+}
+
+// A ticket's new version takes the old one's place on the page as it was laid out (its page,
+// number, selection and split), until the layout looks again in the next frame.
+function replace(existing, node) {
+  for (const kept of ["is-selected", "may-break", "is-split"]) {
+    node.classList.toggle(kept, existing.classList.contains(kept));
+  }
+  if (existing.dataset.page) node.dataset.page = existing.dataset.page;
+  const [was, now] = [existing, node].map((ticket) => ticket.querySelector("[data-key]"));
+  if (was && now) now.textContent = was.textContent;
+  existing.replaceWith(node);
 }
 
 function insertOldestFirst(node) {
@@ -473,6 +485,12 @@ function duration(ms) {
 
 // -- start ------------------------------------------------------------------------------------
 
+// The header's strip of screens scrolls within itself: bring this screen's own link into sight.
+const here = document.querySelector('.bar-nav [aria-current="page"]:not(:first-child)');
+if (here) {
+  const strip = here.closest(".bar-nav");
+  strip.scrollLeft = here.offsetLeft - strip.offsetLeft - (strip.clientWidth - here.offsetWidth) / 2;
+}
 if (layout) {
   new ResizeObserver(() => layout.schedule()).observe(board);
   document.fonts?.ready.then(() => layout.schedule());

@@ -1,7 +1,14 @@
-"""Take the README's picture of the board from the real page: a real server on a fresh database,
-a seeded `orderpass simulate` run, a few bumps, and headless Chromium.
+"""Take the README's pictures of the kitchen display from the real pages: a real server on a fresh
+database with the example venue (examples/venue.toml), a seeded `orderpass simulate` run of a
+busy night, a few orders moved along, and headless Chromium.
 
-    python -m tests.screenshot static/kds-screenshot.png     (or: make screenshot)
+    python -m tests.screenshot static/     (or: make screenshot)
+
+writes, into that folder:
+    kds-screenshot.png   the whole board on a 1600x900 wall screen, busy: paged, with timed
+                         orders in the scheduled strip
+    kds-station.png      the grill's screen on a 1024x768 tablet
+    kds-ready.png        the ready board on a phone (390x844)
 """
 
 from __future__ import annotations
@@ -11,23 +18,27 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
+from playwright.async_api import Browser
 
 from server import revisions, simulate
 from server.settings import Settings
 from server.staff.roles import Role
 from tests.browser import chromium
 from tests.conftest import DOJO_AUTH, mint
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, run
 
+ROOT = Path(__file__).resolve().parents[1]
 MOVE = "mutation($id: ID!, $to: OrderStatus!) { moveOrder(id: $id, to: $to) { __typename } }"
-ACTIVE = "{ activeOrders { id bumpTo } }"
+ACTIVE = "{ activeOrders(first: 200) { id status bumpTo orderType payable } }"
+ORDERS = 44  # a busy night: more than a wall screen holds, so the board pages
 
 
-async def main(target: Path) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        database = f"sqlite:///{folder}/screenshot.db"
+async def main(folder: Path) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        database = f"sqlite:///{scratch}/screenshot.db"
         await asyncio.to_thread(revisions.upgrade, database)
         token = await mint(Settings(database_url=database), Role.KITCHEN, "pass")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
@@ -36,41 +47,63 @@ async def main(target: Path) -> None:
             "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
             "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],
         }
+        loaded = run("stations", "load", str(ROOT / "examples" / "venue.toml"), env=env)
+        assert loaded.returncode == 0, loaded.stderr
         server = ServerProcess(env, args=())
         server.start()
         try:
-            await simulate.play(url=server.url, rate=6000, count=8, seed=11, auth=DOJO_AUTH)
-            await bump_some(server.url, token)
-            await photograph(server.url, token, target)
+            await simulate.play(url=server.url, rate=60_000, count=ORDERS, seed=14, auth=DOJO_AUTH)
+            await move_some(server.url, token)
+            async with chromium() as browser:
+                await photograph(
+                    browser, f"{server.url}/kds?stage=all", token, (1600, 900), folder / "kds-screenshot.png"
+                )
+                await photograph(
+                    browser, f"{server.url}/kds?station=grill", token, (1024, 768), folder / "kds-station.png"
+                )
+                await photograph(
+                    browser, f"{server.url}/kds/ready", token, (390, 844), folder / "kds-ready.png"
+                )
         finally:
             server.stop()
 
 
-async def bump_some(url: str, token: str) -> None:
-    """Move the oldest tickets along, so the board shows several statuses."""
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
-        orders = (await client.post("/graphql", json={"query": ACTIVE})).json()["data"]["activeOrders"]
-        for steps, order in zip((3, 2, 2, 1), orders, strict=False):
+async def move_some(url: str, token: str) -> None:
+    """The oldest tickets along the pass, so the board shows several statuses, and three paid
+    collections ready for the ready board."""
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as staff:
+        orders = await active(staff)
+        collections = [o for o in orders if o["orderType"] == "COLLECTION" and not o["payable"]][:3]
+        plan = {o["id"]: steps for o, steps in zip(orders, (2, 1, 1), strict=False)}
+        plan |= {o["id"]: 4 for o in collections}  # New to Ready: paid, so the counter may hand them over
+        for order_id, steps in plan.items():
             for _ in range(steps):
-                current = (await client.post("/graphql", json={"query": ACTIVE})).json()["data"][
-                    "activeOrders"
-                ]
-                bump_to = next(o["bumpTo"] for o in current if o["id"] == order["id"])
-                await client.post(
-                    "/graphql", json={"query": MOVE, "variables": {"id": order["id"], "to": bump_to}}
-                )
+                current = {o["id"]: o for o in await active(staff)}.get(order_id)
+                if current is None or current["bumpTo"] is None:
+                    break
+                variables = {"id": order_id, "to": current["bumpTo"]}
+                await staff.post("/graphql", json={"query": MOVE, "variables": variables})
 
 
-async def photograph(url: str, token: str, target: Path) -> None:
-    async with chromium() as browser:
-        page = await (await browser.new_context(viewport={"width": 1440, "height": 900})).new_page()
-        await page.goto(f"{url}/kds?token={token}")
+async def active(staff: httpx.AsyncClient) -> list[dict[str, Any]]:
+    orders: list[dict[str, Any]] = (await staff.post("/graphql", json={"query": ACTIVE})).json()["data"][
+        "activeOrders"
+    ]
+    return orders
+
+
+async def photograph(browser: Browser, url: str, token: str, size: tuple[int, int], target: Path) -> None:
+    width, height = size
+    page = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
+    await page.goto(f"{url.split('/kds')[0]}/kds?token={token}")  # pair, then open the screen
+    await page.goto(url)
+    await page.wait_for_selector('[data-connection="live"]')
+    if await page.locator('[data-action="unlock"]').count():
         await page.click('[data-action="unlock"]')
-        await page.wait_for_selector('[data-connection="live"]')
-        await page.wait_for_timeout(2500)  # timers tick, panels fill
-        await page.screenshot(path=str(target))
+    await page.wait_for_timeout(2500)  # timers tick, panels fill
+    await page.screenshot(path=str(target))
     print(f"wrote {target}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "static/kds-screenshot.png")))
+    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "static")))

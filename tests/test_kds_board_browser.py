@@ -75,6 +75,7 @@ async def forty_orders(server: LiveServer) -> list[str]:
                 serviceChargeAmount=None,
                 payments=[],
                 note=None if n % 2 else "birthday table",
+                reference=f"WALK-IN-{n:05d}",  # long enough to wrap beside its page number
             )
             ids.append((await dojo.post("/v1/orders", json=body)).json()["id"])
     return ids
