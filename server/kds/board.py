@@ -89,13 +89,14 @@ class Board:
         waiting = self._held(active.orders, stage, routing)
         later = {order.id for order in waiting}
         shown = [order for order in active.orders if stage.shows(order) and order.id not in later]
+        made = await self._tickets([*shown, *waiting], stage, routing)  # the floor read once for both
         return BoardView(
             stage=stage,
             stages=tuple(STAGES.values()),
             stations=tuple(of_station(station) for station in _in_screen_order(routing.stations)),
             sequence=sequence,
-            tickets=await self._tickets(shown, stage, routing),
-            scheduled=await self._scheduled(waiting, stage, routing),
+            tickets=made[: len(shown)],
+            scheduled=self._scheduled(waiting, made[len(shown) :], stage, routing),
             more=active.total - len(shown) - len(waiting),
             can_bump=self.may_bump(screen),
         )
@@ -121,9 +122,8 @@ class Board:
     async def scheduled(self, stage: Stage) -> tuple[Scheduled, ...]:
         """The timed orders this screen holds off its line, the next to fire first."""
         routing = await self.prep.routing()
-        return await self._scheduled(
-            self._held(await self.orders.timed(stage), stage, routing), stage, routing
-        )
+        waiting = self._held(await self.orders.timed(stage), stage, routing)
+        return self._scheduled(waiting, await self._tickets(waiting, stage, routing), stage, routing)
 
     async def more(self, stage: Stage, *, shown: int) -> int:
         """How many of this stage's open orders a board showing `shown` of them (tickets and
@@ -154,8 +154,11 @@ class Board:
             if stage.shows(order) and held(order, prep, now=now, station=stage.station)
         ]
 
-    async def _scheduled(self, orders: list[Order], stage: Stage, routing: Routing) -> tuple[Scheduled, ...]:
-        prep, made = self._prep(routing), await self._tickets(orders, stage, routing)
+    def _scheduled(
+        self, orders: list[Order], made: tuple[Ticket, ...], stage: Stage, routing: Routing
+    ) -> tuple[Scheduled, ...]:
+        """These held orders (`made`: their tickets), the next to fire first."""
+        prep = self._prep(routing)
         times = [fire_at(order, prep, station=stage.station) for order in orders]
         found = [
             Scheduled(ticket, at, f"{at.astimezone(self.zone):%H:%M}")
