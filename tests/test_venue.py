@@ -203,3 +203,9 @@ def test_the_example_venue_file_routes_the_simulators_own_menu():
         "pizza": None,
         "bar": 5,
     }
+
+
+def test_the_readme_shows_the_example_venue_file_as_it_is():
+    root = Path(__file__).resolve().parents[1]
+    example = (root / "examples" / "venue.toml").read_text()
+    assert example.rstrip("\n") in (root / "README.md").read_text()
