@@ -175,7 +175,7 @@ async function refresh(orderId, kind) {
   } finally {
     const again = state.inFlight.get(orderId);
     state.inFlight.delete(orderId);
-    if (again) refresh(orderId, "UPDATED");
+    if (again) refresh(orderId, null); // its change was announced once already: no second sound
     panels();
   }
 }
