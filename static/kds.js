@@ -52,7 +52,7 @@ const state = {
   attempt: 0,
   selected: -1,
   offlineTimer: null,
-  inFlight: new Map(), // order id -> whether another change arrived while fetching it
+  inFlight: new Map(), // order id -> the change that arrived while fetching it (null: none)
 };
 const board = document.querySelector("[data-tickets]");
 const indicator = document.querySelector("[data-connection]");
@@ -159,10 +159,10 @@ function apply(change) {
 
 async function refresh(orderId, kind) {
   if (state.inFlight.has(orderId)) {
-    state.inFlight.set(orderId, true); // fetch again once this one lands
+    state.inFlight.set(orderId, { kind }); // fetch again once this one lands, for this change
     return;
   }
-  state.inFlight.set(orderId, false);
+  state.inFlight.set(orderId, null);
   try {
     const url = `/kds/tickets/${encodeURIComponent(orderId)}?${SCREEN}`;
     const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
@@ -175,7 +175,7 @@ async function refresh(orderId, kind) {
   } finally {
     const again = state.inFlight.get(orderId);
     state.inFlight.delete(orderId);
-    if (again) refresh(orderId, null); // its change was announced once already: no second sound
+    if (again) refresh(orderId, again.kind); // the change that came meanwhile, with its own sound
     panels();
   }
 }
