@@ -110,7 +110,12 @@ def test_every_list_field_of_the_schema_has_a_size():
 
 
 def sent_by_the_kitchen_display_the_readme_and_the_tests() -> dict[str, str]:
-    kds = re.findall(r"`((?:query|mutation|subscription)\b.*?)`", (ROOT / "static/kds.js").read_text(), re.S)
+    script = (ROOT / "static/kds.js").read_text()
+    constants = dict(re.findall(r'^const (\w+) = "(.*?)";$', script, re.M))  # what `${NAME}` stands for
+    kds = [
+        re.sub(r"\$\{(\w+)\}", lambda name: constants[name[1]], document)
+        for document in re.findall(r"`((?:query|mutation|subscription)\b.*?)`", script, re.S)
+    ]
     readme = re.findall(r"```graphql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     every_field = " ".join(test_fuzz.ORDER_FIELDS.values())
     tests = [
