@@ -216,13 +216,13 @@ def rss_mb(pid: int) -> float:
 async def screens_come_and_go(server: ServerProcess, token: str, count: int) -> None:
     """`count` screens subscribe, stay until all of them are counted, then all leave at once.
 
-    They arrive a hundred handshakes at a time: this client shares the machine with the server, and
-    a thousand handshakes at once can starve one client past the server's 10 s wait for its
+    They arrive twenty-five handshakes at a time: this client shares the machine with the server, and
+    hundreds of handshakes at once on a loaded machine can starve one client past the server's 10 s wait for its
     connection_init (4408), which would measure this process's scheduling, not the server's memory.
     """
     opened, leave = asyncio.Event(), asyncio.Event()
     connected = 0
-    arriving = asyncio.Semaphore(100)
+    arriving = asyncio.Semaphore(25)
 
     async def screen() -> None:
         nonlocal connected
