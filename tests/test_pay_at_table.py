@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -9,8 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from server.actors import POS
 from server.clock import ManualClock, iso
+from server.floor.model import Area, FloorPlan, Table
 from server.money import MAX_VALUE
+from server.services import Services
 from server.staff.roles import Role
 from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import item, make_order, modifier, money
@@ -286,3 +290,21 @@ async def test_the_bill_names_the_venue_and_adds_up(dojo: httpx.AsyncClient):
         "footer"
     ]["lines"]
     assert all(len(text) <= 32 for text in footer)
+
+
+async def test_the_bill_names_the_table_as_the_floor_does_and_by_dojos_id_where_it_knows_none(
+    dojo: httpx.AsyncClient, services: Services
+):
+    def serves(bill: dict[str, Any]) -> list[str]:
+        header = [line["text"]["value"] for line in bill["header"]["lines"] if line["lineType"] == "Text"]
+        assert all(len(text) <= 32 for text in header)
+        return header[1:-1]  # between the order's name and its reference
+
+    order_id = await place(dojo, unpaid())
+    [line] = serves((await dojo.get(f"/v1/orders/{order_id}/bill")).json())
+    assert line.startswith("Table 5 · becky ")  # the time beside it
+    window = FloorPlan((Area("window", "Window", (), 0),), (Table("5", "Bay 5", "window", 2, (), 0),))
+    await services.floor.replace_all(window, by=POS)
+    named, printed = serves((await dojo.get(f"/v1/orders/{order_id}/bill")).json())
+    assert named == "Bay 5 · Window · becky"  # too long to share a line with the time
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", printed)

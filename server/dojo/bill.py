@@ -1,6 +1,7 @@
 """GetOrderBill: the order as a terminal prints it, in Dojo's `OrderBill` shape.
 
-The header names the venue (from settings) and the table; the footer lists every line with its
+The header names the venue (from settings) and the table (by its name and area where the floor
+knows it, else by Dojo's table id); the footer lists every line with its
 price, then discounts, taxes, the service charge, the total, what was paid and what is due,
 and the venue's VAT number. Terminals print in a fixed-width font, so two columns are padding.
 """
@@ -14,6 +15,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from server.dojo import contract
+from server.floor.model import Place
 from server.money import format_amount
 from server.orders.model import Order, OrderType
 from server.settings import Settings
@@ -43,16 +45,24 @@ class Merchant:
 
 
 def order_bill(
-    order: Order, *, merchant: Merchant, printed_at: datetime, timezone: ZoneInfo
+    order: Order,
+    *,
+    merchant: Merchant,
+    printed_at: datetime,
+    timezone: ZoneInfo,
+    place: Place | None = None,
 ) -> dict[str, Any]:
+    """`place`: the order's table as the floor names it, when the floor knows it."""
     return {
-        "header": {"lines": list(_header(order, merchant, printed_at.astimezone(timezone)))},
+        "header": {"lines": list(_header(order, merchant, printed_at.astimezone(timezone), place))},
         "order": contract.order(order),
         "footer": {"lines": list(_footer(order, merchant))},
     }
 
 
-def _header(order: Order, merchant: Merchant, printed_at: datetime) -> Iterator[dict[str, Any]]:
+def _header(
+    order: Order, merchant: Merchant, printed_at: datetime, place: Place | None
+) -> Iterator[dict[str, Any]]:
     yield {"lineType": "MerchantName", "merchantName": {"name": merchant.name}}
     if merchant.address or merchant.postcode:
         address = {"addressLines": list(merchant.address), "postcode": merchant.postcode}
@@ -64,7 +74,12 @@ def _header(order: Order, merchant: Merchant, printed_at: datetime) -> Iterator[
     yield _rule()
     content = order.content
     yield _text(content.display_name or content.reference or order.id, size="Header2", align="Left")
-    yield _text(_columns(_serves(order), f"{printed_at:%d/%m/%Y %H:%M}"))
+    serves, when = _serves(order, place), f"{printed_at:%d/%m/%Y %H:%M}"
+    if len(serves) + 1 + len(when) <= WIDTH:
+        yield _text(_columns(serves, when))
+    else:  # a table's name and area are worth a line of their own rather than an ellipsis
+        yield _text(_fit(serves))
+        yield _text(when)
     if content.reference:
         yield _text(f"Order {content.reference}")
 
@@ -96,11 +111,12 @@ def _footer(order: Order, merchant: Merchant) -> Iterator[dict[str, Any]]:
     yield _text("Thank you", size="Header1", align="Center")
 
 
-def _serves(order: Order) -> str:
+def _serves(order: Order, place: Place | None) -> str:
     details = order.content.details
     if details.order_type is OrderType.DINE_IN and details.dine_in and details.dine_in.table_id:
         waiter = f" · {details.dine_in.waiter_id}" if details.dine_in.waiter_id else ""
-        return f"Table {details.dine_in.table_id}{waiter}"
+        table = f"{place.table} · {place.area}" if place else f"Table {details.dine_in.table_id}"
+        return f"{table}{waiter}"
     return "Collection" if details.order_type is OrderType.COLLECTION else "Dine in"
 
 
@@ -110,7 +126,11 @@ def _money(currency: str) -> Any:
 
 def _columns(left: str, right: str) -> str:
     room = max(WIDTH - len(right) - 1, 1)
-    return (left[: room - 1] + "…" if len(left) > room else left).ljust(room) + " " + right
+    return _fit(left, room).ljust(room) + " " + right
+
+
+def _fit(text: str, room: int = WIDTH) -> str:
+    return text[: room - 1] + "…" if len(text) > room else text
 
 
 def _text(value: str, *, size: str = "Body", align: str = "Left", bold: bool = False) -> dict[str, Any]:

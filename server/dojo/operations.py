@@ -177,11 +177,15 @@ async def get_bill(call: Call) -> object:
     services = call.services
     order = await services.orders.get(call.value("orderId"))
     settings = services.settings
+    dine_in = order.content.details.dine_in
+    table_id = dine_in.table_id if dine_in else None
+    places = await services.floor.places([table_id] if table_id else [])
     return order_bill(
         order,
         merchant=Merchant.from_settings(settings),
         printed_at=services.clock.now(),
         timezone=ZoneInfo(settings.timezone),
+        place=places.get(table_id) if table_id else None,
     )
 
 
