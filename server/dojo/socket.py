@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
+from pydantic_core import from_json, to_json
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -252,10 +253,15 @@ class DojoSocket(Worker):
 
 
 def _parsed(frame: str | bytes) -> dict[str, Any]:
-    """The frame as a JSON object, or {} (what can be read of it goes into the answer)."""
+    """The frame as a JSON object, or {} (what can be read of it goes into the answer).
+
+    Read by pydantic-core's parser, the one Dojo's models read a REST body with, and written back
+    for the handler by its writer, so `params` reach the models as REST's body does: orjson would
+    turn an integer past 64 bits into a float (a different refusal than REST's) and refuse a NaN
+    the models read."""
     try:
-        request = orjson.loads(frame)
-    except orjson.JSONDecodeError:
+        request = from_json(frame)
+    except ValueError:
         return {}
     return request if isinstance(request, dict) else {}
 
@@ -279,7 +285,7 @@ def _call(services: Services, op: Operation, request: Mapping[str, Any]) -> Call
     params = dict(request.get("params") or {})
     headers = params.pop("headers", None)
     path = {name: params.pop(name) for name in op.path_names if name in params}
-    return Call(services, _actor(headers), path, orjson.dumps(params))
+    return Call(services, _actor(headers), path, to_json(params))
 
 
 def _actor(headers: Any) -> Actor:
