@@ -143,6 +143,18 @@ async def test_an_integer_past_64_bits_is_refused_as_rest_refuses_it(dialled, fa
     )
 
 
+async def test_a_call_over_the_body_limit_is_answered_by_its_id_and_the_socket_stays_up(
+    fake_dojo_ws: FakeDojoWs, fake_dojo, serve
+):
+    serve(**socket_settings(fake_dojo_ws, fake_dojo, max_body_bytes=4096))
+    too_big = await fake_dojo_ws.call("CreateOrderV1", make_order(note="x" * 4096), id="big-1")
+    assert too_big["id"] == "big-1"
+    assert too_big["error"]["errorType"] == "InvalidRequest"
+    assert "over the 4096-byte limit" in too_big["error"]["debugMessage"]
+    assert (await fake_dojo_ws.call("CreateOrderV1", make_order()))["result"]["status"] == "New"
+    assert fake_dojo_ws.connections == 1
+
+
 async def test_a_dropped_socket_is_back_within_a_second_and_serves_again(dialled, fake_dojo_ws: FakeDojoWs):
     await fake_dojo_ws.call("CreateOrderV1", make_order())
     await fake_dojo_ws.drop()

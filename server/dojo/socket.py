@@ -10,7 +10,9 @@ URL and no certificate, is reachable by Dojo this way.
   `headers` (Dojo's requestor headers, camelCase). An answer carries `jsonrpc`, the `id`, the
   `method`, and `result` or `error` (an EPOSError). A frame that is not JSON, names no method we
   serve, or fails validation gets an error answer (with its id where one can be read); the
-  socket stays up.
+  socket stays up. So does a call whose body is over REST's limit (`max_body_bytes`): it is
+  answered as REST answers it. Only a frame over twice that limit (the hard bound on what one
+  frame may hold in memory) ends the socket, closed by the websockets library (1009).
 - **Staying connected.** The websockets library pings every `ping_seconds` and drops a socket
   whose pong does not come in time; a lost socket is dialled again with jittered exponential
   backoff (first retry well under a second, capped at 30 s, reset once a socket has stayed up a
@@ -42,7 +44,7 @@ from server.dojo import contract
 from server.dojo.connection import LinkState
 from server.dojo.link import RENEW, Link
 from server.dojo.operations import BY_METHOD, Call, Operation
-from server.errors import InvalidRequest, NotFound, OrderpassError
+from server.errors import InvalidRequest, NotFound, OrderpassError, PayloadTooLarge
 from server.logs import trace_id
 from server.metrics import Metrics
 from server.text import shown
@@ -97,7 +99,7 @@ class DojoSocket(Worker):
         metrics: Metrics,
         concurrency: int,
         ping_seconds: float,
-        max_frame_bytes: int,
+        max_body_bytes: int,
     ) -> None:
         self.url = url
         self.headers = dict(headers)
@@ -106,7 +108,7 @@ class DojoSocket(Worker):
         self.metrics = metrics
         self.limit = asyncio.Semaphore(concurrency)
         self.ping_seconds = ping_seconds
-        self.max_frame_bytes = max_frame_bytes
+        self.max_body_bytes = max_body_bytes
         self.counters = Counters()
 
     async def run(self, ready: asyncio.Event) -> None:
@@ -142,7 +144,7 @@ class DojoSocket(Worker):
                 additional_headers=self.headers,
                 ping_interval=self.ping_seconds,
                 ping_timeout=self.ping_seconds,
-                max_size=self.max_frame_bytes,
+                max_size=2 * self.max_body_bytes,  # room for the envelope around a body over the limit
                 open_timeout=10,
                 logger=_QUIET,
             ) as ws:
@@ -224,7 +226,7 @@ class DojoSocket(Worker):
         request = _parsed(frame)
         try:
             op = _operation(frame, request)
-            result = await op.handler(_call(self.services, op, request))
+            result = await op.handler(_call(self.services, op, request, limit=self.max_body_bytes))
             self.metrics.socket_calls.labels(op.method, "ok").inc()
             return _answer(request, result=result)
         except OrderpassError as exc:
@@ -281,11 +283,16 @@ def _operation(frame: str | bytes, request: Mapping[str, Any]) -> Operation:
     return op
 
 
-def _call(services: Services, op: Operation, request: Mapping[str, Any]) -> Call:
+def _call(services: Services, op: Operation, request: Mapping[str, Any], *, limit: int) -> Call:
+    """The call as REST would make it: the path values apart, the body (only where the operation
+    takes one) held to REST's limit."""
     params = dict(request.get("params") or {})
     headers = params.pop("headers", None)
     path = {name: params.pop(name) for name in op.path_names if name in params}
-    return Call(services, _actor(headers), path, to_json(params))
+    body = b"{}" if op.body is None else to_json(params)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body of {len(body)} bytes is over the {limit}-byte limit")
+    return Call(services, _actor(headers), path, body)
 
 
 def _actor(headers: Any) -> Actor:
