@@ -20,6 +20,7 @@ from server.dojo.link import Link
 from server.settings import Settings
 from server.staff.roles import Role
 from server.store import create_store
+from server.text import NUL_REFUSED
 from tests.conftest import LiveServer, lay, mint
 from tests.factories import make_order, money
 from tests.fake_dojo import FakeDojo
@@ -153,6 +154,13 @@ async def test_a_call_over_the_body_limit_is_answered_by_its_id_and_the_socket_s
     assert "over the 4096-byte limit" in too_big["error"]["debugMessage"]
     assert (await fake_dojo_ws.call("CreateOrderV1", make_order()))["result"]["status"] == "New"
     assert fake_dojo_ws.connections == 1
+
+
+async def test_a_nul_in_a_requestor_header_is_refused_on_either_store(dialled, fake_dojo_ws: FakeDojoWs):
+    params = {**make_order(), "headers": {"waiterId": "becky\x00"}}
+    answer = await fake_dojo_ws.call("CreateOrderV1", params)
+    assert answer["error"]["debugMessage"] == NUL_REFUSED
+    assert (await fake_dojo_ws.call("SearchOrdersV1", {}))["result"]["data"] == []
 
 
 async def test_a_dropped_socket_is_back_within_a_second_and_serves_again(dialled, fake_dojo_ws: FakeDojoWs):

@@ -47,7 +47,7 @@ from server.dojo.operations import BY_METHOD, Call, Operation
 from server.errors import InvalidRequest, NotFound, OrderpassError, PayloadTooLarge
 from server.logs import trace_id
 from server.metrics import Metrics
-from server.text import shown
+from server.text import NUL_REFUSED, has_nul, shown
 
 if TYPE_CHECKING:  # the services are built before the door, and know nothing of it
     from server.services import Services
@@ -296,9 +296,15 @@ def _call(services: Services, op: Operation, request: Mapping[str, Any], *, limi
 
 
 def _actor(headers: Any) -> Actor:
-    """Dojo, with the requestor headers Dojo sends in `params.headers` (camelCase over the socket)."""
+    """Dojo, with the requestor headers Dojo sends in `params.headers` (camelCase over the socket).
+    HTTP cannot carry a NUL in a header, so REST never sees one; here it is refused as in a body,
+    or SQLite would keep it in the history where PostgreSQL refuses it."""
     given = headers if isinstance(headers, dict) else {}
-    return Actor.dojo({header: str(given[key]) for key, header in REQUESTOR.items() if given.get(key)})
+    sent = {header: str(given[key]) for key, header in REQUESTOR.items() if given.get(key)}
+    for key, header in REQUESTOR.items():
+        if has_nul(sent.get(header)):
+            raise InvalidRequest(NUL_REFUSED, field=f"headers.{key}")
+    return Actor.dojo(sent)
 
 
 def _answer(request: Mapping[str, Any], **outcome: Any) -> dict[str, Any]:
