@@ -76,7 +76,10 @@ def process(
 
 def orderpass_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    # This checkout first on the path: the `orderpass` script imports the package its virtualenv
+    # was installed from (editable), which in a git worktree is another checkout's code.
     env |= {
+        "PYTHONPATH": ":".join(filter(None, (str(ROOT), env.get("PYTHONPATH")))),
         "ORDERPASS_DATABASE_URL": database_url,
         "ORDERPASS_DOJO_USERNAME": AUTH[0],
         "ORDERPASS_DOJO_PASSWORD": AUTH[1],

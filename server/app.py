@@ -109,7 +109,7 @@ def _dojo_socket(services: Services) -> DojoSocket | None:
         metrics=services.metrics,
         concurrency=settings.dojo_ws_concurrency,
         ping_seconds=settings.dojo_ws_ping_seconds,
-        max_frame_bytes=settings.max_body_bytes,
+        max_body_bytes=settings.max_body_bytes,
     )
 
 

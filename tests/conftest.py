@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,18 +67,26 @@ def postgres_template() -> Iterator[str]:
     postgres.drop(postgres.admin_url(), name)
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path) -> Iterator[str]:
-    """A fresh, migrated database per test: a SQLite file, and PostgreSQL where it is configured."""
-    if request.param == "sqlite":
-        shutil.copy(migrated_template, tmp_path / "orderpass.db")
-        yield f"sqlite:///{tmp_path}/orderpass.db"
+@contextmanager
+def fresh_database(request: pytest.FixtureRequest, backend: str, folder: Path) -> Iterator[str]:
+    """A migrated database copied from the session's template: a SQLite file in `folder`, or a
+    PostgreSQL database, dropped afterwards."""
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("migrated_template"), folder / "orderpass.db")
+        yield f"sqlite:///{folder}/orderpass.db"
         return
     template = request.getfixturevalue("postgres_template")
     name = f"orderpass_test_{uuid.uuid4().hex[:12]}"
     postgres.recreate(postgres.admin_url(), name, template=template)
     yield postgres.url_of(name)
     postgres.drop(postgres.admin_url(), name)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database per test: a SQLite file, and PostgreSQL where it is configured."""
+    with fresh_database(request, request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import json
 import logging
 import threading
 import time
@@ -227,7 +228,7 @@ class FakeDojoWs:
         try:
             async with asyncio.timeout_at(deadline):
                 for request in requests:
-                    await socket.send(orjson.dumps(request).decode())
+                    await socket.send(_frame(request))
                 return [_checked(await answer) for answer in asyncio.as_completed(answers)]
         except TimeoutError:
             missing = [key for key in ids if key in self._pending]
@@ -427,6 +428,14 @@ def _checked(answer: tuple[Exchange, list[str]]) -> Exchange:
             + f"\n{orjson.dumps(exchange.response).decode()}"
         )
     return exchange
+
+
+def _frame(request: dict[str, Any]) -> str:
+    """A request as text; Dojo's own JSON may hold what orjson will not write (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(request).decode()
+    except TypeError:
+        return json.dumps(request, ensure_ascii=False)
 
 
 def _parse(text: str) -> Any:

@@ -16,6 +16,14 @@ from pathlib import Path
 import httpx
 
 COMMAND = Path(sys.executable).with_name("orderpass")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def this_checkout(env: dict[str, str]) -> dict[str, str]:
+    """The environment with this checkout first on the path: the `orderpass` script imports the
+    package its virtualenv was installed from (editable), which in a git worktree is another
+    checkout's code."""
+    return env | {"PYTHONPATH": ":".join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))}
 
 
 def free_port() -> int:
@@ -25,7 +33,9 @@ def free_port() -> int:
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(COMMAND), *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(COMMAND), *args], env=this_checkout(env), capture_output=True, text=True, timeout=60
+    )
 
 
 @dataclass
@@ -53,7 +63,9 @@ class ServerProcess:
 
     def start(self) -> None:
         command = [str(COMMAND), "serve", *self.args, "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=self.env, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command, env=this_checkout(self.env), stderr=subprocess.PIPE, text=True
+        )
         # Drained as it is written: a full pipe would block the server's logging, and the server.
         self._reader = threading.Thread(target=self._drain, args=(self.process,), daemon=True)
         self._reader.start()

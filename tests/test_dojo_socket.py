@@ -20,8 +20,9 @@ from server.dojo.link import Link
 from server.settings import Settings
 from server.staff.roles import Role
 from server.store import create_store
+from server.text import NUL_REFUSED
 from tests.conftest import LiveServer, lay, mint
-from tests.factories import make_order
+from tests.factories import make_order, money
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
 from tests.processes import ServerProcess, run
@@ -133,6 +134,33 @@ async def test_a_bad_frame_gets_an_error_answer_and_the_socket_stays_up(
     still = await fake_dojo_ws.call("CreateOrderV1", make_order())
     assert still["result"]["status"] == "New"
     assert fake_dojo_ws.connections == 1
+
+
+async def test_an_integer_past_64_bits_is_refused_as_rest_refuses_it(dialled, fake_dojo_ws: FakeDojoWs):
+    # Read as a float, it would be refused as "not an integer": REST's parser keeps it exact.
+    answer = await fake_dojo_ws.call("CreateOrderV1", make_order(totalAmount=money(2**70)))
+    assert answer["error"]["debugMessage"] == (
+        "totalAmount.value: Input should be less than or equal to 10000000000000"
+    )
+
+
+async def test_a_call_over_the_body_limit_is_answered_by_its_id_and_the_socket_stays_up(
+    fake_dojo_ws: FakeDojoWs, fake_dojo, serve
+):
+    serve(**socket_settings(fake_dojo_ws, fake_dojo, max_body_bytes=4096))
+    too_big = await fake_dojo_ws.call("CreateOrderV1", make_order(note="x" * 4096), id="big-1")
+    assert too_big["id"] == "big-1"
+    assert too_big["error"]["errorType"] == "InvalidRequest"
+    assert "over the 4096-byte limit" in too_big["error"]["debugMessage"]
+    assert (await fake_dojo_ws.call("CreateOrderV1", make_order()))["result"]["status"] == "New"
+    assert fake_dojo_ws.connections == 1
+
+
+async def test_a_nul_in_a_requestor_header_is_refused_on_either_store(dialled, fake_dojo_ws: FakeDojoWs):
+    params = {**make_order(), "headers": {"waiterId": "becky\x00"}}
+    answer = await fake_dojo_ws.call("CreateOrderV1", params)
+    assert answer["error"]["debugMessage"] == NUL_REFUSED
+    assert (await fake_dojo_ws.call("SearchOrdersV1", {}))["result"]["data"] == []
 
 
 async def test_a_dropped_socket_is_back_within_a_second_and_serves_again(dialled, fake_dojo_ws: FakeDojoWs):

@@ -10,7 +10,9 @@ URL and no certificate, is reachable by Dojo this way.
   `headers` (Dojo's requestor headers, camelCase). An answer carries `jsonrpc`, the `id`, the
   `method`, and `result` or `error` (an EPOSError). A frame that is not JSON, names no method we
   serve, or fails validation gets an error answer (with its id where one can be read); the
-  socket stays up.
+  socket stays up. So does a call whose body is over REST's limit (`max_body_bytes`): it is
+  answered as REST answers it. Only a frame over twice that limit (the hard bound on what one
+  frame may hold in memory) ends the socket, closed by the websockets library (1009).
 - **Staying connected.** The websockets library pings every `ping_seconds` and drops a socket
   whose pong does not come in time; a lost socket is dialled again with jittered exponential
   backoff (first retry well under a second, capped at 30 s, reset once a socket has stayed up a
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
+from pydantic_core import from_json, to_json
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -41,10 +44,10 @@ from server.dojo import contract
 from server.dojo.connection import LinkState
 from server.dojo.link import RENEW, Link
 from server.dojo.operations import BY_METHOD, Call, Operation
-from server.errors import InvalidRequest, NotFound, OrderpassError
+from server.errors import InvalidRequest, NotFound, OrderpassError, PayloadTooLarge
 from server.logs import trace_id
 from server.metrics import Metrics
-from server.text import shown
+from server.text import NUL_REFUSED, has_nul, shown
 
 if TYPE_CHECKING:  # the services are built before the door, and know nothing of it
     from server.services import Services
@@ -96,7 +99,7 @@ class DojoSocket(Worker):
         metrics: Metrics,
         concurrency: int,
         ping_seconds: float,
-        max_frame_bytes: int,
+        max_body_bytes: int,
     ) -> None:
         self.url = url
         self.headers = dict(headers)
@@ -105,7 +108,7 @@ class DojoSocket(Worker):
         self.metrics = metrics
         self.limit = asyncio.Semaphore(concurrency)
         self.ping_seconds = ping_seconds
-        self.max_frame_bytes = max_frame_bytes
+        self.max_body_bytes = max_body_bytes
         self.counters = Counters()
 
     async def run(self, ready: asyncio.Event) -> None:
@@ -141,7 +144,10 @@ class DojoSocket(Worker):
                 additional_headers=self.headers,
                 ping_interval=self.ping_seconds,
                 ping_timeout=self.ping_seconds,
-                max_size=self.max_frame_bytes,
+                max_size=2 * self.max_body_bytes,  # room for the envelope around a body over the limit
+                # No permessage-deflate: an order's frame is a few KB on a link that carries a few
+                # calls a second, and deflating each frame both ways cost CPU on every call.
+                compression=None,
                 open_timeout=10,
                 logger=_QUIET,
             ) as ws:
@@ -213,7 +219,7 @@ class DojoSocket(Worker):
         async with self.limit:  # past the bound, calls wait their turn here
             answer = await self.answer(frame)
         with contextlib.suppress(ConnectionClosed):
-            await ws.send(orjson.dumps(answer).decode())
+            await ws.send(orjson.dumps(answer), text=True)  # Dojo's frames are text; no decode to str first
         self.counters.calls += 1
 
     async def answer(self, frame: str | bytes) -> dict[str, Any]:
@@ -223,7 +229,7 @@ class DojoSocket(Worker):
         request = _parsed(frame)
         try:
             op = _operation(frame, request)
-            result = await op.handler(_call(self.services, op, request))
+            result = await op.handler(_call(self.services, op, request, limit=self.max_body_bytes))
             self.metrics.socket_calls.labels(op.method, "ok").inc()
             return _answer(request, result=result)
         except OrderpassError as exc:
@@ -252,10 +258,15 @@ class DojoSocket(Worker):
 
 
 def _parsed(frame: str | bytes) -> dict[str, Any]:
-    """The frame as a JSON object, or {} (what can be read of it goes into the answer)."""
+    """The frame as a JSON object, or {} (what can be read of it goes into the answer).
+
+    Read by pydantic-core's parser, the one Dojo's models read a REST body with, and written back
+    for the handler by its writer, so `params` reach the models as REST's body does: orjson would
+    turn an integer past 64 bits into a float (a different refusal than REST's) and refuse a NaN
+    the models read."""
     try:
-        request = orjson.loads(frame)
-    except orjson.JSONDecodeError:
+        request = from_json(frame)
+    except ValueError:
         return {}
     return request if isinstance(request, dict) else {}
 
@@ -275,17 +286,28 @@ def _operation(frame: str | bytes, request: Mapping[str, Any]) -> Operation:
     return op
 
 
-def _call(services: Services, op: Operation, request: Mapping[str, Any]) -> Call:
+def _call(services: Services, op: Operation, request: Mapping[str, Any], *, limit: int) -> Call:
+    """The call as REST would make it: the path values apart, the body (only where the operation
+    takes one) held to REST's limit."""
     params = dict(request.get("params") or {})
     headers = params.pop("headers", None)
     path = {name: params.pop(name) for name in op.path_names if name in params}
-    return Call(services, _actor(headers), path, orjson.dumps(params))
+    body = b"{}" if op.body is None else to_json(params)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body of {len(body)} bytes is over the {limit}-byte limit")
+    return Call(services, _actor(headers), path, body)
 
 
 def _actor(headers: Any) -> Actor:
-    """Dojo, with the requestor headers Dojo sends in `params.headers` (camelCase over the socket)."""
+    """Dojo, with the requestor headers Dojo sends in `params.headers` (camelCase over the socket).
+    HTTP cannot carry a NUL in a header, so REST never sees one; here it is refused as in a body,
+    or SQLite would keep it in the history where PostgreSQL refuses it."""
     given = headers if isinstance(headers, dict) else {}
-    return Actor.dojo({header: str(given[key]) for key, header in REQUESTOR.items() if given.get(key)})
+    sent = {header: str(given[key]) for key, header in REQUESTOR.items() if given.get(key)}
+    for key, header in REQUESTOR.items():
+        if has_nul(sent.get(header)):
+            raise InvalidRequest(NUL_REFUSED, field=f"headers.{key}")
+    return Actor.dojo(sent)
 
 
 def _answer(request: Mapping[str, Any], **outcome: Any) -> dict[str, Any]:
