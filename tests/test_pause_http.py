@@ -27,6 +27,7 @@ from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
 from tests.test_dojo_socket import socket_settings, until
+from tests.test_graphql_limits import filled
 
 ROOT = Path(__file__).resolve().parents[1]
 PAUSE = """mutation($products: [DojoProduct!]!, $minutes: Int) {
@@ -221,12 +222,7 @@ async def test_every_screen_shows_what_is_paused_and_only_a_kitchen_screen_may_c
 
 
 def test_what_the_pause_control_sends_is_valid_against_the_schema():
-    script = (ROOT / "static/kds-pause.js").read_text()
-    constants = dict(re.findall(r'^const (\w+) = "(.*?)";$', script, re.M))
-    documents = [
-        re.sub(r"\$\{(\w+)\}", lambda name: constants[name[1]], found)
-        for found in re.findall(r"`((?:query|mutation|subscription)\b.*?)`", script, re.S)
-    ]
+    documents = filled((ROOT / "static/kds-pause.js").read_text())
     assert len(documents) == 3
     schema = build_schema()._schema
     assert [validate(schema, parse(document)) for document in documents] == [[], [], []]
