@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -16,6 +17,15 @@ from pathlib import Path
 import httpx
 
 COMMAND = Path(sys.executable).with_name("orderpass")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def this_checkout(env: dict[str, str]) -> dict[str, str]:
+    """`env`, with this checkout first on the child's import path: the command was installed
+    (editable) from one checkout, and a second worktree sharing its virtualenv would otherwise
+    serve the first one's code against its own database."""
+    path = [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def free_port() -> int:
@@ -25,7 +35,9 @@ def free_port() -> int:
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(COMMAND), *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(COMMAND), *args], env=this_checkout(env), capture_output=True, text=True, timeout=60
+    )
 
 
 @dataclass
@@ -53,7 +65,9 @@ class ServerProcess:
 
     def start(self) -> None:
         command = [str(COMMAND), "serve", *self.args, "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=self.env, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command, env=this_checkout(self.env), stderr=subprocess.PIPE, text=True
+        )
         # Drained as it is written: a full pipe would block the server's logging, and the server.
         self._reader = threading.Thread(target=self._drain, args=(self.process,), daemon=True)
         self._reader.start()

@@ -30,7 +30,6 @@ from tests.factories import make_order
 from tests.processes import ServerProcess
 from tests.test_pause import LEAD
 
-ROOT = Path(__file__).resolve().parents[1]
 LIVE = '[data-connection="live"]'
 BANNER = "[data-pause-banner] [data-paused]"
 expect.set_options(timeout=10_000)  # generous: CI machines are shared and noisy
@@ -127,7 +126,6 @@ async def test_a_screen_that_was_away_when_ordering_was_paused_shows_it_once_it_
     token = await mint(settings, Role.KITCHEN, "wall")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
     env |= {
-        "PYTHONPATH": str(ROOT),  # this checkout's code, whichever one the command was installed from
         "ORDERPASS_DATABASE_URL": database,
         "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
         "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],
