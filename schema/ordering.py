@@ -104,7 +104,7 @@ class OrderingQuery:
     )
     async def ordering(self, info: Info) -> Ordering:
         services = info.context.services
-        return ordering(services, await services.ordering.current())
+        return ordering_node(services, await services.ordering.current())
 
     @strawberry.field(
         description=f"Every pause, resume and automatic resume, newest first; `first` at most {MAX_HISTORY}."
@@ -154,10 +154,10 @@ class OrderingSubscription:
         services = info.context.services
         async with services.ordering.watching() as changes:
             async for pauses in changes:
-                yield ordering(services, pauses)
+                yield ordering_node(services, pauses)
 
 
-def ordering(services: Services, pauses: Pauses) -> Ordering:
+def ordering_node(services: Services, pauses: Pauses) -> Ordering:
     now = services.clock.now()
     return Ordering(
         pauses=[pause_node(pause, now) for pause in pauses.in_force(now)],
@@ -191,4 +191,4 @@ def change_node(change: OrderingChange) -> OrderingChangeNode:
 async def _rendered(services: Services, call: Awaitable[Pauses]) -> OrderingResult:
     result = await outcome(call)
     assert not isinstance(result, NotFound | Conflict | InvalidMove), "pausing finds and moves no order"
-    return ordering(services, result) if isinstance(result, Pauses) else result
+    return ordering_node(services, result) if isinstance(result, Pauses) else result

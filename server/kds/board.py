@@ -93,7 +93,7 @@ class Board:
         self.orders = orders
         self.prep = prep
         self.floor = floor
-        self.pauses = ordering
+        self.pausing = ordering
         self.settings = settings
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
@@ -108,11 +108,11 @@ class Board:
         """What is paused now (read from the store: a screen that reconnects is right at once),
         and whether this screen may pause and resume (a kitchen token or better)."""
         now = self.clock.now()
-        paused = (await self.pauses.current()).in_force(now)
+        paused = (await self.pausing.current()).in_force(now)
         return OrderingView(
             paused=tuple(self._line(pause) for pause in paused),
             products=tuple((product, LABELS[product]) for product in PAUSABLE),
-            minutes=self.pauses.minutes,
+            minutes=self.pausing.minutes,
             can_pause=screen.may(Permission.PAUSE),
         )
 
