@@ -17,6 +17,7 @@ from schema.execution import SharedEventExecutor
 from schema.floor import FloorMutation, FloorQuery
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
+from schema.ordering import OrderingMutation, OrderingQuery, OrderingSubscription
 from schema.queries import Query
 from schema.scalars import SCALARS
 from schema.stations import StationMutation, StationQuery
@@ -31,20 +32,25 @@ MAX_TOKENS = 2000
 def build_schema() -> strawberry.Schema:
     query = merged(
         "Query",
-        (Query, StationQuery, FloorQuery),
-        "What staff read: orders, stations, the floor, and what an operator watches.",
+        (Query, StationQuery, FloorQuery, OrderingQuery),
+        "What staff read: orders, stations, the floor, what is paused, and what an operator watches.",
     )
     mutation = merged(
         "Mutation",
-        (Mutation, StationMutation, FloorMutation),
-        "What staff change: orders, and the venue's stations and floor. Each answers with the result, "
-        "or an expected failure (a Problem) as a member of its result union.",
+        (Mutation, StationMutation, FloorMutation, OrderingMutation),
+        "What staff change: orders, the venue's stations and floor, and pauses of Dojo's ordering. Each "
+        "answers with the result, or an expected failure (a Problem) as a member of its result union.",
     )
-    guard(query, mutation, Subscription)
+    subscription = merged(
+        "Subscription",
+        (Subscription, OrderingSubscription),
+        "Live feeds, for screens that must miss nothing: changes to orders, and what is paused.",
+    )
+    guard(query, mutation, subscription)
     return Schema(
         query=query,
         mutation=mutation,
-        subscription=Subscription,
+        subscription=subscription,
         execution_context_class=SharedEventExecutor,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[  # factories: each operation gets fresh extension state

@@ -42,6 +42,8 @@ from strawberry.extensions import SchemaExtension
 
 from server.floor.model import MAX_AREAS, MAX_TABLES
 from server.lifecycle import OrderStatus
+from server.ordering.model import DojoProduct
+from server.ordering.service import MAX_HISTORY
 from server.orders.service import MAX_ACTIVE
 from server.paging import MAX_LIMIT
 
@@ -66,6 +68,11 @@ SIZES: Final[Mapping[str, int]] = {
     "discounts": 3,
     "taxLines": 3,
     "payments": 3,
+    "orderingHistory": MAX_HISTORY,
+    "pauses": len(DojoProduct),
+    "pausable": len(DojoProduct),
+    "products": len(DojoProduct),
+    "durations": 10,  # ORDERPASS_PAUSE_MINUTES: a handful (10, 20, 30)
     "allowedMoves": len(OrderStatus),
     "allowed": len(OrderStatus),
     "ordersByStatus": len(OrderStatus),

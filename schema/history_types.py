@@ -13,7 +13,7 @@ from server.changes.model import ChangeKind, HistoryEntry
 from server.lifecycle import OrderStatus
 
 
-@strawberry.type(description="Who made a change to an order.")
+@strawberry.type(description="Who made a change: to an order, or to what is paused.")
 class Actor:
     kind: ActorKind = strawberry.field(description="Dojo, a member of staff, or the POS itself.")
     name: str | None = strawberry.field(description="A member of staff's name (their token's); else null.")

@@ -7,7 +7,8 @@
     ├── Unauthorized               UNAUTHORIZED    401 InvalidRequest
     ├── Forbidden                  FORBIDDEN       403 InvalidRequest
     ├── Conflict                   CONFLICT        409 Conflict
-    │   └── InvalidMove            INVALID_MOVE    409 Conflict
+    │   ├── InvalidMove            INVALID_MOVE    409 Conflict
+    │   └── OrderingPaused         ORDERING_PAUSED 409 Conflict (the kitchen paused new orders)
     ├── Unavailable                UNAVAILABLE     503 UnexpectedError (+ Retry-After)
     │   └── DojoUnavailable        UNAVAILABLE     (calls to Dojo: server/dojo/client.py)
     └── DojoRefused                DOJO_REFUSED    (Dojo answered a 4xx retrying will not change)
@@ -18,6 +19,7 @@ Anything else is a bug: 500 UnexpectedError, logged with its traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import ValidationError
@@ -71,6 +73,16 @@ class InvalidMove(Conflict):
         self.allowed = tuple(allowed)
         names = ", ".join(status.value for status in self.allowed) or "nothing (terminal)"
         super().__init__(f"cannot move an order from {current.value} to {target.value}; allowed: {names}")
+
+
+class OrderingPaused(Conflict):
+    """A Dojo product's new orders are paused (server/ordering/): said in words a customer reads."""
+
+    code = "ORDERING_PAUSED"
+
+    def __init__(self, message: str, *, until: datetime | None) -> None:
+        super().__init__(message)
+        self.until = until  # None: until someone resumes ordering
 
 
 class Unavailable(OrderpassError):

@@ -1,6 +1,7 @@
 """What operators watch, in Prometheus's text format at /metrics (prometheus_client does the
 format and the histograms): requests and latency per Dojo capability and GraphQL operation,
-orders by status, live subscribers, the Dojo outbox and unmatched payments.
+orders by status, live subscribers, the Dojo outbox, unmatched payments, and which Dojo products'
+new orders are paused.
 
 Each process keeps its own counters (scrape every worker); the gauges read the shared store.
 """
@@ -71,6 +72,7 @@ class _Snapshot(Collector):
         "orderpass_dojo_outbox_failing": ("POS events owed to Dojo that failed at least once", None),
         "orderpass_dojo_outbox_oldest_seconds": ("Age of the oldest undelivered POS event", None),
         "orderpass_unmatched_payments": ("Payment intents no order holds", None),
+        "orderpass_ordering_paused": ("Dojo products whose new orders are paused (1) or not (0)", "product"),
     }
 
     def __init__(self, snapshot: Mapping[str, Any]) -> None:

@@ -381,6 +381,29 @@ class FireRow(SQLModel, table=True):
     fired_at: datetime = _time()
 
 
+class OrderingPauseRow(SQLModel, table=True):
+    """A Dojo product whose new orders are paused (server/ordering/): one row per product at
+    most, gone when it is resumed. CreateOrder refuses its orders while `now < until`."""
+
+    __tablename__ = "ordering_pauses"
+    product: str = Field(primary_key=True)  # DojoProduct's value: "Order&Pay", "QR"
+    until: datetime | None = _time(default=None)  # None: until someone resumes it
+    paused_at: datetime = _time()
+    actor: str  # who paused it, as history names actors: "staff:lead"
+
+
+class OrderingChangeRow(SQLModel, table=True):
+    """Append-only: every pause, resume and automatic resume of Dojo's ordering, and who did it."""
+
+    __tablename__ = "ordering_changes"
+    id: int | None = Field(default=None, primary_key=True, sa_type=_Serial)
+    at: datetime = _time()
+    kind: str  # PAUSED, RESUMED, AUTO_RESUMED
+    actor: str
+    products: str  # JSON: the products' values, ["Order&Pay", "QR"]
+    until: datetime | None = _time(default=None)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -408,3 +431,5 @@ AREA_WAITERS = _table(AreaWaiterRow)
 TABLE_WAITERS = _table(TableWaiterRow)
 TAPS = _table(TapRow)
 FIRES = _table(FireRow)
+ORDERING_PAUSES = _table(OrderingPauseRow)
+ORDERING_CHANGES = _table(OrderingChangeRow)

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from server.dojo import openapi
 from server.errors import OrderpassError, Unavailable
+from server.ordering.model import PAUSABLE
 from server.services import Services
 from server.staff.tokens import bearer
 
@@ -47,7 +48,9 @@ async def metrics_page(request: Request) -> Response:
         return Response(body, 401, {"WWW-Authenticate": "Bearer"}, "text/plain")
     orders = services.orders
     owed = await orders.owed_to_dojo()
-    oldest = (services.clock.now() - owed.oldest).total_seconds() if owed.oldest else 0
+    now = services.clock.now()
+    oldest = (now - owed.oldest).total_seconds() if owed.oldest else 0
+    paused = {pause.product for pause in (await services.ordering.current()).in_force(now)}
     snapshot = {
         "orderpass_orders": {status.value: n for status, n in (await orders.status_counts()).items()},
         "orderpass_subscribers": services.feed.subscriber_count,
@@ -55,6 +58,7 @@ async def metrics_page(request: Request) -> Response:
         "orderpass_dojo_outbox_failing": owed.failing,
         "orderpass_dojo_outbox_oldest_seconds": oldest,
         "orderpass_unmatched_payments": await services.cashier.unmatched_count(),
+        "orderpass_ordering_paused": {product.name: int(product in paused) for product in PAUSABLE},
     }
     return Response(services.metrics.render(snapshot), media_type=CONTENT_TYPE_LATEST)
 

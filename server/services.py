@@ -1,7 +1,7 @@
 """Every service the doors call, built once, typed, and handed to each door, the GraphQL
 context and the tests' one fixture. `running` also starts what runs beside them (the live
-feed, the sweep of open sockets, the firing of timed orders, the Dojo outbox and resolver) and
-stops it all in reverse."""
+feed, the sweep of open sockets, the firing of timed orders, the end of ordering's pauses, the
+Dojo outbox and resolver) and stops it all in reverse."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from server.dojo.resolver import Resolver
 from server.floor.service import Floor
 from server.kds.board import Board
 from server.metrics import Metrics
+from server.ordering.service import Ordering
 from server.orders.amendments import Amendments
 from server.orders.firing import Firing
 from server.orders.service import Orders
@@ -51,6 +52,7 @@ class Services:
     feed: Feed
     firing: Firing
     board: Board
+    ordering: Ordering  # which Dojo products' new orders are paused
     link: Link  # the one WebSocket to Dojo, as the store knows it
     metrics: Metrics
 
@@ -60,8 +62,20 @@ class Services:
     ) -> Services:
         """The services on this store and broker, none of their workers started."""
         events = timedelta(milliseconds=settings.dojo_event_delay_ms) if settings.talks_to_dojo else None
+        ordering = Ordering(
+            store=store,
+            broker=broker,
+            clock=clock,
+            timezone=settings.timezone,
+            minutes=settings.pause_minutes,
+        )
         orders = Orders(
-            store=store, broker=broker, clock=clock, dojo_events=events, auto_confirm=settings.auto_confirm
+            store=store,
+            broker=broker,
+            clock=clock,
+            dojo_events=events,
+            auto_confirm=settings.auto_confirm,
+            ordering=ordering,
         )
         prep = Prep(store=store, broker=broker, clock=clock, dojo_events=events)
         floor = Floor(store=store, clock=clock)
@@ -83,7 +97,10 @@ class Services:
             sessions=Sessions(tokens=tokens, broker=broker, every=settings.token_recheck_seconds),
             feed=Feed(orders=orders, broker=broker, max_replays=settings.max_replays),
             firing=Firing(store=store, broker=broker, clock=clock, minutes=settings.prep_minutes),
-            board=Board(orders=orders, prep=prep, floor=floor, settings=settings, clock=clock),
+            board=Board(
+                orders=orders, prep=prep, floor=floor, ordering=ordering, settings=settings, clock=clock
+            ),
+            ordering=ordering,
             link=Link(store=store, clock=clock),
             metrics=metrics,
         )
@@ -107,7 +124,13 @@ class Services:
                 clock=clock or SystemClock(),
                 metrics=metrics or Metrics(),
             )
-            workers = (services.feed, services.sessions, services.firing, *services._dojo_workers(stack))
+            workers = (
+                services.feed,
+                services.sessions,
+                services.firing,
+                services.ordering,
+                *services._dojo_workers(stack),
+            )
             for worker in workers:
                 await worker.start()
                 stack.push_async_callback(worker.stop)

@@ -59,6 +59,9 @@ class Settings:
     # unless the venue file gives a station its own (server/schedule.py).
     prep_minutes: int = setting(15, "integer", at_most=24 * 60)
     timezone: str = setting("Europe/London", "timezone")
+    # How long a kitchen lead may pause new orders from Order & Pay or QR (server/ordering/), in
+    # minutes: the board's header offers these, and "until resumed".
+    pause_minutes: tuple[int, ...] = setting((10, 20, 30), "whole_numbers", at_most=24 * 60)
     dojo_api_url: str = setting(DOJO_API_URL)
     dojo_api_key: str | None = setting(None, "optional")
     dojo_software_house_id: str | None = setting(None, "optional")
@@ -170,6 +173,20 @@ class _Reader:
         """Comma-separated words or phrases, each trimmed."""
         raw = self.optional(name)
         return tuple(part.strip() for part in raw.split(",") if part.strip()) if raw else default
+
+    def whole_numbers(self, name: str, default: tuple[int, ...], *, at_most: int) -> tuple[int, ...]:
+        """Comma-separated positive whole numbers, each at most `at_most`: kept in rising order, once each."""
+        raw = self.listed(name, ())
+        if not raw:
+            return default
+        found: set[int] = set()
+        for part in raw:
+            if not (part.isascii() and part.isdigit()) or not 0 < int(part) <= at_most:
+                raise SettingsError(
+                    f"ORDERPASS_{name} must be whole numbers from 1 to {at_most}, like 10,20,30; got {part!r}"
+                )
+            found.add(int(part))
+        return tuple(sorted(found))
 
     def networks(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         """Comma-separated IP addresses or CIDR networks (uvicorn would quietly take a typo as a

@@ -12,8 +12,10 @@
 // A station's screen (`?station=grill`) is the same board: it passes its station with every
 // fetch, and bumps through bumpStation (a tapped item, or the station's whole part of a ticket)
 // and bringBackStation, where the other screens move the order with moveOrder. The ready board
-// (`/kds/ready`) hands an order over with a tap and a second tap to confirm.
+// (`/kds/ready`) hands an order over with a tap and a second tap to confirm. Every screen also
+// subscribes to orderingChanges, for the banner of what the kitchen paused (kds-pause.js).
 import { createLayout, createTextSize } from "./kds-layout.js";
+import { ORDERING, createPause } from "./kds-pause.js";
 import { play, unlock } from "./kds-sound.js";
 import { createTaps } from "./kds-taps.js";
 
@@ -66,6 +68,13 @@ const taps = createTaps({
   settled: (tap) => refresh(tap.orderId, "STATUS_CHANGED"), // show it now; the subscription confirms it
   refused: (tap, message) => notice(`Not done: ${tap.label}`, message),
 });
+const pauses = createPause({
+  screen: SCREEN,
+  now: () => Date.now() + state.offsetMs, // the server's clock, not the tablet's
+  heard: clock,
+  format: duration,
+  notice,
+});
 
 // -- the connection ---------------------------------------------------------------------------
 
@@ -89,11 +98,14 @@ function receive(socket, message) {
     const statuses = config.statuses.length ? config.statuses : null;
     const variables = { since: state.sequence, statuses };
     send(socket, { id: "changes", type: "subscribe", payload: { query: SUBSCRIPTION, variables } });
+    send(socket, { id: "ordering", type: "subscribe", payload: { query: ORDERING } }); // says what is paused first
     taps.flush(); // what was tapped while the server was away
     panels(); // the scheduled strip and the counts may have moved on meanwhile
   } else if (message.type === "ping") {
     send(socket, { type: "pong" });
     live(true);
+  } else if (message.type === "next" && message.id === "ordering") {
+    pauses.refresh();
   } else if (message.type === "next" && message.payload.data) {
     apply(message.payload.data.orderChanges);
   } else if (message.type === "error" || message.type === "complete") {
@@ -354,6 +366,8 @@ function act(action, ticket) {
     if (layout) layout.turn(name === "page-on" ? 1 : -1);
   } else if (name === "text-smaller" || name === "text-larger") {
     if (textSize) textSize.step(name === "text-larger" ? 1 : -1);
+  } else if (name.startsWith("pause") || name === "resume") {
+    pauses.act(action);
   } else if (name === "test-sound" || name === "unlock") {
     const overlay = document.querySelector("[data-unlock]");
     if (overlay) overlay.hidden = true;
@@ -455,6 +469,7 @@ function clock(response) {
 // A ticket's timer counts up from when it was placed; a timed order's counts down to when it is
 // due (amber in its last minutes, red once late).
 function tick() {
+  pauses.tick();
   const now = Date.now() + state.offsetMs; // the server's clock, not the tablet's
   for (const ticket of tickets()) {
     const timer = ticket.querySelector("[data-timer]");

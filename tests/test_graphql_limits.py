@@ -110,12 +110,10 @@ def test_every_list_field_of_the_schema_has_a_size():
 
 
 def sent_by_the_kitchen_display_the_readme_and_the_tests() -> dict[str, str]:
-    script = (ROOT / "static/kds.js").read_text()
-    constants = dict(re.findall(r'^const (\w+) = "(.*?)";$', script, re.M))  # what `${NAME}` stands for
-    kds = [
-        re.sub(r"\$\{(\w+)\}", lambda name: constants[name[1]], document)
-        for document in re.findall(r"`((?:query|mutation|subscription)\b.*?)`", script, re.S)
-    ]
+    kds = []
+    for module in ("kds.js", "kds-pause.js"):  # the board's script, and its pause control's
+        script = (ROOT / "static" / module).read_text()
+        kds += filled(script)
     readme = re.findall(r"```graphql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     every_field = " ".join(test_fuzz.ORDER_FIELDS.values())
     tests = [
@@ -127,9 +125,18 @@ def sent_by_the_kitchen_display_the_readme_and_the_tests() -> dict[str, str]:
         "subItems { name modifiers { name } } } discounts { name } taxLines { id } payments { status } "
         "history { kind actor { name } } allowedMoves } } } }",
     ]
-    assert len(kds) == 4
-    assert len(readme) == 3
+    assert len(kds) == 7
+    assert len(readme) == 4
     return {document[:60]: document for document in [*kds, *readme, *tests]}
+
+
+def filled(script: str) -> list[str]:
+    """The GraphQL documents a script holds, each `${NAME}` replaced by that constant's text."""
+    constants = dict(re.findall(r'^const (\w+) = "(.*?)";$', script, re.M))
+    return [
+        re.sub(r"\$\{(\w+)\}", lambda name: constants[name[1]], document)
+        for document in re.findall(r"`((?:query|mutation|subscription)\b.*?)`", script, re.S)
+    ]
 
 
 @pytest.mark.parametrize("document", sent_by_the_kitchen_display_the_readme_and_the_tests().values())

@@ -122,3 +122,22 @@ def test_the_floor_arrives_empty_keeps_names_unique_per_area_and_leaves_on_downg
     with sqlite3.connect(tmp_path / "m.db") as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not names & {"areas", "floor_tables", "area_waiters", "table_waiters"}
+
+
+def test_the_ordering_pauses_arrive_empty_keep_one_pause_per_product_and_leave_on_downgrade(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    revisions.upgrade(url)
+    now = "2026-01-01 00:00:00.000000"
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute("SELECT count(*) FROM ordering_pauses").fetchone() == (0,)
+        db.execute("INSERT INTO ordering_pauses VALUES ('QR', NULL, ?, 'staff:lead')", (now,))
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute("INSERT INTO ordering_pauses VALUES ('QR', ?, ?, 'staff:other')", (now, now))
+        db.execute(
+            "INSERT INTO ordering_changes (at, kind, actor, products) VALUES (?, 'PAUSED', 'staff:lead', '[\"QR\"]')",
+            (now,),
+        )
+    command.downgrade(revisions.alembic_config(url), "0010")
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not names & {"ordering_pauses", "ordering_changes"}

@@ -34,3 +34,14 @@ def test_the_readme_documents_every_setting():
 
 def test_each_default_is_the_dataclass_default_unless_said_otherwise():
     assert Settings.from_env({}) == dataclasses.replace(Settings(), tune_gc=True)
+
+
+def test_the_lengths_of_a_pause_are_ten_twenty_thirty_minutes_unless_told():
+    assert Settings.from_env({}).pause_minutes == (10, 20, 30)
+    assert Settings.from_env({"ORDERPASS_PAUSE_MINUTES": " 45, 15,15"}).pause_minutes == (15, 45)
+
+
+@pytest.mark.parametrize("value", ["0", "ten", "-5", "1441", "10;20", "½"])
+def test_a_length_of_pause_that_is_not_a_whole_number_of_minutes_is_refused_by_name(value):
+    with pytest.raises(SettingsError, match="ORDERPASS_PAUSE_MINUTES"):
+        Settings.from_env({"ORDERPASS_PAUSE_MINUTES": value})

@@ -1,5 +1,6 @@
 """What the kitchen display shows, composed in one place from the orders and prep services: a
-board, one ticket, the recall list, the all-day counts, the scheduled strip, what is not shown.
+board, one ticket, the recall list, the all-day counts, the scheduled strip, what is not shown,
+and which Dojo products' new orders are paused (the banner, and the header's pause control).
 The door (pages.py) parses a request, asks one of these, and renders the answer. Whether a
 screen may bump, and whether a timed order is on the line yet (server/schedule.py, by the
 server's clock), are decided here, once, for the board and every fragment alike."""
@@ -16,6 +17,8 @@ from server.clock import Clock
 from server.floor.service import Floor
 from server.kds.tickets import Ticket, station_names, tables_of, ticket
 from server.lifecycle import RECALL
+from server.ordering.model import LABELS, PAUSABLE, DojoProduct, Pause
+from server.ordering.service import Ordering
 from server.orders.model import Order
 from server.orders.service import Orders
 from server.schedule import PrepTimes, fire_at, held
@@ -36,6 +39,28 @@ class BoardView:
     scheduled: tuple[Scheduled, ...]  # timed orders held off the line until they fire
     more: int  # open orders of this stage past the board's limit: said, never silently left out
     can_bump: bool
+    ordering: OrderingView
+
+
+@dataclass(frozen=True, slots=True)
+class PauseLine:
+    """One paused product, as the banner says it."""
+
+    product: DojoProduct
+    label: str  # "Order & Pay"
+    until_ms: int | None  # when it ends, for the countdown (by the server's clock); None: until resumed
+    until: str | None  # in the venue's time zone: "18:15"
+    by: str  # who paused it
+
+
+@dataclass(frozen=True, slots=True)
+class OrderingView:
+    """The banner of what is paused, and what the header's pause control offers this screen."""
+
+    paused: tuple[PauseLine, ...]
+    products: tuple[tuple[DojoProduct, str], ...]  # what may be paused, with its label
+    minutes: tuple[int, ...]  # the lengths offered
+    can_pause: bool  # a kitchen token or better
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +80,20 @@ class TicketView:
 
 
 class Board:
-    def __init__(self, *, orders: Orders, prep: Prep, floor: Floor, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        orders: Orders,
+        prep: Prep,
+        floor: Floor,
+        ordering: Ordering,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
         self.orders = orders
         self.prep = prep
         self.floor = floor
+        self.pausing = ordering
         self.settings = settings
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
@@ -68,6 +103,28 @@ class Board:
     def may_bump(screen: Actor) -> bool:
         """A screen is offered bumps only where its token may move orders (a viewer's is not)."""
         return screen.may(Permission.MOVE)
+
+    async def ordering(self, screen: Actor) -> OrderingView:
+        """What is paused now (read from the store: a screen that reconnects is right at once),
+        and whether this screen may pause and resume (a kitchen token or better)."""
+        now = self.clock.now()
+        paused = (await self.pausing.current()).in_force(now)
+        return OrderingView(
+            paused=tuple(self._line(pause) for pause in paused),
+            products=tuple((product, LABELS[product]) for product in PAUSABLE),
+            minutes=self.pausing.minutes,
+            can_pause=screen.may(Permission.PAUSE),
+        )
+
+    def _line(self, pause: Pause) -> PauseLine:
+        until = pause.until
+        return PauseLine(
+            product=pause.product,
+            label=LABELS[pause.product],
+            until_ms=int(until.timestamp() * 1000) if until else None,
+            until=f"{until.astimezone(self.zone):%H:%M}" if until else None,
+            by=pause.by.name or pause.by.kind.value,
+        )
 
     def now_ms(self) -> int:
         """The server's clock, so a screen times tickets by it rather than by its own."""
@@ -99,6 +156,7 @@ class Board:
             scheduled=self._scheduled(waiting, made[len(shown) :], stage, routing),
             more=active.total - len(shown) - len(waiting),
             can_bump=self.may_bump(screen),
+            ordering=await self.ordering(screen),
         )
 
     async def ticket(self, order_id: str, stage: Stage, screen: Actor) -> TicketView | None:

@@ -30,7 +30,14 @@ from server.stations.routing import Station
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 # What a board fetches after every change: answered with a status alone when refused.
-FRAGMENTS: Final = ("/kds/tickets/", "/kds/allday", "/kds/recall", "/kds/count", "/kds/scheduled")
+FRAGMENTS: Final = (
+    "/kds/tickets/",
+    "/kds/allday",
+    "/kds/recall",
+    "/kds/count",
+    "/kds/scheduled",
+    "/kds/pause",
+)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -63,6 +70,7 @@ class KitchenDisplay:
             ("/kds/recall", self.recall_fragment, "GET"),
             ("/kds/count", self.count_fragment, "GET"),
             ("/kds/scheduled", self.scheduled_fragment, "GET"),
+            ("/kds/pause", self.pause_fragment, "GET"),
             ("/kds/{path:path}", self.nowhere, "GET"),  # last: a page, not the app's JSON 404
         ]
         routes: list[BaseRoute] = [
@@ -148,6 +156,16 @@ class KitchenDisplay:
             return _unpaired(request)
         scheduled = await _board(request).scheduled(await _stage(request))
         return self._page(request, "_scheduled.html", {"scheduled": scheduled})
+
+    async def pause_fragment(self, request: Request) -> Response:
+        """The banner of what is paused, fetched whenever the orderingChanges subscription says
+        the pauses changed (and on every reconnect)."""
+        screen = await screen_of(request)
+        if screen is None:
+            return _unpaired(request)
+        ordering = await _board(request).ordering(screen)
+        customers = request.query_params.get("stage") == "ready"  # the ready board: no names, no buttons
+        return self._page(request, "_pause.html", {"ordering": ordering, "controls": not customers})
 
     async def recall_fragment(self, request: Request) -> Response:
         screen = await screen_of(request)

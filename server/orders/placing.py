@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -26,6 +26,7 @@ from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.changes.record import record
 from server.errors import Conflict, OrderpassError, Unavailable
 from server.lifecycle import AUTO_CONFIRMED, OrderStatus
+from server.ordering.model import OPEN, Gate
 from server.orders import rows as order_rows
 from server.orders.model import Order, OrderDraft
 from server.payments import rows as payment_rows
@@ -70,6 +71,7 @@ class Batch:
     now: datetime
     outcomes: list[Outcome | None]
     routing: Routing  # the stations and rules as they stand: items go where they say
+    gate: Gate  # which Dojo products' new orders are paused
     new: dict[int, order_rows.NewOrder] = field(default_factory=dict)  # by placement index
     history: list[HistoryEntry] = field(default_factory=list)
     retried: dict[int, str] = field(default_factory=dict)  # placement index -> order already placed
@@ -77,12 +79,22 @@ class Batch:
 
 class GroupCommit:
     """Placements that arrive while a transaction is under way wait for the next one, which
-    places all of them (at most MAX_BATCH); each caller gets exactly its own answer."""
+    places all of them (at most MAX_BATCH); each caller gets exactly its own answer. `gate`
+    says which Dojo products' new orders are paused (server/ordering/), once per batch, from
+    memory: nothing paused costs CreateOrder nothing."""
 
-    def __init__(self, service: Service, *, auto_confirm: bool, new_id: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        auto_confirm: bool,
+        new_id: Callable[[], str],
+        gate: Callable[[], Awaitable[Gate]] | None = None,
+    ) -> None:
         self.service = service
         self.auto_confirm = auto_confirm
         self.new_id = new_id
+        self.gate = gate
         self._waiting: list[tuple[Placement, asyncio.Future[Outcome]]] = []
         self._placer: asyncio.Task[None] | None = None
 
@@ -104,11 +116,12 @@ class GroupCommit:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             placements = [placement for placement, _ in batch]
             try:
+                gate = await self.gate() if self.gate is not None else OPEN
                 async with service.store.write() as tx:
                     now = service.clock.now()
                     outcomes, last = await place_batch(
                         tx, placements, now=now, new_id=self.new_id, auto_confirm=self.auto_confirm,
-                        dojo_due=service.dojo_due(now),
+                        dojo_due=service.dojo_due(now), gate=gate,
                     )  # fmt: skip
             except IntegrityError as exc:  # a payment intent taken elsewhere meanwhile: nothing kept
                 log.warning("a batch of %d orders clashed with a concurrent write: %s", len(batch), exc.orig)
@@ -138,9 +151,12 @@ async def place_batch(
     new_id: Callable[[], str],
     auto_confirm: bool,
     dojo_due: datetime | None,
+    gate: Gate = OPEN,
 ) -> tuple[list[Outcome], Change | None]:
-    """Place them all in this transaction: each one's outcome, and the last change written."""
-    batch = Batch(now, [None] * len(placements), routing=await prep_rows.routing(tx))
+    """Place them all in this transaction: each one's outcome, and the last change written. A
+    new order from a paused Dojo product is refused (`gate`); a retry of one placed before the
+    pause still gets its order."""
+    batch = Batch(now, [None] * len(placements), routing=await prep_rows.routing(tx), gate=gate)
     known = await order_rows.find_placed_many(tx, [p.key for p in placements if p.key])
     intents = [i.payment_intent_id for p in placements for i in p.draft.payments]
     owners = await payment_rows.owners_of(tx, intents) if intents else {}
@@ -173,7 +189,9 @@ def _plan(
     new_id: Callable[[], str],
     auto_confirm: bool,
 ) -> None:
-    """Decide what this placement becomes: a retry's existing order, a Conflict, or a new order."""
+    """Decide what this placement becomes: a retry's existing order, a Conflict, a refusal
+    while its product is paused, or a new order. A retry is judged first: an order placed
+    before a pause is still the answer to its retry."""
     key = placement.key
     if key is not None and key in known:
         order_id, fingerprint = known[key]
@@ -181,6 +199,7 @@ def _plan(
             raise Conflict(f"{_describe(key)} was already used for a different order ({order_id})")
         batch.retried[index] = order_id
         return
+    batch.gate.check(placement.by.requesting_product, now=batch.now)
     payments = _payments(placement.draft, owners, latest)
     order_id = new_id()
     confirm = auto_confirm and placement.by.is_dojo

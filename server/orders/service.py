@@ -34,6 +34,7 @@ from server.lifecycle import (
     check_move,
     marks_every_item_made,
 )
+from server.ordering.service import Ordering
 from server.orders import rows as order_rows
 from server.orders import search
 from server.orders.filters import SearchFilters
@@ -68,16 +69,20 @@ class Orders(Service):
         clock: Clock,
         dojo_events: timedelta | None = None,
         auto_confirm: bool = False,
+        ordering: Ordering | None = None,
     ) -> None:
+        """`ordering`: which Dojo products' new orders are paused; None, never any."""
         super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
-        self.placing = GroupCommit(self, auto_confirm=auto_confirm, new_id=new_order_id)
+        gate = ordering.gate if ordering is not None else None
+        self.placing = GroupCommit(self, auto_confirm=auto_confirm, new_id=new_order_id, gate=gate)
 
     # -- placing --------------------------------------------------------------------------------
 
     async def place(self, draft: OrderDraft, *, by: Actor, client_key: str | None = None) -> Order:
         """Place an order. A retry (the same Dojo order id, or the same client key) returns the
-        order it already placed; the same id with a different order is a Conflict. Requests that
-        arrive together share one transaction (server/orders/placing.py), each with its own answer."""
+        order it already placed; the same id with a different order is a Conflict; a new order
+        from a Dojo product the kitchen paused is OrderingPaused. Requests that arrive together
+        share one transaction (server/orders/placing.py), each with its own answer."""
         by.require(Permission.CREATE)
         return await self.placing.place(Placement(draft, by, client_key))
 

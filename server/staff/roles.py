@@ -13,6 +13,7 @@ class Permission(StrEnum):
     CANCEL = "cancel"
     CREATE = "create"
     PAY = "pay"
+    PAUSE = "pause"  # stop (and restart) new orders from Dojo's ordering products
     ADMIN = "admin"
 
 
@@ -24,6 +25,6 @@ class Role(StrEnum):
 
 GRANTS: Final[Mapping[Role, frozenset[Permission]]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.KITCHEN: frozenset({Permission.READ, Permission.MOVE, Permission.CANCEL}),
+    Role.KITCHEN: frozenset({Permission.READ, Permission.MOVE, Permission.CANCEL, Permission.PAUSE}),
     Role.VIEWER: frozenset({Permission.READ}),
 }
