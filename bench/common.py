@@ -74,12 +74,13 @@ def process(
             child.kill()
 
 
-def orderpass_env(database_url: str, **extra: str) -> dict[str, str]:
+def orderpass_env(database_url: str, *, checkout: Path = ROOT, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
-    # This checkout first on the path: the `orderpass` script imports the package its virtualenv
-    # was installed from (editable), which in a git worktree is another checkout's code.
+    # The checkout first on the path: the `orderpass` script imports the package its virtualenv
+    # was installed from (editable), which in a git worktree is another checkout's code; and
+    # `checkout` may be an older build, measured beside this one (bench/builds.py).
     env |= {
-        "PYTHONPATH": ":".join(filter(None, (str(ROOT), env.get("PYTHONPATH")))),
+        "PYTHONPATH": ":".join(filter(None, (str(checkout), env.get("PYTHONPATH")))),
         "ORDERPASS_DATABASE_URL": database_url,
         "ORDERPASS_DOJO_USERNAME": AUTH[0],
         "ORDERPASS_DOJO_PASSWORD": AUTH[1],
@@ -90,11 +91,30 @@ def orderpass_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def orderpass(database_url: str | None = None, *, workers: int = 1, **extra: str) -> Iterator[str]:
-    """A migrated orderpass serving on a free port; yields its URL."""
+def build(revision: str) -> Iterator[Path]:
+    """Another build of orderpass (any git revision), checked out beside this one for a while."""
+    with tempfile.TemporaryDirectory() as folder:
+        where = Path(folder) / "build"
+        git = ["git", "-C", str(ROOT)]
+        subprocess.run(
+            [*git, "worktree", "add", "--detach", str(where), revision], check=True, capture_output=True
+        )
+        try:
+            yield where
+        finally:
+            subprocess.run(
+                [*git, "worktree", "remove", "--force", str(where)], check=False, capture_output=True
+            )
+
+
+@contextmanager
+def orderpass(
+    database_url: str | None = None, *, workers: int = 1, checkout: Path = ROOT, **extra: str
+) -> Iterator[str]:
+    """A migrated orderpass (this checkout's, or `checkout`'s) serving on a free port; yields its URL."""
     with tempfile.TemporaryDirectory() as folder:
         url_db = database_url or f"sqlite:///{folder}/bench.db"
-        env = orderpass_env(url_db, **extra)
+        env = orderpass_env(url_db, checkout=checkout, **extra)
         subprocess.run([str(ORDERPASS), "db", "upgrade"], env=env, check=True, capture_output=True)
         port = free_port()
         command = [str(ORDERPASS), "serve", "--port", str(port), "--workers", str(workers)]

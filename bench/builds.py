@@ -1,0 +1,86 @@
+"""CreateOrder through this build and an older one, side by side in one run: did a change cost
+anything? The older build is checked out from git into a temporary worktree and served with this
+virtualenv, its own code first on the path; rounds alternate older / this build so both see the
+same machine, and the medians and their ratio are reported (the same wrk load as
+bench/create_order.py).
+
+    python -m bench.builds REVISION [--seconds 10] [--rounds 3] [--connections 32] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import ROOT, build, machine, orderpass, write_section
+from bench.create_order import Run, measure, script
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("revision", help="the older build: a commit, tag or branch")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--postgres", help="measure on this PostgreSQL URL instead of a SQLite file")
+    args = parser.parse_args()
+    this = _describe("HEAD")
+    older = _describe(args.revision)
+    print(f"CreateOrder, {older} against {this}, on {machine()}", file=sys.stderr)
+    runs: dict[str, list[Run]] = {older: [], this: []}
+    with tempfile.TemporaryDirectory() as folder, build(args.revision) as checkout:
+        lua = script(Path(folder))
+        for round_ in range(1, args.rounds + 1):
+            for name, where in ((older, checkout), (this, ROOT)):
+                extra = {"ORDERPASS_BROKER_URL": args.postgres} if args.postgres else {}
+                with orderpass(args.postgres, checkout=where, **extra) as url:
+                    runs[name].append(measure(url, lua, seconds=args.seconds, connections=args.connections))
+                print(f"round {round_}: {name} {runs[name][-1]}", file=sys.stderr)
+    report(runs, older, this, args)
+
+
+def _describe(revision: str) -> str:
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h (%cs)", revision],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
+
+
+def report(runs: dict[str, list[Run]], older: str, this: str, args: argparse.Namespace) -> None:
+    def med(name: str, field: str) -> float:
+        return statistics.median(getattr(run, field) for run in runs[name])
+
+    database = "PostgreSQL, 1 worker" if args.postgres else "SQLite"
+    lines = [
+        "## CreateOrder, this build against an older one",
+        "",
+        f"`python -m bench.builds {args.revision}` on {machine()}.",
+        f"{database}; wrk, 2 threads, {args.connections} connections, {args.seconds} s per run, "
+        f"{args.rounds} alternating rounds; the order of bench/create_order.py.",
+        "",
+        "| build | orders/s (median) | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {name} | {med(name, 'rps'):.0f} | {med(name, 'p50_ms'):.1f} | {med(name, 'p99_ms'):.1f}"
+            f" | {sum(run.errors for run in runs[name])} |"
+            for name in (older, this)
+        ),
+        "",
+        f"**Ratio this build / older: {med(this, 'rps') / med(older, 'rps'):.2f}**",
+        "",
+        "Rounds: "
+        + "; ".join(f"{a.rps:.0f} vs {b.rps:.0f}" for a, b in zip(runs[older], runs[this], strict=True)),
+    ]
+    write_section("builds", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
