@@ -20,6 +20,7 @@ from server.dojo.link import Link
 from server.dojo.outbox import Dispatcher
 from server.dojo.resolver import Resolver
 from server.floor.service import Floor
+from server.insights.service import Insights
 from server.kds.board import Board
 from server.metrics import Metrics
 from server.orders.amendments import Amendments
@@ -51,6 +52,7 @@ class Services:
     feed: Feed
     firing: Firing
     board: Board
+    insights: Insights
     link: Link  # the one WebSocket to Dojo, as the store knows it
     metrics: Metrics
 
@@ -84,6 +86,7 @@ class Services:
             feed=Feed(orders=orders, broker=broker, max_replays=settings.max_replays),
             firing=Firing(store=store, broker=broker, clock=clock, minutes=settings.prep_minutes),
             board=Board(orders=orders, prep=prep, floor=floor, settings=settings, clock=clock),
+            insights=Insights(store=store, clock=clock, settings=settings),
             link=Link(store=store, clock=clock),
             metrics=metrics,
         )
