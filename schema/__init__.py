@@ -15,6 +15,7 @@ from schema.cost import CostLimit
 from schema.errors import ErrorPolicy, Schema
 from schema.execution import SharedEventExecutor
 from schema.floor import FloorMutation, FloorQuery
+from schema.insights import InsightsQuery
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
 from schema.queries import Query
@@ -31,8 +32,8 @@ MAX_TOKENS = 2000
 def build_schema() -> strawberry.Schema:
     query = merged(
         "Query",
-        (Query, StationQuery, FloorQuery),
-        "What staff read: orders, stations, the floor, and what an operator watches.",
+        (Query, StationQuery, FloorQuery, InsightsQuery),
+        "What staff read: orders, stations, the floor, what an operator watches, and a day's insights.",
     )
     mutation = merged(
         "Mutation",
