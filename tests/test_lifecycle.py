@@ -165,7 +165,6 @@ def test_the_dojo_cancel_message_is_built_from_its_table():
         check_dojo_cancel(S.ACCEPTED)
 
 
-
 def test_ready_is_stamped_on_arrival_cleared_on_going_back_and_kept_on_the_way_out():
     marks = {(current, target): ready_mark(current, target) for current in S for target in NEXT[current]}
     assert {pair for pair, mark in marks.items() if mark is True} == {(S.PREPARED, S.READY)}
