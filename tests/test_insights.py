@@ -125,7 +125,7 @@ def expected(ids: dict[str, str]) -> dict[str, Any]:
     return {
         "orders": 5,
         "last_week_orders": 2,
-        "series": ["Order&Pay · dine in", "Order&Pay · collection", "Staff · collection"],
+        "series": ["Order&Pay · dine in", "Order&Pay · collection", "Staff / POS · collection"],
         "slots": {"12:00": ([1, 0, 1], 1), "12:15": ([1, 0, 0], 1), "12:30": ([1, 1, 0], 0)},
         "ticket_time": (2, 720.0, 900.0),
         "hours": {12: ((2, 720.0, 900.0), (2, 600.0, 720.0))},

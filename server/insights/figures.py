@@ -102,7 +102,7 @@ class Series:
     @property
     def label(self) -> str:
         kind = "dine in" if self.order_type is OrderType.DINE_IN else "collection"
-        return f"{self.product or 'Staff'} · {kind}"
+        return f"{self.product or 'Staff / POS'} · {kind}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,11 +223,17 @@ def slot_of(moment: datetime, zone: ZoneInfo) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Day:
-    """One day's rows: its orders and their item lines."""
+    """One day's rows: its orders, where each of their item lines went (order, station: what a
+    timed order's arrival needs), and the lines themselves for the day the figures are about."""
 
     day: date
     orders: Sequence[Placed]
-    items: Sequence[Made]
+    routed: Sequence[tuple[str, str | None]]
+    items: Sequence[Made] = ()
+
+    @classmethod
+    def of(cls, day: date, orders: Sequence[Placed], items: Sequence[Made]) -> Day:
+        return cls(day, orders, [(item.order_id, item.station) for item in items], items)
 
 
 def figures(
@@ -277,8 +283,8 @@ def timing(seconds: Iterable[float]) -> Timing:
 def arrived(day: Day, prep: PrepTimes) -> dict[str, datetime]:
     """When each of the day's orders arrived on the line."""
     stations: defaultdict[str, set[str | None]] = defaultdict(set)
-    for item in day.items:
-        stations[item.order_id].add(item.station)
+    for order_id, station in day.routed:
+        stations[order_id].add(station)
     return {order.order_id: _arrival(order, stations[order.order_id], prep) for order in day.orders}
 
 

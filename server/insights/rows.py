@@ -35,29 +35,30 @@ _MADE = select(
     ITEMS.c.station,
     ITEMS.c.routed_at,
     ITEMS.c.done_at,
-    ITEMS.c.voided_at,
+    ITEMS.c.voided_at.is_not(None),  # whether it was voided: the moment is never read
 ).select_from(ITEMS.join(ORDERS, ORDERS.c.id == ITEMS.c.order_id))
 
 
 async def placed_between(tx: AsyncConnection, start: datetime, end: datetime) -> list[Placed]:
     query = _PLACED.where(ORDERS.c.created_at >= start, ORDERS.c.created_at < end)
     found = []
-    for row in await tx.execute(query.order_by(ORDERS.c.created_at, ORDERS.c.id)):
-        order_type = OrderType(row.order_type)
-        due = due_of(order_type, asap=row.collect_asap, collect_at=row.collect_at, ready_at=row.ready_at)
-        title = row.reference or row.display_name or row.id
-        found.append(
-            Placed(
-                row.id,
-                title,
-                OrderStatus(row.status),
-                order_type,
-                row.requesting_product,
-                row.created_at,
-                row.readied_at,
-                due,
-            )
-        )
+    for (
+        order_id,
+        reference,
+        name,
+        status,
+        kind,
+        product,
+        created,
+        readied,
+        asap,
+        collect_at,
+        ready_at,
+    ) in await tx.execute(query.order_by(ORDERS.c.created_at, ORDERS.c.id)):
+        order_type = OrderType(kind)
+        due = due_of(order_type, asap=asap, collect_at=collect_at, ready_at=ready_at)
+        title = reference or name or order_id
+        found.append(Placed(order_id, title, OrderStatus(status), order_type, product, created, readied, due))
     return found
 
 
@@ -66,15 +67,15 @@ async def made_between(tx: AsyncConnection, start: datetime, end: datetime) -> l
     query = _MADE.where(
         ORDERS.c.created_at >= start, ORDERS.c.created_at < end, ITEMS.c.parent_line.is_(None)
     )
-    return [
-        Made(
-            row.order_id,
-            row.name,
-            row.quantity,
-            row.station,
-            row.routed_at,
-            row.done_at,
-            row.voided_at is not None,
-        )
-        for row in await tx.execute(query)
-    ]
+    return [Made(*row) for row in await tx.execute(query)]
+
+
+async def routed_between(tx: AsyncConnection, start: datetime, end: datetime) -> list[tuple[str, str | None]]:
+    """Where each item line of those orders went, and nothing else: all a day beside the one
+    shown needs (when its timed orders fired), without reading every line's times."""
+    query = (
+        select(ITEMS.c.order_id, ITEMS.c.station)
+        .select_from(ITEMS.join(ORDERS, ORDERS.c.id == ITEMS.c.order_id))
+        .where(ORDERS.c.created_at >= start, ORDERS.c.created_at < end, ITEMS.c.parent_line.is_(None))
+    )
+    return [(order_id, station) for order_id, station in await tx.execute(query)]

@@ -42,7 +42,7 @@ class Insights:
         day = check_day(asked, today=today) if isinstance(asked, date) else parse_day(asked, today=today)
         async with self.store.read() as tx:
             routing = await prep_rows.routing(tx)
-            this, before = await self._read(tx, day), await self._read(tx, day - WEEK)
+            this, before = await self._read(tx, day), await self._beside(tx, day - WEEK)
         settings = self.settings
         rules = Rules(
             amber_seconds=settings.kds_amber_seconds,
@@ -54,4 +54,9 @@ class Insights:
 
     async def _read(self, tx: AsyncConnection, day: date) -> Day:
         start, end = bounds(day, self.zone)
-        return Day(day, await rows.placed_between(tx, start, end), await rows.made_between(tx, start, end))
+        return Day.of(day, await rows.placed_between(tx, start, end), await rows.made_between(tx, start, end))
+
+    async def _beside(self, tx: AsyncConnection, day: date) -> Day:
+        """Last week's day: its orders, and where their items went, not the items themselves."""
+        start, end = bounds(day, self.zone)
+        return Day(day, await rows.placed_between(tx, start, end), await rows.routed_between(tx, start, end))
