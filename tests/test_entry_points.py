@@ -71,7 +71,12 @@ def test_the_app_mounts_what_this_file_tries():
     for expected in ("/v1/orders", "/v1/events", "/graphql", "/metrics", "/kds", "/kds/allday"):
         assert expected in paths
     # The manager's pages: a day's insights, its CSV, the live fragment, an order's history.
-    for expected in ("/kds/insights", "/kds/insights.csv", "/kds/insights/live", concrete("/kds/orders/{id}")):
+    for expected in (
+        "/kds/insights",
+        "/kds/insights.csv",
+        "/kds/insights/live",
+        concrete("/kds/orders/{id}"),
+    ):
         assert expected in paths
 
 

@@ -146,6 +146,11 @@ def _short(name: str) -> str:
     return name if len(name) <= NAME else name[: NAME - 1] + "…"
 
 
+def _room(names: Sequence[str]) -> float:
+    """Where a chart of named bars starts: room for its longest name (about 6 units a letter)."""
+    return 14.0 + 6.0 * max([len(_short(name)) for name in names] + [4])
+
+
 # -- the charts ---------------------------------------------------------------------------------
 
 
@@ -269,7 +274,7 @@ def _runs(points: list[tuple[float, float, Hour]]) -> list[list[tuple[float, flo
 def stations_chart(figures: Figures) -> Chart:
     """Each station's median from arrival to bump as a bar, its 90th percentile as a tick."""
     stations = figures.stations
-    row, top, left, right = 26.0, 8.0, 96.0, WIDTH - 12.0
+    row, top, left, right = 26.0, 8.0, _room([s.name for s in stations]), WIDTH - 12.0
     bottom = top + row * max(len(stations), 1)
     worst = max([s.p90_seconds or 0.0 for s in stations] + [60.0])
     x_top, x_step = minutes_top(worst)
@@ -303,7 +308,7 @@ def stations_chart(figures: Figures) -> Chart:
 def mix_chart(figures: Figures) -> Chart:
     """The top items, all day, by how many were ordered."""
     mix = figures.item_mix
-    row, top, left, right = 22.0, 8.0, 120.0, WIDTH - 30.0
+    row, top, left, right = 22.0, 8.0, _room([name for name, _ in mix]), WIDTH - 30.0
     bottom = top + row * max(len(mix), 1)
     x_top, x_step = nice_top(max([count for _, count in mix] + [1]))
 
