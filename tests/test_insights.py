@@ -394,6 +394,19 @@ async def test_a_day_before_any_order_draws_empty_charts_that_say_so(services: S
     assert hours_shown(found) == (0, 24)
 
 
+async def test_every_label_of_every_chart_fits_inside_it(services: Services, clock: ManualClock):
+    await a_friday(services, clock)
+    for chart in charts(await services.insights.day(DAY, by=COOK)):
+        for tick in chart.x_ticks:  # centred under its tick, about 6 units a letter
+            assert 3 * len(tick.label) <= tick.at <= chart.width - 3 * len(tick.label), (chart.name, tick)
+        for tick in chart.y_ticks:  # right-aligned before the axis
+            assert chart.left - 5 - 6 * len(tick.label) >= 0, (chart.name, tick)
+            assert chart.top <= tick.at <= chart.bottom, (chart.name, tick)
+        for bar in chart.bars:
+            assert chart.left <= bar.x <= bar.x + bar.width <= chart.right + 0.5, (chart.name, bar)
+            assert chart.top - 0.5 <= bar.y <= bar.y + bar.height <= chart.bottom + 0.5, (chart.name, bar)
+
+
 def test_durations_read_as_a_kitchen_says_them():
     assert [minutes(s) for s in (None, 0, 59.6, 420, 3725)] == ["—", "0:00", "1:00", "7:00", "1:02:05"]
 

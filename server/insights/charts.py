@@ -157,7 +157,7 @@ def _room(names: Sequence[str]) -> float:
 def orders_chart(figures: Figures) -> Chart:
     """Orders per quarter hour, stacked by series, and last week's as a line beside them."""
     first, last = hours_shown(figures)
-    height, left, right, top, bottom = 200.0, 34.0, WIDTH - 8.0, 10.0, 172.0
+    height, left, right, top, bottom = 200.0, 34.0, WIDTH - 18.0, 10.0, 172.0  # room for the last hour
     slots = [slot for slot in figures.slots if first <= slot.start.hour < last]
     most = max([slot.total for slot in slots] + [slot.last_week for slot in slots] + [1])
     y_top, y_step = nice_top(most)
@@ -201,7 +201,7 @@ def orders_chart(figures: Figures) -> Chart:
 def ticket_chart(figures: Figures) -> Chart:
     """Median and 90th percentile ticket time per hour, last week's dashed, amber and red ruled."""
     first, last = hours_shown(figures)
-    height, left, right, top, bottom = 200.0, 34.0, WIDTH - 8.0, 10.0, 172.0
+    height, left, right, top, bottom = 200.0, 34.0, WIDTH - 18.0, 10.0, 172.0  # room for the last hour
     hours = [hour for hour in figures.hours if first <= hour.hour < last]
     worst = [t.p90_seconds or 0.0 for hour in hours for t in (hour.today, hour.last_week)]
     y_top, y_step = minutes_top(max([figures.red_seconds * 1.15, *worst]))
