@@ -30,7 +30,7 @@ from server.actors import Actor
 from server.broker.memory import MemoryBroker
 from server.clock import ManualClock
 from server.insights import rows
-from server.insights.figures import bounds
+from server.insights.days import bounds
 from server.metrics import Metrics
 from server.services import Services
 from server.settings import Settings

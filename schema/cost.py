@@ -41,7 +41,8 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from server.floor.model import MAX_AREAS, MAX_TABLES
-from server.insights.figures import ITEM_MIX, LATE_LISTED, SLOTS
+from server.insights.days import SLOTS
+from server.insights.figures import ITEM_MIX, LATE_LISTED
 from server.lifecycle import OrderStatus
 from server.orders.service import MAX_ACTIVE
 from server.paging import MAX_LIMIT

@@ -21,7 +21,8 @@ from server.actors import Actor
 from server.clock import ManualClock
 from server.errors import InvalidRequest
 from server.insights.charts import charts, hours_shown, minutes
-from server.insights.figures import Figures, bounds, parse_day, slot_of
+from server.insights.days import bounds, parse_day, slot_of
+from server.insights.figures import Figures
 from server.insights.sheet import cell
 from server.lifecycle import OrderStatus
 from server.services import Services

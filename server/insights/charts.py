@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from server.insights.figures import QUARTER, Figures, Hour, Timing
+from server.insights.days import QUARTER
+from server.insights.figures import Figures, Hour, Timing
 
 WIDTH: Final = 360
 PALETTE: Final = 6  # series-0 .. series-5 in static/insights.css; more series take them again

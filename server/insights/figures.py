@@ -21,27 +21,22 @@ The words, once:
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from server.errors import InvalidRequest
+from server.insights.days import QUARTER, SLOTS, slot_of, today_in
 from server.lifecycle import ACTIVE, OrderStatus
 from server.orders.model import OrderType
 from server.orders.stats import percentile, station_timings
 from server.schedule import PrepTimes, fire_times
 
-QUARTER: Final = 15  # minutes
-SLOTS: Final = 24 * 60 // QUARTER
-EARLIEST: Final = date(2000, 1, 1)  # no venue has figures before it; and a week before stays a date
 ITEM_MIX: Final = 10  # the top items shown
 LATE_LISTED: Final = 200  # late tickets listed by name; all of them are counted
-_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _STOPPED: Final = frozenset({OrderStatus.CANCELED, OrderStatus.FAILED})
 
 
@@ -174,48 +169,6 @@ class Figures:
     late_count: int
     late: tuple[Late, ...]  # the first LATE_LISTED of them, by arrival
     item_mix: tuple[tuple[str, int], ...]  # the top ITEM_MIX item names, most first, by quantity
-
-
-# -- the day ------------------------------------------------------------------------------------
-
-
-def parse_day(text: str | None, *, today: date) -> date:
-    """`?day=YYYY-MM-DD` (today if absent), refused in words if malformed or out of range."""
-    if text is None or not text.strip():
-        return today
-    if not _DAY.fullmatch(text.strip()):
-        raise InvalidRequest(f"day: {text[:40]!r} is not a date like {today.isoformat()}", field="day")
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidRequest(f"day: there is no {text.strip()}", field="day") from None
-    return check_day(day, today=today)
-
-
-def check_day(day: date, *, today: date) -> date:
-    if day > today:
-        raise InvalidRequest(f"day: {day.isoformat()} has not begun yet", field="day")
-    if day < EARLIEST:
-        raise InvalidRequest(f"day: {day.isoformat()} is before {EARLIEST.isoformat()}", field="day")
-    return day
-
-
-def today_in(zone: ZoneInfo, now: datetime) -> date:
-    return now.astimezone(zone).date()
-
-
-def bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The day's first moment and the next day's, in UTC: 23, 24 or 25 hours apart."""
-
-    def midnight(of: date) -> datetime:
-        return datetime.combine(of, time(), tzinfo=zone).astimezone(UTC)
-
-    return midnight(day), midnight(day + timedelta(days=1))
-
-
-def slot_of(moment: datetime, zone: ZoneInfo) -> int:
-    local = moment.astimezone(zone)
-    return (local.hour * 60 + local.minute) // QUARTER
 
 
 # -- the figures --------------------------------------------------------------------------------

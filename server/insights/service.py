@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.actors import Actor
 from server.clock import Clock
 from server.insights import rows
-from server.insights.figures import Day, Figures, Rules, bounds, check_day, figures, parse_day, today_in
+from server.insights.days import bounds, check_day, parse_day, today_in
+from server.insights.figures import Day, Figures, Rules, figures
 from server.schedule import PrepTimes
 from server.settings import Settings
 from server.staff.roles import Permission
