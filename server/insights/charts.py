@@ -15,7 +15,7 @@ from datetime import date
 from typing import Final
 
 from server.insights.days import QUARTER
-from server.insights.figures import Figures, Hour, Timing
+from server.insights.figures import Figures, Hour
 
 WIDTH: Final = 360
 PALETTE: Final = 6  # series-0 .. series-5 in static/insights.css; more series take them again
@@ -336,10 +336,6 @@ def mix_chart(figures: Figures) -> Chart:
 
 def charts(figures: Figures) -> tuple[Chart, ...]:
     return orders_chart(figures), ticket_chart(figures), stations_chart(figures), mix_chart(figures)
-
-
-def timing_text(found: Timing) -> str:
-    return f"{minutes(found.median_seconds)} median, {minutes(found.p90_seconds)} p90"
 
 
 def _range(top: float, step: float) -> list[float]:

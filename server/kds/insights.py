@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.errors import InvalidRequest
-from server.insights.charts import charts, minutes, timing_text
+from server.insights.charts import charts, minutes
 from server.insights.figures import Figures
 from server.insights.sheet import sheet
 from server.services import Services
@@ -112,7 +112,6 @@ def _context(found: Figures, services: Services) -> dict[str, object]:
         "previous": (found.day - timedelta(days=1)).isoformat(),
         "next": _next(found.day, today),
         "minutes": minutes,
-        "timing_text": timing_text,
         "waiting": sum(station.waiting for station in found.stations),
         "zone": ZoneInfo(found.timezone),
         "settings": services.settings,
