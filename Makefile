@@ -36,7 +36,7 @@ chromium:
 	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	else echo "no $(CHROMIUM), and no root apt-get to install it: the browser tests will skip"; fi
 
-# The README's pictures of the kitchen display (a busy board, a station, the ready board), from the real pages.
+# The README's pictures of the kitchen display (a busy board, a station, the ready board, the insights), from the real pages.
 screenshot: $(VENV)/.test chromium
 	$(BIN)/python -m tests.screenshot static
 

@@ -15,6 +15,7 @@ from schema.cost import CostLimit
 from schema.errors import ErrorPolicy, Schema
 from schema.execution import SharedEventExecutor
 from schema.floor import FloorMutation, FloorQuery
+from schema.insights import InsightsQuery
 from schema.mutations import Mutation
 from schema.observing import OperationTimer
 from schema.ordering import OrderingMutation, OrderingQuery, OrderingSubscription
@@ -32,8 +33,8 @@ MAX_TOKENS = 2000
 def build_schema() -> strawberry.Schema:
     query = merged(
         "Query",
-        (Query, StationQuery, FloorQuery, OrderingQuery),
-        "What staff read: orders, stations, the floor, what is paused, and what an operator watches.",
+        (Query, StationQuery, FloorQuery, OrderingQuery, InsightsQuery),
+        "What staff read: orders, stations, the floor, what is paused, what operators watch, insights.",
     )
     mutation = merged(
         "Mutation",

@@ -41,6 +41,8 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from server.floor.model import MAX_AREAS, MAX_TABLES
+from server.insights.days import SLOTS
+from server.insights.figures import ITEM_MIX, LATE_LISTED
 from server.lifecycle import OrderStatus
 from server.ordering.model import DojoProduct
 from server.ordering.service import MAX_HISTORY
@@ -77,6 +79,13 @@ SIZES: Final[Mapping[str, int]] = {
     "allowed": len(OrderStatus),
     "ordersByStatus": len(OrderStatus),
     "timeInStatus": len(OrderStatus),
+    # A day's insights (schema/insights.py): its quarter hours and hours are fixed, the rest capped.
+    "series": 12,  # a Dojo product or staff, times two order types: a handful
+    "quarterHours": SLOTS,
+    "counts": 12,  # one per series
+    "hours": 24,
+    "late": LATE_LISTED,
+    "itemMix": ITEM_MIX,
 }
 WEIGHTS: Final[Mapping[str, int]] = {"Order": ORDER_WEIGHT}
 

@@ -172,6 +172,15 @@ def reopened_by_items(current: OrderStatus) -> tuple[OrderStatus, ...]:
     return path(current, S.PREPARING) or () if current in EXPO else ()
 
 
+def ready_mark(current: OrderStatus, target: OrderStatus) -> bool | None:
+    """What a move does to the moment an order was made Ready (a ticket's time runs to it): True,
+    it is Ready now (stamp it); False, it went back to be made again (a recall, an edit: clear
+    it, so the ticket's time runs on to its next Ready); None, keep it (handed over, canceled)."""
+    if target is S.READY:
+        return True
+    return False if current is S.READY and target in ACTIVE else None
+
+
 def marks_every_item_made(target: OrderStatus) -> bool:
     """A whole-order move to Prepared (a one-board kitchen, or the expo) marks every item made,
     so no station's screen keeps a ticket the pass has already sent on."""

@@ -83,6 +83,9 @@ class OrderRow(SQLModel, table=True):
     customer_phone: str | None = None
     created_at: datetime = _time()
     updated_at: datetime = _time()
+    # When the kitchen last made it Ready (server/lifecycle.ready_mark): a ticket's time runs from
+    # its arrival to this. Not `ready_at`, which is Dojo's: when a pre-ordered table wants it.
+    readied_at: datetime | None = _time(default=None)
 
 
 class ItemRow(SQLModel, table=True):

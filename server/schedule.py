@@ -45,11 +45,23 @@ class PrepTimes:
 def due_at(order: Order) -> datetime | None:
     """When a timed order is wanted; None for an ASAP one."""
     details = order.content.details
-    if details.order_type is OrderType.COLLECTION:
-        collection = details.collection
-        timed = collection is not None and collection.asap is not True and collection.collect_at is not None
-        return collection.collect_at if timed and collection is not None else None
-    return details.dine_in.ready_at if details.dine_in is not None else None
+    collection, dine_in = details.collection, details.dine_in
+    return due_of(
+        details.order_type,
+        asap=collection.asap if collection else None,
+        collect_at=collection.collect_at if collection else None,
+        ready_at=dine_in.ready_at if dine_in else None,
+    )
+
+
+def due_of(
+    order_type: OrderType, *, asap: bool | None, collect_at: datetime | None, ready_at: datetime | None
+) -> datetime | None:
+    """`due_at` from the fields alone (a collection's, or a pre-ordered table's), for a reader of
+    many orders' rows that builds no Order (server/insights)."""
+    if order_type is OrderType.COLLECTION:
+        return collect_at if asap is not True else None
+    return ready_at
 
 
 def fire_times(due: datetime, stations: Iterable[str | None], prep: PrepTimes) -> dict[str | None, datetime]:

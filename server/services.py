@@ -20,6 +20,7 @@ from server.dojo.link import Link
 from server.dojo.outbox import Dispatcher
 from server.dojo.resolver import Resolver
 from server.floor.service import Floor
+from server.insights.service import Insights
 from server.kds.board import Board
 from server.metrics import Metrics
 from server.ordering.service import Ordering
@@ -53,6 +54,7 @@ class Services:
     firing: Firing
     board: Board
     ordering: Ordering  # which Dojo products' new orders are paused
+    insights: Insights  # a day's figures for the manager
     link: Link  # the one WebSocket to Dojo, as the store knows it
     metrics: Metrics
 
@@ -101,6 +103,7 @@ class Services:
                 orders=orders, prep=prep, floor=floor, ordering=ordering, settings=settings, clock=clock
             ),
             ordering=ordering,
+            insights=Insights(store=store, clock=clock, settings=settings),
             link=Link(store=store, clock=clock),
             metrics=metrics,
         )

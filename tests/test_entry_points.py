@@ -70,6 +70,14 @@ def test_the_app_mounts_what_this_file_tries():
     paths = {path for _, path in GUARDED}
     for expected in ("/v1/orders", "/v1/events", "/graphql", "/metrics", "/kds", "/kds/allday"):
         assert expected in paths
+    # The manager's pages: a day's insights, its CSV, the live fragment, an order's history.
+    for expected in (
+        "/kds/insights",
+        "/kds/insights.csv",
+        "/kds/insights/live",
+        concrete("/kds/orders/{id}"),
+    ):
+        assert expected in paths
 
 
 def refused(response: httpx.Response) -> bool:
@@ -122,7 +130,8 @@ async def test_no_entry_point_answers_the_wrong_credentials(busy: LiveServer, me
 @pytest.mark.parametrize(
     "path",
     ["/V1/orders/x", "/v1//orders", "/v1/orders/", "/v1/./orders", "/GRAPHQL", "/graphql/", "//graphql",
-     "/%67raphql", "/kds/", "/KDS", "/kds/tickets/x/", "/metrics/", "/kds/../graphql", "/graphiql/../graphql"],
+     "/%67raphql", "/kds/", "/KDS", "/kds/tickets/x/", "/metrics/", "/kds/../graphql", "/graphiql/../graphql",
+     "/KDS/insights", "/kds/insights.CSV", "/kds/insights.csv/", "/kds//insights.csv", "/kds/orders/x/"],
 )  # fmt: skip
 async def test_odd_spellings_of_a_path_get_no_further(busy: LiveServer, path: str):
     async with httpx.AsyncClient(base_url=busy.url, follow_redirects=False) as client:

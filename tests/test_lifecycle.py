@@ -24,6 +24,7 @@ from server.lifecycle import (
     finished_by_items,
     marks_every_item_made,
     path,
+    ready_mark,
     reopened_by_items,
     started_by_station,
 )
@@ -162,3 +163,12 @@ def test_items_finish_a_preparing_order_and_new_work_reopens_one_that_left_the_k
 def test_the_dojo_cancel_message_is_built_from_its_table():
     with pytest.raises(Conflict, match="only a New, Submitted or Confirmed order"):
         check_dojo_cancel(S.ACCEPTED)
+
+
+def test_ready_is_stamped_on_arrival_cleared_on_going_back_and_kept_on_the_way_out():
+    marks = {(current, target): ready_mark(current, target) for current in S for target in NEXT[current]}
+    assert {pair for pair, mark in marks.items() if mark is True} == {(S.PREPARED, S.READY)}
+    assert {pair for pair, mark in marks.items() if mark is False} == {(S.READY, S.PREPARED)}  # a recall
+    assert marks[(S.READY, S.FINALIZED)] is None  # handed over: its time stands
+    assert marks[(S.READY, S.CANCELED)] is None
+    assert ready_mark(S.READY, S.PREPARING) is False  # an edit reopens it: two steps, one write

@@ -137,7 +137,43 @@ def test_the_ordering_pauses_arrive_empty_keep_one_pause_per_product_and_leave_o
             "INSERT INTO ordering_changes (at, kind, actor, products) VALUES (?, 'PAUSED', 'staff:lead', '[\"QR\"]')",
             (now,),
         )
-    command.downgrade(revisions.alembic_config(url), "0010")
+    command.downgrade(revisions.alembic_config(url), "0011")
     with sqlite3.connect(tmp_path / "m.db") as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not names & {"ordering_pauses", "ordering_changes"}
+
+
+def test_when_each_order_was_made_ready_comes_over_from_its_history(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    revisions.upgrade(url, "0010")
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        for order_id in ("ord_handed", "ord_recalled", "ord_cooking"):
+            db.execute(
+                "INSERT INTO orders (id, status, version, order_type, currency, total_amount, paid_amount,"
+                " created_at, updated_at) VALUES (?, 'New', 1, 'DineIn', 'GBP', 100, 0,"
+                " '2026-01-01 12:00:00.000000', '2026-01-01 12:00:00.000000')",
+                (order_id,),
+            )
+        moves = [
+            ("ord_handed", "12:10", "Prepared", "Ready"),
+            ("ord_handed", "12:11", "Ready", "Prepared"),  # recalled, then made Ready again
+            ("ord_handed", "12:14", "Prepared", "Ready"),
+            ("ord_handed", "12:20", "Ready", "Finalized"),  # handed over: keeps its Ready
+            ("ord_recalled", "12:12", "Prepared", "Ready"),
+            ("ord_recalled", "12:13", "Ready", "Prepared"),
+            ("ord_cooking", "12:05", "Accepted", "Preparing"),
+        ]
+        db.executemany(
+            "INSERT INTO order_history (order_id, at, kind, from_status, to_status, actor)"
+            " VALUES (?, '2026-01-01 ' || ? || ':00.000000', 'STATUS_CHANGED', ?, ?, 'staff:pass')",
+            moves,
+        )
+    revisions.upgrade(url)
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        found = dict(db.execute("SELECT id, readied_at FROM orders").fetchall())
+    assert found == {
+        "ord_handed": "2026-01-01 12:14:00.000000",
+        "ord_recalled": None,
+        "ord_cooking": None,
+    }
+    command.downgrade(revisions.alembic_config(url), "0010")

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
+
+import orjson
 
 from server.actors import Actor
 from server.allergens import Matcher
+from server.changes.model import ChangeKind, HistoryEntry
 from server.clock import Clock
 from server.floor.service import Floor
 from server.kds.tickets import Ticket, station_names, tables_of, ticket
@@ -70,6 +74,23 @@ class Scheduled:
     ticket: Ticket
     fires_at: datetime
     fires: str  # in the venue's time zone: "18:15"
+
+
+@dataclass(frozen=True, slots=True)
+class Happened:
+    """One entry of an order's history, as its page lists it (times in the venue's zone)."""
+
+    at: str  # "12:07:31"
+    what: str  # "Prepared → Ready", "Items done at a station"
+    who: str  # "staff:pass", "dojo", "pos"
+    detail: str  # the entry's detail, as JSON, or ""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    ticket: Ticket
+    placed: str  # "Fri 27 Nov 2026 12:00"
+    entries: tuple[Happened, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +192,22 @@ class Board:
         on_line = stage.shows(order) and not self._held([order], stage, routing)
         return TicketView(made, on_line, self.may_bump(screen))
 
+    async def history(self, order_id: str) -> HistoryView:
+        """An order's ticket and everything that happened to it, oldest first (NotFound if none):
+        where the insights page's late tickets lead. Any paired screen may read it."""
+        order = await self.orders.get(order_id)
+        entries = await self.orders.history(order_id)
+        (made,) = await self._tickets([order], STAGES["all"], await self.prep.routing())
+        placed = f"{order.created_at.astimezone(self.zone):%a %d %b %Y %H:%M}"
+        return HistoryView(made, placed, tuple(self._happened(entry) for entry in entries))
+
+    def _happened(self, entry: HistoryEntry) -> Happened:
+        what = _KINDS.get(entry.kind, entry.kind.value)
+        if entry.to_status is not None:
+            what = f"{entry.from_status.value if entry.from_status else 'Placed'} → {entry.to_status.value}"
+        detail = orjson.dumps(entry.detail).decode() if entry.detail else ""
+        return Happened(f"{entry.at.astimezone(self.zone):%H:%M:%S}", what, entry.actor.label, detail)
+
     async def all_day(self, stage: Stage) -> list[tuple[str, int]]:
         """What the line has to make now: a timed order counts once it fires."""
         active = await self.orders.active(stage, limit=self.settings.kds_board_limit)
@@ -240,6 +277,15 @@ class Board:
             )
             for order in orders
         )
+
+
+_KINDS: Final = {
+    ChangeKind.PAYMENT_CHANGED: "Payment",
+    ChangeKind.PREP_CHANGED: "Items done (or brought back) at a station",
+    ChangeKind.ITEMS_CHANGED: "Items added or voided",
+    ChangeKind.LOCK_OVERRIDDEN: "Dojo's lock released",
+    ChangeKind.FIRED: "Fired: on the line",
+}
 
 
 def _in_screen_order(stations: tuple[Station, ...]) -> tuple[Station, ...]:

@@ -6,7 +6,6 @@ live update, is the one partial `_ticket.html` (`_station_ticket.html` on a stat
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from server.errors import InvalidRequest, NotFound, OrderpassError
 from server.kds.board import Board
 from server.kds.guard import Guard
+from server.kds.insights import Endpoint, InsightsPages
 from server.origins import local_destination, navigated_from_elsewhere
 from server.services import Services
 from server.settings import Settings
@@ -37,8 +37,8 @@ FRAGMENTS: Final = (
     "/kds/count",
     "/kds/scheduled",
     "/kds/pause",
+    "/kds/insights/live",
 )
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class KitchenDisplay:
             ("/kds/count", self.count_fragment, "GET"),
             ("/kds/scheduled", self.scheduled_fragment, "GET"),
             ("/kds/pause", self.pause_fragment, "GET"),
+            *InsightsPages(self).table(),
             ("/kds/{path:path}", self.nowhere, "GET"),  # last: a page, not the app's JSON 404
         ]
         routes: list[BaseRoute] = [
@@ -88,9 +89,8 @@ class KitchenDisplay:
                 return self.refused(request)
             return await self._pair(request, request.query_params["token"], _here(request))
         screen = await screen_of(request)
-        if screen is None:  # never paired, or its token revoked: the form, to land back here
-            pairing = {"error": None, "next": _here(request)}
-            return forget(request, self._page(request, "login.html", pairing))
+        if screen is None:
+            return self.pairing(request)
         board = _board(request)
         try:
             stage = stage or await _stage(request)
@@ -98,14 +98,14 @@ class KitchenDisplay:
             return self._missing(request, missing.message, await board.stations(), status=_status(missing))
         shown = await board.board(stage, screen)
         page = {**_fields(shown), "view": view, "screen": screen, "settings": self.settings}
-        return self._page(request, f"{view}.html", page)
+        return self.page(request, f"{view}.html", page)
 
     async def ready_board(self, request: Request) -> Response:
         return await self.board(request, view="ready", stage=stage_of("ready"))
 
     async def login_page(self, request: Request) -> Response:
         destination = local_destination(request.query_params.get("next"))
-        return self._page(request, "login.html", {"error": None, "next": destination})
+        return self.page(request, "login.html", {"error": None, "next": destination})
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
@@ -133,13 +133,13 @@ class KitchenDisplay:
             return Response(status_code=204, headers=self._stamp(request))
         context = {"ticket": shown.ticket, "can_bump": shown.can_bump, "stage": stage}
         on_stage = {"X-On-Stage": "1" if shown.on_stage else "0"}
-        return self._page(request, _partial(stage), context, headers=on_stage)
+        return self.page(request, _partial(stage), context, headers=on_stage)
 
     async def allday_fragment(self, request: Request) -> Response:
         if await screen_of(request) is None:
             return _unpaired(request)
         counts = await _board(request).all_day(await _stage(request))
-        return self._page(request, "_allday.html", {"counts": counts})
+        return self.page(request, "_allday.html", {"counts": counts})
 
     async def count_fragment(self, request: Request) -> Response:
         """The banner of how many of a screen's open orders it does not show; the board says how
@@ -148,14 +148,14 @@ class KitchenDisplay:
             return _unpaired(request)
         shown = request.query_params.get("shown", "0")
         more = await _board(request).more(await _stage(request), shown=int(shown) if shown.isdigit() else 0)
-        return self._page(request, "_more.html", {"more": more})
+        return self.page(request, "_more.html", {"more": more})
 
     async def scheduled_fragment(self, request: Request) -> Response:
         """The strip of timed orders held off this screen's line until they fire."""
         if await screen_of(request) is None:
             return _unpaired(request)
         scheduled = await _board(request).scheduled(await _stage(request))
-        return self._page(request, "_scheduled.html", {"scheduled": scheduled})
+        return self.page(request, "_scheduled.html", {"scheduled": scheduled})
 
     async def pause_fragment(self, request: Request) -> Response:
         """The banner of what is paused, fetched whenever the orderingChanges subscription says
@@ -174,11 +174,16 @@ class KitchenDisplay:
         stage = await _stage(request)
         tickets = await _board(request).recall(stage)
         context = {"tickets": tickets, "stage": stage, "can_bump": Board.may_bump(screen)}
-        return self._page(request, "_recall.html", context)
+        return self.page(request, "_recall.html", context)
+
+    def pairing(self, request: Request) -> Response:
+        """A page for a screen never paired, or whose token was revoked: the pairing form, to
+        land back here."""
+        return forget(request, self.page(request, "login.html", {"error": None, "next": _here(request)}))
 
     def refused(self, request: Request) -> Response:
         """A request from another site (server/kds/guard.py): a page a person can read, not JSON."""
-        return self._page(request, "refused.html", {}, status=403)
+        return self.page(request, "refused.html", {}, status=403)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -191,25 +196,25 @@ class KitchenDisplay:
             except OrderpassError as error:
                 if request.url.path.startswith(FRAGMENTS):
                     return Response(status_code=_status(error), headers={"X-Problem": error.code})
-                return self._page(request, "missing.html", {"message": error.message}, status=_status(error))
+                return self.page(request, "missing.html", {"message": error.message}, status=_status(error))
 
         return answered
 
     def _missing(
         self, request: Request, message: str, stations: tuple[Station, ...], *, status: int
     ) -> Response:
-        return self._page(request, "missing.html", {"message": message, "stations": stations}, status=status)
+        return self.page(request, "missing.html", {"message": message, "stations": stations}, status=status)
 
     async def _pair(self, request: Request, token: str, destination: str) -> Response:
         """Pair this screen and send it on, only ever to one of our own screens."""
         destination = local_destination(destination)
         if await _services(request).tokens.authenticate(token) is None:
             context = {"error": "That token is not valid (or was revoked).", "next": destination}
-            return self._page(request, "login.html", context, status=401)
+            return self.page(request, "login.html", context, status=401)
         response = RedirectResponse(destination, status_code=303)
         return remember(request, response, token, days=self.settings.kds_cookie_days)
 
-    def _page(
+    def page(
         self, request: Request, name: str, context: dict[str, Any], *, status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:  # fmt: skip

@@ -23,7 +23,7 @@ from sqlalchemy import Row, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.errors import NotFound
-from server.lifecycle import OrderStatus
+from server.lifecycle import OrderStatus, ready_mark
 from server.models import DISCOUNTS, ITEM_ADDITIONS, ITEMS, LOCKS, ORDERS, PAYMENTS, TAPS, TAX_LINES
 from server.money import Money
 from server.orders.model import (
@@ -385,12 +385,17 @@ async def save_state(
     total_amount: int | None = None,
     now: datetime,
 ) -> bool:
-    """Write a new status, paid or total amount if nobody else changed the order since it was read."""
+    """Write a new status, paid or total amount if nobody else changed the order since it was read.
+    A new status also stamps (or clears) when the order was made Ready: every status move of
+    every use case is written here, so the ticket's clock cannot miss one."""
     values: dict[str, Any] = {"version": order.version + 1, "updated_at": now}
     if total_amount is not None:
         values["total_amount"] = total_amount
     if status is not None:
         values["status"] = status.value
+        mark = ready_mark(order.status, status)
+        if mark is not None:
+            values["readied_at"] = now if mark else None
     if paid_amount is not None:
         values["paid_amount"] = paid_amount
     statement = (

@@ -6,7 +6,7 @@
 - `ordering_changes`: append-only, every pause, resume and automatic resume, with who did it.
 
 Revision ID: 0012
-Revises: 0010 (written beside 0011; re-chained onto it when both are merged)
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 import server.models
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
