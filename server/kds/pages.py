@@ -165,7 +165,7 @@ class KitchenDisplay:
             return _unpaired(request)
         ordering = await _board(request).ordering(screen)
         customers = request.query_params.get("stage") == "ready"  # the ready board: no names, no buttons
-        return self._page(request, "_pause.html", {"ordering": ordering, "controls": not customers})
+        return self.page(request, "_pause.html", {"ordering": ordering, "controls": not customers})
 
     async def recall_fragment(self, request: Request) -> Response:
         screen = await screen_of(request)
