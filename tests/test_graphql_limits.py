@@ -126,7 +126,7 @@ def sent_by_the_kitchen_display_the_readme_and_the_tests() -> dict[str, str]:
         "history { kind actor { name } } allowedMoves } } } }",
     ]
     assert len(kds) == 7
-    assert len(readme) == 4  # the last: a day's insights
+    assert len(readme) == 5  # among them: a pause, and a day's insights
     return {document[:60]: document for document in [*kds, *readme, *tests]}
 
 
