@@ -4,12 +4,15 @@ virtualenv, its own code first on the path; rounds alternate older / this build 
 same machine, and the medians and their ratio are reported (the same wrk load as
 bench/create_order.py).
 
-    python -m bench.builds REVISION [--seconds 10] [--rounds 3] [--connections 32] [--postgres URL]
+    python -m bench.builds OLDER [NEWER] [--seconds 10] [--rounds 3] [--connections 32] [--postgres URL]
+
+NEWER is this checkout as it stands unless given (then both are checked out from git).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -23,19 +26,22 @@ from bench.create_order import Run, measure, script
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("revision", help="the older build: a commit, tag or branch")
+    parser.add_argument("newer", nargs="?", help="the newer build (default: this checkout as it stands)")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--postgres", help="measure on this PostgreSQL URL instead of a SQLite file")
     args = parser.parse_args()
-    this = _describe("HEAD")
+    this = _describe(args.newer or "HEAD")
     older = _describe(args.revision)
     print(f"CreateOrder, {older} against {this}, on {machine()}", file=sys.stderr)
     runs: dict[str, list[Run]] = {older: [], this: []}
-    with tempfile.TemporaryDirectory() as folder, build(args.revision) as checkout:
-        lua = script(Path(folder))
+    with contextlib.ExitStack() as stack:
+        lua = script(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        checkout = stack.enter_context(build(args.revision))
+        newer = stack.enter_context(build(args.newer)) if args.newer else ROOT
         for round_ in range(1, args.rounds + 1):
-            for name, where in ((older, checkout), (this, ROOT)):
+            for name, where in ((older, checkout), (this, newer)):
                 extra = {"ORDERPASS_BROKER_URL": args.postgres} if args.postgres else {}
                 with orderpass(args.postgres, checkout=where, **extra) as url:
                     runs[name].append(measure(url, lua, seconds=args.seconds, connections=args.connections))
@@ -59,9 +65,9 @@ def report(runs: dict[str, list[Run]], older: str, this: str, args: argparse.Nam
 
     database = "PostgreSQL, 1 worker" if args.postgres else "SQLite"
     lines = [
-        "## CreateOrder, this build against an older one",
+        "## CreateOrder, one build against an older one",
         "",
-        f"`python -m bench.builds {args.revision}` on {machine()}.",
+        f"`python -m bench.builds {args.revision}{' ' + args.newer if args.newer else ''}` on {machine()}.",
         f"{database}; wrk, 2 threads, {args.connections} connections, {args.seconds} s per run, "
         f"{args.rounds} alternating rounds; the order of bench/create_order.py.",
         "",
@@ -73,7 +79,7 @@ def report(runs: dict[str, list[Run]], older: str, this: str, args: argparse.Nam
             for name in (older, this)
         ),
         "",
-        f"**Ratio this build / older: {med(this, 'rps') / med(older, 'rps'):.2f}**",
+        f"**Ratio newer / older: {med(this, 'rps') / med(older, 'rps'):.2f}**",
         "",
         "Rounds: "
         + "; ".join(f"{a.rps:.0f} vs {b.rps:.0f}" for a, b in zip(runs[older], runs[this], strict=True)),

@@ -54,6 +54,18 @@ CHUNK: Final = 50  # orders loaded per round of statements: ~20 ms of the loop's
 # -- the content's flat parts: one mapping, both directions ----------------------------------------
 
 
+def _stored(value: Any) -> Any:
+    return value.value if isinstance(value, Money) else value
+
+
+def _money(value: int | None, currency: str) -> Money | None:
+    return None if value is None else Money.of(value, currency)
+
+
+def _is_money(annotation: Any) -> bool:
+    return annotation is Money or (isinstance(annotation, UnionType) and Money in get_args(annotation))
+
+
 @dataclass(frozen=True, slots=True)
 class Flat:
     """A part of an order's content kept on its head row: each field in the column named
@@ -63,22 +75,29 @@ class Flat:
     model: type[Content]
     prefix: str = ""
     renamed: Mapping[str, str] = field(default_factory=dict)
+    # (field, column, whether it holds Money) for each field with a column: worked out once, as
+    # every order written or read walks it
+    plan: tuple[tuple[str, str, bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = self.model.model_fields
+        found = ((name, self._column(name)) for name in fields)
+        plan = tuple((n, c, _is_money(fields[n].annotation)) for n, c in found if c in ORDERS.c)
+        object.__setattr__(self, "plan", plan)
 
     def columns(self) -> dict[str, str]:
         """Field name -> column name, for the fields that have a column."""
-        found = {name: self._column(name) for name in self.model.model_fields}
-        return {name: column for name, column in found.items() if column in ORDERS.c}
+        return {name: column for name, column, _ in self.plan}
 
     def written(self, part: Content | None) -> dict[str, Any]:
-        return {column: _stored(getattr(part, name, None)) for name, column in self.columns().items()}
+        return {column: _stored(getattr(part, name, None)) for name, column, _ in self.plan}
 
     def read(self, head: Row[Any]) -> dict[str, Any]:
-        fields = self.model.model_fields
+        currency = head.currency
         return {
-            name: _money(getattr(head, column), head.currency) if _is_money(fields[name].annotation) else
-            getattr(head, column)
-            for name, column in self.columns().items()
-        }  # fmt: skip
+            name: _money(getattr(head, column), currency) if money else getattr(head, column)
+            for name, column, money in self.plan
+        }
 
     def _column(self, name: str) -> str:
         if name in self.renamed:
@@ -94,18 +113,6 @@ CUSTOMER: Final = Flat(
     prefix="customer_",
     renamed={"email_address": "customer_email", "phone_number": "customer_phone"},
 )
-
-
-def _stored(value: Any) -> Any:
-    return value.value if isinstance(value, Money) else value
-
-
-def _money(value: int | None, currency: str) -> Money | None:
-    return None if value is None else Money.of(value, currency)
-
-
-def _is_money(annotation: Any) -> bool:
-    return annotation is Money or (isinstance(annotation, UnionType) and Money in get_args(annotation))
 
 
 # -- an order as rows ---------------------------------------------------------------------------
