@@ -21,7 +21,7 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = 0  # chosen when it first listens, and kept across cuts
         self.tripped = False  # whether the armed cut (`cut_at`) happened
-        self._trip: tuple[bytes, bool] | None = None  # (marker, from the server?)
+        self._trip: tuple[bytes, bool, bytes | None] | None = None  # (marker, from the server?, after)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy", daemon=True)
         self._listener: asyncio.Server | None = None
@@ -47,16 +47,18 @@ class TcpProxy:
         """Listen again, on the same port."""
         self._call(self._listen())
 
-    def cut_at(self, marker: bytes, *, from_server: bool) -> None:
+    def cut_at(self, marker: bytes, *, from_server: bool, after: bytes | None = None) -> None:
         """Cut when a chunk carrying `marker` passes, in one direction, before passing it on: from
-        the client, the server never reads it; from the server, the client never hears it."""
+        the client, the server never reads it; from the server, the client never hears it. With
+        `after`, only on a connection whose client has sent `after` (so that a server's
+        background work on its other connections cannot trip it first)."""
         self.tripped = False
-        self._call(self._arm((marker, from_server)))
+        self._call(self._arm((marker, from_server, after)))
 
     def _call(self, work: Coroutine[Any, Any, None]) -> None:
         asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)
 
-    async def _arm(self, trip: tuple[bytes, bool]) -> None:
+    async def _arm(self, trip: tuple[bytes, bool, bytes | None]) -> None:
         self._trip = trip
 
     async def _listen(self) -> None:
@@ -107,9 +109,10 @@ class TcpProxy:
         upstream_out: asyncio.StreamWriter,
     ) -> None:
         """Both ways, until either side goes away; then the other goes too (no half-open links)."""
+        sent: list[bytes] = []  # what this connection's client has sent that an armed `after` names
         pipes = {
-            asyncio.create_task(self._pipe(client_in, upstream_out, from_server=False)),
-            asyncio.create_task(self._pipe(upstream_in, client_out, from_server=True)),
+            asyncio.create_task(self._pipe(client_in, upstream_out, from_server=False, sent=sent)),
+            asyncio.create_task(self._pipe(upstream_in, client_out, from_server=True, sent=sent)),
         }
         await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         client_out.transport.abort()
@@ -117,11 +120,24 @@ class TcpProxy:
         await asyncio.wait(pipes)
 
     async def _pipe(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, from_server: bool
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        *,
+        from_server: bool,
+        sent: list[bytes],
     ) -> None:
         with contextlib.suppress(ConnectionError):
             while (data := await source.read(CHUNK)) and not sink.is_closing():
-                if self._trip and self._trip[1] == from_server and self._trip[0] in data:
+                trip = self._trip
+                if trip and not from_server and trip[2] is not None and trip[2] in data:
+                    sent.append(trip[2])
+                if (
+                    trip
+                    and trip[1] == from_server
+                    and trip[0] in data
+                    and (trip[2] is None or trip[2] in sent)
+                ):
                     self._trip, self.tripped = None, True
                     self._drop()
                     return

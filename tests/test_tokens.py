@@ -63,7 +63,7 @@ async def test_revoking_an_unknown_name_and_minting_without_one_are_refused(toke
 
 def test_roles_grant_what_the_issue_says():
     assert GRANTS[Role.ADMIN] == set(Permission)
-    assert GRANTS[Role.KITCHEN] == {Permission.READ, Permission.MOVE, Permission.CANCEL}
+    assert GRANTS[Role.KITCHEN] == {Permission.READ, Permission.MOVE, Permission.CANCEL, Permission.PAUSE}
     assert GRANTS[Role.VIEWER] == {Permission.READ}
 
 
