@@ -15,6 +15,7 @@ from server.errors import Conflict, Forbidden, InvalidRequest
 from server.lifecycle import OrderStatus
 from server.orders.model import Order, OrderDraft
 from server.orders.service import Orders
+from server.services import Services
 from server.staff.roles import Role
 from server.stations.prep import Prep
 from server.stations.routing import Rule, RuleKind, Station
@@ -184,3 +185,16 @@ async def test_a_stations_recall_list_is_what_it_finished_last_within_the_window
     clock.advance(timedelta(minutes=6))
     assert [o.id for o in await prep.recently_done("grill", window=window, limit=20)] == [second.id]
     assert await prep.recently_done("bar", window=window, limit=20) == []
+
+
+async def test_a_voided_item_waits_at_no_station_and_keeps_none_open(
+    prep: Prep, orders: Orders, services: Services, clock: ManualClock
+):
+    await venue(prep)
+    order = await placed(orders, payments=[])  # not paid yet: a void needs no refund
+    [lager] = [line.line for line in order.prep if line.station == "bar"]
+    await services.amendments.void_items(order.id, [lager], by=COOK, reason="out of lager")
+    stats = await orders.stats(clock.now())
+    assert {t.station: t.waiting for t in stats.stations} == {"kitchen": 1, "grill": 1, "bar": 0}
+    routing = await prep.remove_station("bar", by=ADMIN)  # nothing left to make there
+    assert "bar" not in [s.id for s in routing.stations]

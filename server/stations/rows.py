@@ -101,7 +101,12 @@ async def waiting_by_station(tx: AsyncConnection, active: Sequence[str]) -> dict
     query = (
         select(ITEMS.c.station, func.count())
         .select_from(ITEMS.join(ORDERS, ORDERS.c.id == ITEMS.c.order_id))
-        .where(ITEMS.c.done_at.is_(None), ITEMS.c.station.is_not(None), ORDERS.c.status.in_(active))
+        .where(
+            ITEMS.c.done_at.is_(None),
+            ITEMS.c.voided_at.is_(None),  # taken off the order: nothing to make
+            ITEMS.c.station.is_not(None),
+            ORDERS.c.status.in_(active),
+        )
         .group_by(ITEMS.c.station)
     )
     return {row[0]: int(row[1]) for row in await tx.execute(query)}
@@ -112,6 +117,11 @@ async def undone_on_active_orders(tx: AsyncConnection, station_id: str, active: 
     query = (
         select(func.count())
         .select_from(ITEMS.join(ORDERS, ORDERS.c.id == ITEMS.c.order_id))
-        .where(ITEMS.c.station == station_id, ITEMS.c.done_at.is_(None), ORDERS.c.status.in_(active))
+        .where(
+            ITEMS.c.station == station_id,
+            ITEMS.c.done_at.is_(None),
+            ITEMS.c.voided_at.is_(None),
+            ORDERS.c.status.in_(active),
+        )
     )
     return int((await tx.execute(query)).scalar_one())
