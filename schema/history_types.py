@@ -8,6 +8,7 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
+import server.actors
 from server.actors import ActorKind
 from server.changes.model import ChangeKind, HistoryEntry
 from server.lifecycle import OrderStatus
@@ -17,6 +18,10 @@ from server.lifecycle import OrderStatus
 class Actor:
     kind: ActorKind = strawberry.field(description="Dojo, a member of staff, or the POS itself.")
     name: str | None = strawberry.field(description="A member of staff's name (their token's); else null.")
+
+    @classmethod
+    def of(cls, actor: server.actors.Actor) -> Actor:
+        return cls(kind=actor.kind, name=actor.name)
 
 
 @strawberry.type(name="HistoryEntry", description="One thing that happened to an order: what, when, and who.")
@@ -52,7 +57,7 @@ def history_entry(entry: HistoryEntry) -> HistoryEntryNode:
         kind=entry.kind,
         from_status=entry.from_status,
         to_status=entry.to_status,
-        actor=Actor(kind=actor.kind, name=actor.name),
+        actor=Actor.of(actor),
         waiter_id=actor.waiter_id,
         requesting_product=actor.requesting_product,
         device_id=actor.device_id,

@@ -167,14 +167,13 @@ def ordering_node(services: Services, pauses: Pauses) -> Ordering:
 
 
 def pause_node(pause: Pause, now: datetime) -> PauseNode:
-    left = int((pause.until - now).total_seconds()) if pause.until else None
     return PauseNode(
         product=pause.product,
         label=LABELS[pause.product],
         paused_at=pause.paused_at,
-        by=Actor(kind=pause.by.kind, name=pause.by.name),
+        by=Actor.of(pause.by),
         until=pause.until,
-        seconds_left=max(left, 0) if left is not None else None,
+        seconds_left=pause.seconds_left(now),
     )
 
 
@@ -182,7 +181,7 @@ def change_node(change: OrderingChange) -> OrderingChangeNode:
     return OrderingChangeNode(
         at=change.at,
         kind=change.kind,
-        by=Actor(kind=change.by.kind, name=change.by.name),
+        by=Actor.of(change.by),
         products=list(change.products),
         until=change.until,
     )

@@ -78,6 +78,10 @@ class Pause:
     def holds(self, now: datetime) -> bool:
         return self.until is None or now < self.until
 
+    def seconds_left(self, now: datetime) -> int | None:
+        """Whole seconds until it ends (0 once it has), or None: until resumed."""
+        return None if self.until is None else max(int((self.until - now).total_seconds()), 0)
+
 
 @dataclass(frozen=True, slots=True)
 class Pauses:
