@@ -1,5 +1,6 @@
-"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke`, `venue load|show`
-(also `stations load|show`, its first name), `dojo register|status` and `simulate`."""
+"""The `orderpass` command: `serve`, `config show`, `doctor`, `db upgrade`, `token create|list|revoke`,
+`venue load|show` (also `stations load|show`, its first name), `dojo register|status` and
+`simulate`."""
 
 from __future__ import annotations
 
@@ -63,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         "--dev", action="store_true", help="use printed development Dojo credentials if none are set"
     )
     serve.set_defaults(run=_serve)
+
+    config = commands.add_parser("config", help="the settings in effect")
+    config.add_subparsers(required=True, metavar="ACTION").add_parser(
+        "show", help="every ORDERPASS_* setting in effect and where it came from, secrets masked"
+    ).set_defaults(run=_config_show)
 
     database = commands.add_parser("db", help="the database schema")
     db_commands = database.add_subparsers(required=True, metavar="ACTION")
@@ -129,6 +135,16 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--password", help="(default ORDERPASS_DOJO_PASSWORD, else the development one)")
     play.set_defaults(run=_simulate)
     return parser
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    reading = Settings.read()
+    print(f"# .env file: {reading.env_file.resolve() if reading.env_file else 'none'}")
+    lines = [(f"{variable}={value}", origin) for variable, value, origin in reading.shown()]
+    width = max(len(line) for line, _ in lines)
+    for line, origin in lines:
+        print(f"{line:<{width}}  # {origin}")
+    return 0
 
 
 def _upgrade(args: argparse.Namespace) -> int:
