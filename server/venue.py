@@ -91,13 +91,17 @@ def render(venue: Venue) -> str:
     for station in sorted(routing.stations, key=lambda s: (s.position, s.id)):
         mine = sorted((r for r in routing.rules if r.station_id == station.id), key=lambda r: r.position)
         patterns = {key: [rule.pattern for rule in mine if rule.kind is kind] for kind, key in KEYS.items()}
-        entry = {"id": station.id, "name": station.name, "default": station.is_default or None}
+        entry: dict[str, Any] = {
+            "id": station.id,
+            "name": station.name,
+            "default": station.is_default or None,
+        }
         blocks.append(_block("station", **entry, prep_minutes=station.prep_minutes, **patterns))
     for area in floor.areas:
         blocks.append(_block("area", id=area.id, name=area.name, waiters=[*area.waiter_ids]))
     for table in floor.tables:
-        entry = {"id": table.id, "name": table.name, "area": table.area_id, "max_covers": table.max_covers}
-        blocks.append(_block("table", **entry, waiters=[*table.waiter_ids]))
+        where = {"area": table.area_id, "max_covers": table.max_covers, "waiters": [*table.waiter_ids]}
+        blocks.append(_block("table", id=table.id, name=table.name, **where))
     return "\n".join(blocks)
 
 
