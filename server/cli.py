@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server import serving, simulate, venue
+from server import doctor, serving, simulate, venue
 from server.actors import POS
 from server.broker import create_broker, crosses_processes
 from server.clock import SystemClock
@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     config.add_subparsers(required=True, metavar="ACTION").add_parser(
         "show", help="every ORDERPASS_* setting in effect and where it came from, secrets masked"
     ).set_defaults(run=_config_show)
+
+    check = commands.add_parser(
+        "doctor", help="check this box: database, clock, Dojo's key, the way in, disk; and what to do"
+    )
+    check.add_argument("--public-url", help="where Dojo reaches this orderpass (default: as registered)")
+    check.set_defaults(run=_doctor)
 
     database = commands.add_parser("db", help="the database schema")
     db_commands = database.add_subparsers(required=True, metavar="ACTION")
@@ -145,6 +151,14 @@ def _config_show(args: argparse.Namespace) -> int:
     for line, origin in lines:
         print(f"{line:<{width}}  # {origin}")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    settings, clock = Settings.from_env(), SystemClock()
+    findings = asyncio.run(doctor.examine(settings, clock=clock, public_url=args.public_url))
+    for finding in findings:
+        print(finding.render())
+    return 1 if any(finding.outcome is doctor.Outcome.FAIL for finding in findings) else 0
 
 
 def _upgrade(args: argparse.Namespace) -> int:

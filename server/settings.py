@@ -318,11 +318,11 @@ def _shown(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if name.endswith("_url") and isinstance(value, str):
-        return _masked_url(value)
+        return masked_url(value)
     return str(value)
 
 
-def _masked_url(url: str) -> str:
+def masked_url(url: str) -> str:
     """The URL with any password masked: in its user part, or as a `password=` parameter."""
     if _password(url) is None:
         return url

@@ -78,7 +78,8 @@ async def test_a_dojo_socket_whose_handshake_is_refused_is_named_with_its_state(
     await fake_dojo_ws.wait_for_handshakes(1)
 
     async def refused() -> bool:
-        return (await readyz(server)).json()["checks"].get("dojoSocket") == "refused"
+        checks: dict[str, str] = (await readyz(server)).json()["checks"]
+        return checks.get("dojoSocket") == "refused"
 
     await until(refused)
     body = not_ready(await readyz(server), fake_dojo_ws.api_key, fake_dojo_ws.url)
