@@ -125,7 +125,9 @@ def orderpass(
 def serving_pid(url: str) -> int:
     """The process serving on this URL's port (its first, for several workers)."""
     port = url.rsplit(":", 1)[1]
-    listed = subprocess.run(["pgrep", "-f", "--", f"--port {port}( |$)"], capture_output=True, text=True).stdout
+    listed = subprocess.run(
+        ["pgrep", "-f", "--", f"--port {port}( |$)"], capture_output=True, text=True
+    ).stdout
     return min(int(pid) for pid in listed.split())
 
 
