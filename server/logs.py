@@ -125,21 +125,20 @@ class Tracing:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        parent = spans.remote(scope["headers"])  # None (and nothing read) with tracing off
+        if not spans.tracing():  # the path every request takes with tracing off: no span, no context
+            await self._answer(scope, receive, send, spans.trace_id_of(scope["headers"]))
+            return
+        parent = spans.remote(scope["headers"])
         with spans.opened(scope["method"], kind=SpanKind.SERVER, parent=parent) as span:
             ids = spans.current_ids()
-            current = ids[0] if ids else spans.trace_id_of(scope["headers"])
-            token = trace_id.set(current)
-            scope.setdefault("state", {})["trace_id"] = current
-            try:
-                status = await self._answer(scope, receive, send, current)
-            finally:
-                trace_id.reset(token)
+            status = await self._answer(scope, receive, send, ids[0] if ids else spans.trace_id_of([]))
             if span is not None:
                 _describe(span, scope, status)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, current: str) -> int:
-        """Run the request, and log its access line; the status it was answered with."""
+        """Run the request under its traceId, and log its access line; the status it was answered with."""
+        token = trace_id.set(current)
+        scope.setdefault("state", {})["trace_id"] = current
         started, status = time.perf_counter(), 500
         response_started = False
 
@@ -177,6 +176,7 @@ class Tracing:
                     "traceId": current,
                 },
             )
+            trace_id.reset(token)
         return status
 
 

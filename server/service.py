@@ -94,7 +94,7 @@ class Service:
 
     async def _publish(self, change: Change) -> None:
         with spans.opened("publish orderpass.changes", kind=SpanKind.PRODUCER):
-            await self.broker.publish(CHANNEL, change.to_json())
+            await self.broker.publish(CHANNEL, change.to_json(traceparent=spans.traceparent()))
 
 
 def status_steps(

@@ -104,11 +104,16 @@ def traceparent(context: Context | None = None) -> str | None:
     return carrier.get("traceparent")
 
 
-def resumed(parent: str | None) -> Context | None:
-    """The context a stored traceparent names (None: a root of its own)."""
-    if parent is None or _tracer is None:
-        return None
-    return _W3C.extract({"traceparent": parent})
+def continued(
+    name: str, parent: str | None, *, attributes: dict[str, Any] | None = None
+) -> AbstractContextManager[Span | None]:
+    """Work done later for a change (its Dojo event, its fan-out to screens), as a CONSUMER span
+    in the trace of the change's stored `traceparent`. Work no traced change asked for (a
+    poll, a change a worker made) opens none: it would be a trace of its own every second."""
+    if _tracer is None or parent is None:
+        return _OFF
+    context = _W3C.extract({"traceparent": parent})
+    return _tracer.start_as_current_span(name, context=context, kind=SpanKind.CONSUMER, attributes=attributes)
 
 
 def remote(headers: Sequence[tuple[bytes, bytes]]) -> Context | None:

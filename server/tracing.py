@@ -13,6 +13,9 @@ as long as the app runs, and only when it is on:
 - a span per GraphQL operation (schema/observing.py; not per field: a busy board resolves
   thousands).
 
+The exporter and the instrumentations are imported only when tracing is on (a quarter of a
+second of every start otherwise).
+
 What reaches the exporter starts at a door (SERVER) or an outbox delivery (CONSUMER): a
 statement or a use case nothing started (a worker's poll, every second) is dropped before
 export (`_Started`).
@@ -32,9 +35,6 @@ from typing import Any, Final
 import httpx
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -81,6 +81,8 @@ def provider_from_env() -> TracerProvider | None:
     them themselves: endpoint, headers, timeout, sampler, batch sizes, resource), or None."""
     if not wanted(os.environ):
         return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # only when on
+
     return provider(BatchSpanProcessor(OTLPSpanExporter()))
 
 
@@ -132,6 +134,8 @@ class Traces:
 
     def dojo_transport(self) -> httpx.AsyncBaseTransport:
         """The Dojo client's transport: a span per call, and `traceparent` on it."""
+        from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport  # only when on
+
         meters = NoOpMeterProvider()  # metrics are Prometheus's (server/metrics.py)
         return AsyncOpenTelemetryTransport(
             httpx.AsyncHTTPTransport(), tracer_provider=self.provider, meter_provider=meters
@@ -140,6 +144,8 @@ class Traces:
     @asynccontextmanager
     async def running(self, services: Services) -> AsyncIterator[None]:
         """On for as long as the block runs: our own spans, the use cases', the statements'."""
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer  # only when on
+
         spans.turn_on(self.tracer)
         statements = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
         counter = NoOpMeterProvider().get_meter(INSTRUMENTATION).create_up_down_counter("db.connections")

@@ -27,14 +27,18 @@ from server import spans, tracing
 from server.logs import JsonFormatter
 from server.settings import SettingsError
 from server.staff.roles import Role
-from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
+from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint, place
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
+from tests.fake_dojo_ws import FakeDojoWs
 from tests.otlp_receiver import OtlpReceiver
 from tests.processes import run, serving
+from tests.test_dojo_socket import socket_settings
+from tests.test_graphql_http import changes, socket, subscribe
 
 HOUSE = "sh_orderpass_test"
 HEX32 = re.compile(r"[0-9a-f]{32}")
+MOVE = "mutation($id: ID!, $to: OrderStatus!) { moveOrder(id: $id, to: $to) { __typename } }"
 CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -190,6 +194,46 @@ async def test_a_graphql_operation_is_a_span_under_its_request(traced: Traced):
     operation = named(found, "graphql query lastSequence")
     assert child_of(operation, named(found, "POST /graphql"))
     assert any(child_of(span, operation) and span.name == "Orders.last_sequence" for span in found)
+
+
+async def test_a_bump_reaches_the_screens_feed_in_its_own_trace(traced: Traced):
+    token = await mint(traced.server.settings, Role.ADMIN)
+    order_id = await place(traced.server)
+    async with socket(traced.server, token=token) as screen:
+        await subscribe(screen, since=0)
+        async with httpx.AsyncClient(base_url=traced.server.url) as client:
+            moved = await client.post(
+                "/graphql",
+                json={"query": MOVE, "variables": {"id": order_id, "to": "ACCEPTED"}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert moved.json() == {"data": {"moveOrder": {"__typename": "Order"}}}
+        (change,) = [c for c in await changes(screen, 2) if c["kind"] == "STATUS_CHANGED"]
+        assert change["order"]["status"] == "ACCEPTED"
+    found = await traced.wait_for("feed orderpass.changes")
+    bump = named(found, "graphql mutation moveOrder")
+    mine = [span for span in found if hex_trace(span) == hex_trace(bump)]
+    publish = named(mine, "publish orderpass.changes")
+    feed = named(mine, "feed orderpass.changes")
+    assert child_of(named(mine, "Orders.move"), bump)
+    assert publish.kind is SpanKind.PRODUCER
+    assert feed.kind is SpanKind.CONSUMER
+    assert child_of(feed, publish)
+    assert any(child_of(span, feed) for span in mine)  # the feed's reads of the change
+
+
+async def test_a_call_on_dojos_websocket_is_a_span_whose_trace_its_eposerror_quotes(
+    serve: Callable[..., LiveServer], fake_dojo_ws: FakeDojoWs, fake_dojo: FakeDojo
+):
+    provider, exporter = in_memory()
+    traced = Traced(serve(tracer_provider=provider, **socket_settings(fake_dojo_ws, fake_dojo)), exporter)
+    answer = await fake_dojo_ws.call("GetOrderByIdV1", {"orderId": "ord_missing"})
+    trace = answer["error"]["traceId"]
+    found = await traced.wait_for("dojo.ws GetOrderByIdV1")
+    door = named(found, "dojo.ws GetOrderByIdV1")
+    assert door.kind is SpanKind.SERVER
+    assert hex_trace(door) == trace
+    assert child_of(named(found, "Orders.get"), door)
 
 
 async def test_no_credential_shows_up_in_any_span(traced: Traced, fake_dojo: FakeDojo):

@@ -15,8 +15,6 @@ import random
 from datetime import datetime, timedelta
 from typing import Final
 
-from opentelemetry.trace import SpanKind
-
 from server import spans
 from server.background import Worker
 from server.broker import Broker
@@ -71,11 +69,8 @@ class Dispatcher(Worker):
     async def _deliver(self, owed: outbox.Owed) -> bool:
         """One event, in the trace of the change that owed it (while tracing): the delivery's span,
         its call to Dojo (with `traceparent`), and the statements that mark it."""
-        parent = spans.resumed(owed.traceparent)
         attributes = {"orderpass.order_id": owed.order_id, "orderpass.attempt": owed.attempts + 1}
-        with spans.opened(
-            "dojo.outbox OrderUpdated", kind=SpanKind.CONSUMER, parent=parent, attributes=attributes
-        ):
+        with spans.continued("dojo.outbox OrderUpdated", owed.traceparent, attributes=attributes):
             try:
                 await self.dojo.order_updated(owed.order_id)
             except (OrderpassError, OSError) as exc:
