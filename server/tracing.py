@@ -70,10 +70,24 @@ def wanted(env: Mapping[str, str]) -> bool:
         protocol = env.get(name, "").strip()
         if protocol and protocol != "http/protobuf":
             raise SettingsError(f"{name}={protocol}: orderpass sends OTLP over HTTP (http/protobuf) only")
+    _refuse_captured_credentials(env)
     if named:
         return "otlp" in named
     return any(env.get(name, "").strip() for name in ("OTEL_EXPORTER_OTLP_ENDPOINT",
                                                       "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))  # fmt: skip
+
+
+def _refuse_captured_credentials(env: Mapping[str, str]) -> None:
+    """Headers captured on calls to Dojo (an opt-in of the httpx instrumentation) must leave out
+    `authorization`, which holds Dojo's API key: it would be in every call's span."""
+    captured = env.get("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", "").strip()
+    hidden = env.get("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", "").lower()
+    if captured and "authorization" not in hidden:
+        raise SettingsError(
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST is set: add authorization to "
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS, or Dojo's API key would be in "
+            "every span"
+        )
 
 
 def provider_from_env() -> TracerProvider | None:

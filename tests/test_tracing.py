@@ -319,6 +319,14 @@ async def test_off_an_eposerror_carries_the_callers_trace_id(live_server: LiveSe
         ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, False),
         ({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, False),
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, True),
+        (
+            {
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST": ".*",
+                "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS": "Authorization,cookie",
+            },
+            True,
+        ),
     ],
 )
 def test_tracing_is_off_unless_an_exporter_is_set(env: dict[str, str], on: bool):
@@ -332,6 +340,7 @@ def test_tracing_is_off_unless_an_exporter_is_set(env: dict[str, str], on: bool)
         {"OTEL_TRACES_EXPORTER": "otlp,console"},
         {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"},
+        {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST": ".*"},
     ],
 )
 def test_what_orderpass_cannot_export_is_refused_by_name(env: dict[str, str]):
@@ -387,3 +396,15 @@ async def test_a_create_orders_trace_arrives_whole_at_an_otlp_collector(
     lines = [orjson.loads(line) for line in server.stderr.splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "orderpass.access" and line["path"] == "/v1/orders"]
     assert [line["traceId"] for line in access] == [trace]  # the log's traceId is the trace's
+
+
+def test_serve_refuses_an_exporter_it_cannot_honour_in_words(tmp_path: Path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ORDERPASS_", "OTEL_"))},
+        "ORDERPASS_DATABASE_URL": f"sqlite:///{tmp_path}/refused.db",
+        "OTEL_TRACES_EXPORTER": "zipkin",
+    }
+    refused = run("serve", "--dev", "--port", "0", env=env)
+    assert refused.returncode != 0
+    assert "OTEL_TRACES_EXPORTER=zipkin" in refused.stderr
+    assert "Traceback" not in refused.stderr
