@@ -146,6 +146,10 @@ class Traces:
             return None
         return cls(provider, provider.get_tracer(INSTRUMENTATION))
 
+    @property
+    def service(self) -> str:
+        return str(self.provider.resource.attributes.get(SERVICE_NAME, INSTRUMENTATION))
+
     def dojo_transport(self) -> httpx.AsyncBaseTransport:
         """The Dojo client's transport: a span per call, and `traceparent` on it."""
         from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport  # only when on
@@ -165,6 +169,7 @@ class Traces:
         counter = NoOpMeterProvider().get_meter(INSTRUMENTATION).create_up_down_counter("db.connections")
         EngineTracer(statements, services.store.engine.sync_engine, counter)  # type: ignore[no-untyped-call]
         trace_use_cases(services, self.tracer)
+        log.info("OpenTelemetry tracing is on (service.name %s)", self.service)
         try:
             yield
         finally:
