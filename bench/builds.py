@@ -71,18 +71,22 @@ def report(runs: dict[str, list[Run]], older: str, this: str, args: argparse.Nam
         f"{database}; wrk, 2 threads, {args.connections} connections, {args.seconds} s per run, "
         f"{args.rounds} alternating rounds; the order of bench/create_order.py.",
         "",
-        "| build | orders/s (median) | p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|",
+        "| build | orders/s (median) | server CPU us/order (median) | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|",
         *(
-            f"| {name} | {med(name, 'rps'):.0f} | {med(name, 'p50_ms'):.1f} | {med(name, 'p99_ms'):.1f}"
-            f" | {sum(run.errors for run in runs[name])} |"
+            f"| {name} | {med(name, 'rps'):.0f} | {med(name, 'cpu_us'):.0f} | {med(name, 'p50_ms'):.1f}"
+            f" | {med(name, 'p99_ms'):.1f} | {sum(run.errors for run in runs[name])} |"
             for name in (older, this)
         ),
         "",
-        f"**Ratio newer / older: {med(this, 'rps') / med(older, 'rps'):.2f}**",
+        f"**Ratio newer / older: {med(this, 'rps') / med(older, 'rps'):.2f} in orders/s, "
+        f"{med(older, 'cpu_us') / med(this, 'cpu_us'):.2f} in orders per CPU second**",
         "",
-        "Rounds: "
-        + "; ".join(f"{a.rps:.0f} vs {b.rps:.0f}" for a, b in zip(runs[older], runs[this], strict=True)),
+        "Rounds (orders/s, CPU us/order): "
+        + "; ".join(
+            f"{a.rps:.0f} ({a.cpu_us:.0f}) vs {b.rps:.0f} ({b.cpu_us:.0f})"
+            for a, b in zip(runs[older], runs[this], strict=True)
+        ),
     ]
     write_section("builds", "\n".join(lines))
     print("\n".join(lines))

@@ -122,6 +122,38 @@ def orderpass(
             yield f"http://127.0.0.1:{port}"
 
 
+def serving_pid(url: str) -> int:
+    """The process serving on this URL's port (its first, for several workers)."""
+    port = url.rsplit(":", 1)[1]
+    listed = subprocess.run(
+        ["pgrep", "-f", "--", f"--port {port}( |$)"], capture_output=True, text=True
+    ).stdout
+    return min(int(pid) for pid in listed.split())
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its descendants have used so far: what a run cost
+    the server, whatever else the machine was doing."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        found = int(stat.parent.name)
+        parents[found] = int(fields[1])
+        used[found] = (int(fields[11]) + int(fields[12])) / tick
+    family, total = {pid}, 0.0
+    for candidate in sorted(parents):  # children have higher pids than their parents, mostly
+        if parents[candidate] in family:
+            family.add(candidate)
+    for member in family:
+        total += used.get(member, 0.0)
+    return total
+
+
 def write_section(name: str, body: str) -> None:
     """Replace this benchmark's section of RESULTS.md, leaving the others as they were."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import re
 import statistics
@@ -21,7 +22,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import AUTH, free_port, machine, need, orderpass, process, write_section
+from bench.common import (
+    AUTH,
+    cpu_seconds,
+    free_port,
+    machine,
+    need,
+    orderpass,
+    process,
+    serving_pid,
+    write_section,
+)
 
 ITEMS = [
     ("Burger", "BRG-01", 1095, 2, [("Extra Cheese", "MOD-CHS", 100), ("Bacon", "MOD-BAC", 150)], "Fries"),
@@ -112,6 +123,8 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    cpu_us: float = float("nan")  # the server's CPU time per request (user + system), if measured
 
 
 def script(folder: Path) -> Path:
@@ -126,11 +139,13 @@ def wrk(url: str, lua: Path, *, seconds: int, connections: int) -> Run:
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     timeouts = re.search(r"timeout (\d+)", out)
+    requests = re.search(r"(\d+) requests in", out)
     return Run(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         p50_ms=_ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         p99_ms=_ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         errors=int(errors.group(1) if errors else 0) + int(timeouts.group(1) if timeouts else 0),
+        requests=int(requests.group(1)) if requests else 0,
     )
 
 
@@ -140,8 +155,14 @@ def _ms(text: str) -> float:
 
 
 def measure(url: str, lua: Path, *, seconds: int, connections: int) -> Run:
+    """A warm-up, then a run; with the server's CPU time per request, which a busy machine
+    disturbs far less than requests per second."""
     wrk(url, lua, seconds=2, connections=connections)  # warm up
-    return wrk(url, lua, seconds=seconds, connections=connections)
+    pid = serving_pid(url)
+    used = cpu_seconds(pid)
+    run = wrk(url, lua, seconds=seconds, connections=connections)
+    used = cpu_seconds(pid) - used
+    return dataclasses.replace(run, cpu_us=used / max(run.requests, 1) * 1e6)
 
 
 def main() -> None:

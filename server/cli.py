@@ -1,5 +1,6 @@
-"""The `orderpass` command: `serve`, `db upgrade`, `token create|list|revoke`, `venue load|show`
-(also `stations load|show`, its first name), `dojo register|status` and `simulate`."""
+"""The `orderpass` command: `serve`, `config show`, `doctor`, `db upgrade`, `token create|list|revoke`,
+`venue load|show` (also `stations load|show`, its first name), `dojo register|status` and
+`simulate`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server import serving, simulate, venue
+from server import doctor, serving, simulate, venue
 from server.actors import POS
 from server.broker import create_broker, crosses_processes
 from server.clock import SystemClock
@@ -63,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         "--dev", action="store_true", help="use printed development Dojo credentials if none are set"
     )
     serve.set_defaults(run=_serve)
+
+    config = commands.add_parser("config", help="the settings in effect")
+    config.add_subparsers(required=True, metavar="ACTION").add_parser(
+        "show", help="every ORDERPASS_* setting in effect and where it came from, secrets masked"
+    ).set_defaults(run=_config_show)
+
+    check = commands.add_parser(
+        "doctor", help="check this box: database, clock, Dojo's key, the way in, disk; and what to do"
+    )
+    check.add_argument("--public-url", help="where Dojo reaches this orderpass (default: as registered)")
+    check.set_defaults(run=_doctor)
 
     database = commands.add_parser("db", help="the database schema")
     db_commands = database.add_subparsers(required=True, metavar="ACTION")
@@ -129,6 +141,24 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--password", help="(default ORDERPASS_DOJO_PASSWORD, else the development one)")
     play.set_defaults(run=_simulate)
     return parser
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    reading = Settings.read()
+    print(f"# .env file: {reading.env_file.resolve() if reading.env_file else 'none'}")
+    lines = [(f"{variable}={value}", origin) for variable, value, origin in reading.shown()]
+    width = max(len(line) for line, _ in lines)
+    for line, origin in lines:
+        print(f"{line:<{width}}  # {origin}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    settings, clock = Settings.from_env(), SystemClock()
+    findings = asyncio.run(doctor.examine(settings, clock=clock, public_url=args.public_url))
+    for finding in findings:
+        print(finding.render())
+    return 1 if any(finding.outcome is doctor.Outcome.FAIL for finding in findings) else 0
 
 
 def _upgrade(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
-"""What operators call: liveness, readiness, Prometheus metrics (for a staff token of any role)
-and the OpenAPI description of the Dojo contract we implement. Trouble here answers in plain
-JSON, not as Dojo's EPOSError: these are not Dojo's routes."""
+"""What operators call: liveness, readiness (which dependency is not ready), Prometheus metrics
+(for a staff token of any role) and the OpenAPI description of the Dojo contract we implement.
+Trouble here answers in plain JSON, not as Dojo's EPOSError: these are not Dojo's routes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import readiness
 from server.dojo import openapi
 from server.errors import OrderpassError, Unavailable
 from server.ordering.model import PAUSABLE
@@ -31,13 +32,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    try:
-        await _services(request).store.ping()
-    except Unavailable as trouble:
-        headers = {"Retry-After": str(trouble.retry_after_seconds)}
-        trace = request.scope.get("state", {}).get("trace_id", "-")
-        return _json({"status": "unavailable", "message": trouble.message, "traceId": trace}, 503, headers)
-    return _json({"status": "ready"})
+    """Each dependency's state (server/readiness.py); 503 naming what is not ready."""
+    found = await readiness.check(_services(request))
+    if found.ready:
+        return _json({"status": "ready", "checks": found.states})
+    trace = request.scope.get("state", {}).get("trace_id", "-")
+    body = {"status": "unavailable", "message": "; ".join(found.problems), "checks": found.states}
+    return _json(body | {"traceId": trace}, 503, {"Retry-After": str(Unavailable.retry_after_seconds)})
 
 
 async def metrics_page(request: Request) -> Response:

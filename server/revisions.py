@@ -40,9 +40,14 @@ class Revision:
 
 
 def revision(database_url: str) -> Revision:
+    return asyncio.run(state(database_url))
+
+
+async def state(database_url: str) -> Revision:
+    """`revision`, for a caller already on an event loop (`orderpass doctor`)."""
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     assert head is not None
-    return Revision(asyncio.run(_current(database_url)), head)
+    return Revision(await _current(database_url), head)
 
 
 async def _current(database_url: str) -> str | None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cache
-from typing import Any
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from itertools import chain
+from operator import itemgetter
+from typing import Any, Final
 
 from sqlalchemy import Dialect, Row, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,39 +36,123 @@ async def insert_many(tx: AsyncConnection, table: Table, rows: Sequence[Mapping[
     through its column type's own bind processor and nothing else."""
     if not rows:
         return
-    sql, columns = _insert_plan(tx.dialect, table, tuple(rows[0]))
-    await tx.exec_driver_sql(
-        sql,
-        [tuple(value(row) for value in columns) for row in rows],
-    )
+    plan = _insert_plan(tx.dialect, table, tuple(rows[0]))
+    await tx.exec_driver_sql(plan.sql, plan.parameters(rows))
+
+
+async def insert_returning(
+    tx: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: tuple[str, ...],
+    *,
+    ignore_conflicts: bool = False,
+) -> list[tuple[Any, ...]]:
+    """One multi-row INSERT of rows that all have the same keys, straight to the driver, with
+    the `returning` columns of each row written (in no particular order); rows that clash with
+    a unique key are skipped, not refused, when `ignore_conflicts`. What Core's "insertmanyvalues"
+    does, without its per-parameter machinery: CreateOrder's head rows and change log."""
+    if not rows:
+        return []
+    plan = _insert_plan(tx.dialect, table, tuple(rows[0]))
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), plan.rows_per_statement):
+        chunk = plan.parameters(rows[start : start + plan.rows_per_statement])
+        sql = plan.values_for(len(chunk), returning=returning, ignore_conflicts=ignore_conflicts)
+        found += [tuple(row) for row in await tx.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))]
+    return found
+
+
+MAX_PARAMETERS: Final = 30_000  # per statement: SQLite allows 32,766, PostgreSQL 32,767
+
+
+@dataclass(frozen=True, slots=True)
+class _InsertPlan:
+    """How rows with these keys go into a table: the columns (the keys, then any scalar default
+    the rows leave out), how each value is bound, and the SQL."""
+
+    dialect: Dialect
+    table: Table
+    names: tuple[str, ...]
+    given: Callable[[Mapping[str, Any]], tuple[Any, ...]]  # the keys' values of a row, in order
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
+    defaults: tuple[Any, ...]  # the bound values of the columns the rows leave out
+    sql: str
+
+    @property
+    def rows_per_statement(self) -> int:
+        return max(1, MAX_PARAMETERS // len(self.names))
+
+    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        given, defaults = self.given, self.defaults
+        if not self.processed:
+            return [given(row) + defaults for row in rows]
+        values = [[*given(row), *defaults] for row in rows]
+        for position, process in self.processed:  # a column at a time: no call per value but these
+            for row_values in values:
+                if row_values[position] is not None:
+                    row_values[position] = process(row_values[position])
+        return [tuple(row_values) for row_values in values]
+
+    def values_for(self, count: int, *, returning: tuple[str, ...], ignore_conflicts: bool) -> str:
+        return _values_sql(self.dialect, self.table, self.names, count, returning, ignore_conflicts)
 
 
 @cache
-def _insert_plan(
-    dialect: Dialect, table: Table, keys: tuple[str, ...]
-) -> tuple[str, list[Callable[[Mapping[str, Any]], Any]]]:
+def _insert_plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _InsertPlan:
+    left_out = [c.name for c in table.columns if c.name not in keys and c.default is not None]
+    names = (*keys, *left_out)
+    processed, defaults = [], []
+    for position, name in enumerate(names):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if name in left_out:  # a Python-side default the rows leave out
+            default = getattr(table.c[name].default, "arg", None)
+            if callable(default) or default is None:
+                raise TypeError(f"{table.name}.{name} has no scalar default: the rows must give it")
+            defaults.append(process(default) if process else default)
+        elif process is not None:
+            processed.append((position, _remembered(process)))
+    getter = itemgetter(*keys)
+    given = (lambda row: (getter(row),)) if len(keys) == 1 else getter
+    return _InsertPlan(
+        dialect, table, names, given, tuple(processed), tuple(defaults),
+        _values_sql(dialect, table, names, 1, (), False),
+    )  # fmt: skip
+
+
+def _remembered(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A bind processor that works out each value once: a batch's rows share their times (every
+    row of a CreateOrder batch is stamped with one `now`), and formatting a datetime for SQLite
+    was a tenth of writing them."""
+    remember = lru_cache(maxsize=256)(process)
+
+    def bound(value: Any) -> Any:
+        try:
+            return remember(value)
+        except TypeError:  # unhashable (a JSON column's list): as it comes
+            return process(value)
+
+    return bound
+
+
+@cache
+def _values_sql(
+    dialect: Dialect, table: Table, names: tuple[str, ...], count: int, returning: tuple[str, ...],
+    ignore_conflicts: bool,
+) -> str:  # fmt: skip
     quote = dialect.identifier_preparer.quote
-    names = [*keys, *(c.name for c in table.columns if c.name not in keys and c.default is not None)]
-    marks = {"qmark": "?", "numeric_dollar": "${n}", "format": "%s"}  # SQLite, asyncpg, psycopg
-    placeholders = [marks[dialect.paramstyle].format(n=n) for n in range(1, len(names) + 1)]
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-        f"VALUES ({', '.join(placeholders)})"
+    style = {"qmark": "?", "numeric_dollar": "${n}", "format": "%s"}[dialect.paramstyle]
+    width = len(names)
+    rows = (
+        "(" + ", ".join(style.format(n=row * width + n) for n in range(1, width + 1)) + ")"
+        for row in range(count)
     )
-    return sql, [_value(dialect, table, name, given=name in keys) for name in names]
-
-
-def _value(dialect: Dialect, table: Table, name: str, *, given: bool) -> Callable[[Mapping[str, Any]], Any]:
-    column = table.c[name]
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if not given:  # a Python-side default the rows leave out
-        default = getattr(column.default, "arg", None)
-        if callable(default) or default is None:
-            raise TypeError(f"{table.name}.{name} has no scalar default: the rows must give it")
-        return lambda row: process(default) if process else default
-    if process is None:
-        return lambda row: row[name]
-    return lambda row: process(row[name])
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES {', '.join(rows)}"
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(quote(n) for n in returning)
+    return sql
 
 
 async def rows(tx: AsyncConnection, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:

@@ -30,11 +30,12 @@ checked `Venue` out, and back.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
+
+import tomli_w
 
 from server.errors import InvalidRequest
 from server.floor.model import Area, FloorPlan, Table
@@ -82,34 +83,33 @@ def parse(text: str) -> Venue:
 
 
 def render(venue: Venue) -> str:
+    """The venue as the file `parse` takes back. Every key and value is written by tomli-w (so
+    escaped as TOML's own); each entry under its `[[section]]` header, written here, because
+    tomli-w would fold short entries into one inline array."""
     routing, floor = venue.routing, venue.floor.in_screen_order()
     blocks = []
     for station in sorted(routing.stations, key=lambda s: (s.position, s.id)):
-        lines = ["[[station]]", f"id = {_string(station.id)}", f"name = {_string(station.name)}"]
-        if station.is_default:
-            lines.append("default = true")
-        if station.prep_minutes is not None:
-            lines.append(f"prep_minutes = {station.prep_minutes}")
         mine = sorted((r for r in routing.rules if r.station_id == station.id), key=lambda r: r.position)
-        for kind, key in KEYS.items():
-            patterns = [rule.pattern for rule in mine if rule.kind is kind]
-            if patterns:
-                lines.append(f"{key} = {_strings(patterns)}")
-        blocks.append("\n".join(lines))
+        patterns = {key: [rule.pattern for rule in mine if rule.kind is kind] for kind, key in KEYS.items()}
+        entry: dict[str, Any] = {
+            "id": station.id,
+            "name": station.name,
+            "default": station.is_default or None,
+        }
+        blocks.append(_block("station", **entry, prep_minutes=station.prep_minutes, **patterns))
     for area in floor.areas:
-        lines = ["[[area]]", f"id = {_string(area.id)}", f"name = {_string(area.name)}"]
-        if area.waiter_ids:
-            lines.append(f"waiters = {_strings(area.waiter_ids)}")
-        blocks.append("\n".join(lines))
+        blocks.append(_block("area", id=area.id, name=area.name, waiters=[*area.waiter_ids]))
     for table in floor.tables:
-        lines = ["[[table]]", f"id = {_string(table.id)}", f"name = {_string(table.name)}"]
-        lines.append(f"area = {_string(table.area_id)}")
-        if table.max_covers is not None:
-            lines.append(f"max_covers = {table.max_covers}")
-        if table.waiter_ids:
-            lines.append(f"waiters = {_strings(table.waiter_ids)}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+        where = {"area": table.area_id, "max_covers": table.max_covers, "waiters": [*table.waiter_ids]}
+        blocks.append(_block("table", id=table.id, name=table.name, **where))
+    return "\n".join(blocks)
+
+
+def _block(section: str, **entry: Any) -> str:
+    """One `[[section]]` entry, without its empty keys (TOML has no null; an empty list is the
+    default)."""
+    written = {key: value for key, value in entry.items() if value is not None and value != []}
+    return f"[[{section}]]\n{tomli_w.dumps(written)}"
 
 
 def _station(entry: Any, position: int) -> tuple[Station, list[Rule]]:
@@ -184,13 +184,3 @@ def _list_of_strings(
     if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
         raise InvalidRequest(f"{owner}: `{key}` is a list of strings", field=field or key)
     return tuple(values)
-
-
-def _strings(values: tuple[str, ...] | list[str]) -> str:
-    return f"[{', '.join(map(_string, values))}]"
-
-
-def _string(value: str) -> str:
-    """A TOML basic string. JSON's escapes are TOML's, but not its surrogate pairs (so non-ASCII
-    stays as itself) and JSON leaves DEL bare, which TOML refuses."""
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -203,7 +203,7 @@ def serve(settings: Settings) -> Iterator[Callable[..., LiveServer]]:
     def start(
         clock: Clock | None = None, tracer_provider: TracerProvider | None = None, **overrides: Any
     ) -> LiveServer:
-        started.append(start_server(replace(settings, **overrides), clock, tracer_provider))
+        started.append(start_server(settings.replace(**overrides), clock, tracer_provider))
         return started[-1]
 
     yield start

@@ -32,9 +32,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(COMMAND), *args], env=this_checkout(env), capture_output=True, text=True, timeout=60
+        [str(COMMAND), *args], env=this_checkout(env), capture_output=True, text=True, timeout=60, cwd=cwd
     )
 
 

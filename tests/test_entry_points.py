@@ -26,7 +26,7 @@ from tests.test_graphql_access import closed_code
 # Routes anyone may call, and why that is safe.
 PUBLIC: Final = {
     "/healthz": "says only that the process is alive",
-    "/readyz": "says only that the store answers",
+    "/readyz": "names each dependency and its state in fixed words: no URL, address or error text",
     "/openapi.json": "describes the Dojo contract we implement; no data",
     "/kds/login": "the pairing form; pairing itself needs a valid token",
     "/graphiql": "the GraphiQL page: holds no data, executes nothing",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from datetime import timedelta
 
 import orjson
@@ -16,7 +18,7 @@ from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
 from server.orders.filters import SearchFilters
 from server.orders.model import Order
-from server.orders.service import Orders
+from server.orders.service import Orders, new_order_id
 from server.payments.cashier import Cashier, EventOutcome
 from server.payments.model import Event, PaymentStatus
 from server.store import Store
@@ -402,3 +404,16 @@ async def test_orders_placed_together_each_get_their_own_answer(orders: Orders):
     assert isinstance(results[3], Order)
     assert results[3].id == results[0].id
     assert len((await orders.search(SearchFilters())).items) == 2
+
+
+def test_order_ids_keep_dojos_shape_and_sort_by_when_they_were_made():
+    """24 characters a terminal can show; ids made later sort later (new rows go at the end of
+    every index keyed by the id), and many made at once never clash."""
+    made = []
+    for _ in range(5):
+        made.append(new_order_id())
+        time.sleep(0.002)  # a new millisecond
+    assert made == sorted(made)
+    assert all(re.fullmatch(r"ord_[a-z2-7]{20}", order_id) for order_id in made)
+    same_millisecond = [new_order_id() for _ in range(200_000)]
+    assert len(set(same_millisecond)) == len(same_millisecond)

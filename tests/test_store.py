@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 
 import pytest
@@ -31,7 +30,7 @@ async def test_sqlite_runs_in_wal_mode_with_the_configured_durability(store: Sto
 
 async def test_writers_in_one_process_queue_instead_of_failing_on_the_lock(settings: Settings, broker, clock):
     """On SQLite they queue on the in-process lock; on PostgreSQL they simply run concurrently."""
-    store = create_store(dataclasses.replace(settings, busy_timeout_ms=1))
+    store = create_store(settings.replace(busy_timeout_ms=1))
     try:
         orders = Orders(store=store, broker=broker, clock=clock)
         await asyncio.gather(*(orders.place(make_draft(), by=Actor.staff("t")) for _ in range(30)))
@@ -43,7 +42,7 @@ async def test_writers_in_one_process_queue_instead_of_failing_on_the_lock(setti
 async def test_a_lock_held_past_the_busy_timeout_is_unavailable_and_writes_nothing(
     settings: Settings, broker, clock, sqlite_path
 ):
-    store = create_store(dataclasses.replace(settings, busy_timeout_ms=100))
+    store = create_store(settings.replace(busy_timeout_ms=100))
     blocker = sqlite3.connect(sqlite_path, isolation_level=None)
     try:
         orders = Orders(store=store, broker=broker, clock=clock)

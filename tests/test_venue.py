@@ -176,6 +176,38 @@ def test_show_then_load_gives_back_the_same_venue(routing: Routing, floor: Floor
     assert render(again) == render(venue)
 
 
+AWKWARD = (
+    'the "pass"',
+    "back\\slash\\",
+    "two\nlines\r\n",
+    "tab\tand\x7fdel\x00nul",
+    "café · 寿司 · 🍔",
+    "# not a comment",
+    "a = 'b' # c",
+    "]]\n[[station]]",
+    '"""',
+)
+
+
+@pytest.mark.parametrize("name", AWKWARD)
+def test_show_writes_any_name_so_that_load_reads_the_same_name_back(name: str):
+    routing = Routing(
+        (Station("kitchen", name, 0, True), Station("bar", f"{name}!", 1, False)),
+        (Rule("kitchen", RuleKind.NAME, f"*{name}*", 0), Rule("bar", RuleKind.PLU, name, 0)),
+    )
+    floor = FloorPlan(
+        (Area("downstairs", name, (name,), 0),), (Table("t1", name, "downstairs", 2, (name, "sam"), 0),)
+    )
+    written = render(Venue(routing, floor))
+    again = parse(written)
+    assert again.routing.stations == routing.stations
+    assert [(r.station_id, r.kind, r.pattern) for r in again.routing.rules] == [
+        (r.station_id, r.kind, r.pattern) for r in routing.rules
+    ]
+    assert again.floor == floor
+    assert written.splitlines().count("[[station]]") == 2  # nothing in a name opened a table of its own
+
+
 def test_the_example_venue_file_routes_the_simulators_own_menu():
     """The README's example (examples/venue.toml): with `orderpass simulate` running, every station
     gets its share of the simulator's dishes, and the default only what no rule names."""

@@ -12,6 +12,10 @@ class Broker(Protocol):
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[str]]: ...
 
+    async def ready(self) -> bool:
+        """Whether this process can announce changes and hear them now (for /readyz)."""
+        ...
+
     async def close(self) -> None: ...
 
 

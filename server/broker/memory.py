@@ -37,6 +37,9 @@ class MemoryBroker:
     def subscriber_count(self, channel: str) -> int:
         return len(self._queues.get(channel, ()))
 
+    async def ready(self) -> bool:
+        return True  # nothing to reach: the process itself
+
     async def close(self) -> None:
         self._queues.clear()
 

@@ -54,6 +54,21 @@ class PostgresBroker:
                     if attempt == 2:  # subscribers poll the store too: a lost wake-up only delays
                         log.warning("could not NOTIFY %s: %s", channel, exc)
 
+    async def ready(self) -> bool:
+        """The LISTEN connection is up (once anyone subscribed: the keeper is not reconnecting it),
+        and NOTIFY's connection answers a query."""
+        if self._keeper is not None and (self._listener is None or self._listener.is_closed()):
+            return False
+        async with self._publishing:
+            try:
+                if self._publisher is None or self._publisher.is_closed():
+                    self._publisher = await asyncpg.connect(self.dsn)
+                await self._publisher.execute("SELECT 1")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                self._publisher = None
+                return False
+        return True
+
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, func, insert, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor, ActorKind
@@ -17,7 +17,7 @@ from server.models import (
     CHANGES,
     HISTORY,
 )
-from server.sql import insert_many
+from server.sql import insert_many, insert_returning
 
 SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for change numbers
 
@@ -81,8 +81,8 @@ async def append_changes(
     ]
     # One change per order in a batch, so the order id says which number is whose (asking the
     # database to keep the parameters' order would cost a statement per row on SQLite).
-    statement = insert(CHANGES).returning(CHANGES.c.order_id, CHANGES.c.sequence)
-    numbers = {order_id: int(sequence) for order_id, sequence in await tx.execute(statement, rows)}
+    written = await insert_returning(tx, CHANGES, rows, ("order_id", "sequence"))
+    numbers = {order_id: int(sequence) for order_id, sequence in written}
     return [numbers[order_id] for order_id, *_ in found]
 
 

@@ -7,7 +7,7 @@ parses Dojo's JSON straight into these models and the validation rules live once
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -148,14 +148,17 @@ class OrderContent(Content):
     details: OrderDetails
     display_name: str | None = None
 
-    def amounts(self) -> Iterator[Money]:
-        yield self.total_amount
+    def amounts(self) -> list[Money]:
+        """Every amount the content names (a list, not a chain of generators: CreateOrder's
+        currency check walks them all, and the chain was half of parsing an order)."""
+        found = [self.total_amount]
         if self.service_charge_amount is not None:
-            yield self.service_charge_amount
+            found.append(self.service_charge_amount)
         for item in self.items:
-            yield from item_amounts(item)
-        yield from (discount.amount_total for discount in self.discounts)
-        yield from (tax.amount_total for tax in self.tax_lines)
+            found += item_amounts(item)
+        found += [discount.amount_total for discount in self.discounts]
+        found += [tax.amount_total for tax in self.tax_lines]
+        return found
 
     @property
     def currency(self) -> str:
@@ -186,12 +189,13 @@ class OrderDraft(OrderContent):
             raise ValueError(f"payments add up to more than the largest amount, {MAX_VALUE}")
         return self
 
-    def _all_amounts(self) -> Iterator[Money]:
-        yield from self.amounts()
+    def _all_amounts(self) -> list[Money]:
+        found = self.amounts()
         for payment in self.payments:
-            yield payment.paid_amount
+            found.append(payment.paid_amount)
             if payment.tips_amount is not None:
-                yield payment.tips_amount
+                found.append(payment.tips_amount)
+        return found
 
     def content(self) -> OrderContent:
         return OrderContent.model_construct(
@@ -199,12 +203,13 @@ class OrderDraft(OrderContent):
         )
 
 
-def item_amounts(item: OrderSubItem) -> Iterator[Money]:
+def item_amounts(item: OrderSubItem) -> list[Money]:
     """Every amount an item names: its price, its modifiers', and its sub-items' with theirs."""
-    yield item.amount_per_item
-    yield from (modifier.amount_per_modifier for modifier in item.modifiers)
-    for sub_item in getattr(item, "sub_items", ()):
-        yield from item_amounts(sub_item)
+    found = [item.amount_per_item, *(modifier.amount_per_modifier for modifier in item.modifiers)]
+    if isinstance(item, OrderItem):
+        for sub_item in item.sub_items:
+            found += item_amounts(sub_item)
+    return found
 
 
 @dataclass(frozen=True, slots=True)

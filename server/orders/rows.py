@@ -19,7 +19,7 @@ from types import UnionType
 from typing import Any, Final, TypeVar, cast, get_args
 
 import orjson
-from sqlalchemy import Row, Table, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.errors import NotFound
@@ -45,7 +45,7 @@ from server.orders.model import (
 )
 from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
-from server.sql import grouped, insert_ignoring, insert_many, rows
+from server.sql import grouped, insert_ignoring, insert_many, insert_returning, rows
 from server.stations.routing import PrepLine
 
 C = TypeVar("C", bound=Content)
@@ -300,8 +300,7 @@ async def insert_orders(tx: AsyncConnection, news: Sequence[NewOrder], *, now: d
     """Insert orders and all their lines, one statement per table however many there are; the ids
     inserted (an order whose Dojo id or client key another process just took is left out)."""
     heads = [head_row(new, now=now) for new in news]
-    statement = insert_ignoring(tx, ORDERS).returning(ORDERS.c.id)
-    inserted = set((await tx.execute(statement, heads)).scalars())
+    inserted = {row[0] for row in await insert_returning(tx, ORDERS, heads, ("id",), ignore_conflicts=True)}
     tables: dict[Table, list[dict[str, Any]]] = {ITEMS: [], DISCOUNTS: [], TAX_LINES: [], PAYMENTS: []}
     for new in (new for new in news if new.order_id in inserted):
         tables[ITEMS] += line_rows(new.order_id, new.draft.items, new.prep)
@@ -362,20 +361,28 @@ async def order_exists(tx: AsyncConnection, order_id: str) -> bool:
     return (await tx.execute(select(ORDERS.c.id).where(ORDERS.c.id == order_id))).first() is not None
 
 
+# Built once: a batch's look for retries is a statement a batch, and building it was a tenth of
+# a CreateOrder batch's own Python (bench/RESULTS.md).
+_PLACED: Final = select(ORDERS.c.id, ORDERS.c.fingerprint, ORDERS.c.dojo_order_id, ORDERS.c.client_key).where(
+    or_(
+        ORDERS.c.dojo_order_id.in_(bindparam("dojo_ids", expanding=True)),
+        ORDERS.c.client_key.in_(bindparam("client_keys", expanding=True)),
+    )
+)
+
+
 async def find_placed_many(
     tx: AsyncConnection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[str, str | None]]:
     """The orders already placed under these keys (("dojo", dojoOrderId) or ("client", key)):
     their ids and fingerprints."""
-    dojo_ids = [value for kind, value in keys if kind == "dojo"]
-    client_keys = [value for kind, value in keys if kind == "client"]
     if not keys:
         return {}
-    query = select(ORDERS.c.id, ORDERS.c.fingerprint, ORDERS.c.dojo_order_id, ORDERS.c.client_key).where(
-        or_(ORDERS.c.dojo_order_id.in_(dojo_ids), ORDERS.c.client_key.in_(client_keys))
-    )
+    dojo_ids = {value for kind, value in keys if kind == "dojo"}
+    client_keys = {value for kind, value in keys if kind == "client"}
     found: dict[tuple[str, str], tuple[str, str | None]] = {}
-    for row in await tx.execute(query):
+    asked = {"dojo_ids": list(dojo_ids), "client_keys": list(client_keys)}
+    for row in await tx.execute(_PLACED, asked):
         if row.dojo_order_id in dojo_ids:
             found[("dojo", row.dojo_order_id)] = (row.id, row.fingerprint)
         if row.client_key in client_keys:

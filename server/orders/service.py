@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -298,6 +299,17 @@ def _moved(
     return HistoryEntry(order_id, now, kind, by, from_status=source, to_status=target, detail=detail)
 
 
+# RFC 4648's base 32, its 32 characters reordered into ASCII order (digits first), so ids
+# compare as their numbers do.
+_IN_ASCII_ORDER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "234567abcdefghijklmnopqrstuvwxyz")
+
+
 def new_order_id() -> str:
-    """24 characters (what a Dojo terminal shows): `ord_` and 100 random bits in base 32."""
-    return "ord_" + base64.b32encode(secrets.token_bytes(15)).decode()[:20].lower()
+    """24 characters (what a Dojo terminal shows): `ord_` and 100 bits in base 32, the first 50
+    the wall clock in milliseconds and the rest random, so ids made later sort later. Each new
+    order's rows then go at the end of every index keyed by its id (orders, items, payments,
+    history) instead of on a random page of each: fewer pages written per commit, and fewer
+    read back in a database bigger than its cache. 50 random bits a millisecond still leave an
+    id unguessable and a clash out of reach."""
+    number = (time.time_ns() // 1_000_000 % (1 << 50)) << 50 | secrets.randbits(50)
+    return "ord_" + base64.b32encode((number << 4).to_bytes(13)).decode()[:20].translate(_IN_ASCII_ORDER)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import (
@@ -22,22 +22,25 @@ from server.sql import dialect_insert, insert_ignoring
 # -- payments and Dojo's events -----------------------------------------------------------------
 
 
+# Built once: CreateOrder asks both for every batch.
+_OWNERS: Final = select(PAYMENTS.c.payment_intent_id, PAYMENTS.c.order_id).where(
+    PAYMENTS.c.payment_intent_id.in_(bindparam("intents", expanding=True))
+)
+_LATEST: Final = (
+    select(PAYMENT_EVENTS)
+    .where(PAYMENT_EVENTS.c.payment_intent_id.in_(bindparam("intents", expanding=True)))
+    .order_by(PAYMENT_EVENTS.c.created_at)
+)
+
+
 async def owners_of(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, str]:
     """Which order already holds each of these payment intents."""
-    query = select(PAYMENTS.c.payment_intent_id, PAYMENTS.c.order_id).where(
-        PAYMENTS.c.payment_intent_id.in_(intent_ids)
-    )
-    return {row.payment_intent_id: row.order_id for row in await tx.execute(query)}
+    return {row.payment_intent_id: row.order_id for row in await tx.execute(_OWNERS, {"intents": intent_ids})}
 
 
 async def latest_events(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
     """The newest event (by Dojo's createdAt) already received for each of these intents."""
-    query = (
-        select(PAYMENT_EVENTS)
-        .where(PAYMENT_EVENTS.c.payment_intent_id.in_(intent_ids))
-        .order_by(PAYMENT_EVENTS.c.created_at)
-    )
-    return {row.payment_intent_id: row for row in await tx.execute(query)}
+    return {row.payment_intent_id: row for row in await tx.execute(_LATEST, {"intents": intent_ids})}
 
 
 async def record_event(tx: AsyncConnection, event: Event, *, now: datetime) -> bool:
