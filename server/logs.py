@@ -23,6 +23,7 @@ from typing import Any
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import spans
@@ -183,8 +184,10 @@ class Tracing:
 def _describe(span: Span, scope: Scope, status: int) -> None:
     """Name the request's span by the route it matched (`POST /v1/orders/{order_id}`), never by
     its path (ids in it), and never with its query (a screen's pairing link carries a token)."""
-    route = getattr(scope.get("route"), "path", None)
-    template = f"{scope.get('root_path', '')}{route}" if route else None
+    route = scope.get("route")  # a Mount when nothing inside it matched: no route, then
+    template = (
+        None if route is None or isinstance(route, Mount) else f"{scope.get('root_path', '')}{route.path}"
+    )
     span.update_name(f"{scope['method']} {template}" if template else scope["method"])
     span.set_attributes({"http.request.method": scope["method"], "url.path": scope["path"],
                          "http.response.status_code": status})  # fmt: skip

@@ -177,8 +177,12 @@ async def test_the_trace_id_in_logs_and_in_an_eposerror_is_the_requests_span(
 async def test_a_callers_traceparent_is_the_trace_the_request_joins(traced: Traced):
     async with dojo_client(traced.server) as dojo:
         missing = await dojo.get("/v1/orders/ord_missing", headers={"traceparent": CALLER})
+        await dojo.get("/v1/no/such/path?token=opt_not-in-any-span")
     assert missing.json()["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     door = named(await traced.wait_for("GET /v1/orders/{orderId}"), "GET /v1/orders/{orderId}")
+    unrouted = named(await traced.wait_for("GET"), "GET")  # named by no route, and never by its path
+    assert unrouted.attributes is not None
+    assert unrouted.attributes["http.response.status_code"] == 404
     assert door.parent is not None
     assert format(door.parent.span_id, "016x") == "00f067aa0ba902b7"
 
