@@ -93,7 +93,7 @@ class Service:
         return taken is not None
 
     async def _publish(self, change: Change) -> None:
-        with spans.opened("publish orderpass.changes", kind=SpanKind.PRODUCER):
+        with spans.within("publish orderpass.changes", kind=SpanKind.PRODUCER):
             await self.broker.publish(CHANNEL, change.to_json(traceparent=spans.traceparent()))
 
 

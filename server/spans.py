@@ -72,10 +72,22 @@ def joined(name: str, origins: Sequence[Context | None]) -> AbstractAsyncContext
     first request's span, linked to each of the others'."""
     if _tracer is None:
         return _OFF  # nullcontext is async too, and reusable: nothing allocated
-    parents = [trace.get_current_span(found).get_span_context() for found in origins if found is not None]
-    links = [Link(context) for context in parents[1:] if context.is_valid]
-    first = origins[0] if origins else None
-    return _joined(name, first, links)
+    asked = [found for found in origins if found is not None and _recording(found)]
+    if not asked:  # no door asked (a worker placing orders): no trace of its own
+        return _OFF
+    links = [Link(trace.get_current_span(found).get_span_context()) for found in asked[1:]]
+    return _joined(name, asked[0], links)
+
+
+def within(name: str, *, kind: SpanKind = SpanKind.INTERNAL) -> AbstractContextManager[Span | None]:
+    """A span only inside one a door or a delivery opened (a worker's own work opens none)."""
+    if _tracer is None or not trace.get_current_span().is_recording():
+        return _OFF
+    return _tracer.start_as_current_span(name, kind=kind)
+
+
+def _recording(found: Context) -> bool:
+    return trace.get_current_span(found).is_recording()
 
 
 @asynccontextmanager

@@ -156,6 +156,25 @@ async def test_orders_placed_together_each_keep_their_own_trace(traced: Traced, 
     assert joined | linked == {hex_trace(door) for door in doors}  # every request: a batch's, or linked
     deliveries = [span for span in found if span.name == "dojo.outbox OrderUpdated"]
     assert {hex_trace(span) for span in deliveries} == {hex_trace(door) for door in doors}
+    assert await orphans(traced) == []  # every span's parent arrived: each trace is whole
+
+
+async def orphans(traced: Traced, seconds: float = 3.0) -> list[str]:
+    """Spans whose parent never arrived, and roots that are not a door or a delivery (a worker's
+    poll), once the last spans have ended."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = traced.spans()
+        ids = {span.context.span_id for span in found if span.context is not None}
+        lost = [
+            span.name
+            for span in found
+            if (span.parent is not None and span.parent.span_id not in ids)
+            or (span.parent is None and span.kind not in (SpanKind.SERVER, SpanKind.CONSUMER))
+        ]
+        if not lost or time.monotonic() > deadline:
+            return lost
+        await asyncio.sleep(0.05)
 
 
 async def test_the_trace_id_in_logs_and_in_an_eposerror_is_the_requests_span(
@@ -224,6 +243,7 @@ async def test_a_bump_reaches_the_screens_feed_in_its_own_trace(traced: Traced):
     assert feed.kind is SpanKind.CONSUMER
     assert child_of(feed, publish)
     assert any(child_of(span, feed) for span in mine)  # the feed's reads of the change
+    assert await orphans(traced) == []
 
 
 async def test_a_call_on_dojos_websocket_is_a_span_whose_trace_its_eposerror_quotes(
@@ -295,6 +315,7 @@ def test_off_nothing_is_opened_and_nothing_is_allocated():
     assert not spans.tracing()
     assert spans.opened("a") is spans.opened("b")  # one shared no-op
     assert spans.joined("batch", [None, None]) is spans.opened("c")  # type: ignore[comparison-overlap]
+    assert spans.within("d") is spans.opened("e")
     assert spans.origin() is None
     assert spans.traceparent() is None
     assert spans.current_ids() is None
