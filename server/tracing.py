@@ -23,6 +23,7 @@ export (`_Started`).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -49,6 +50,7 @@ from server.settings import SettingsError
 
 log = logging.getLogger("orderpass.tracing")
 INSTRUMENTATION: Final = "orderpass"
+FLUSH_MILLIS: Final = 3000
 _NOT_SERVICES: Final = frozenset({"settings", "clock", "store", "broker", "metrics"})
 _WORKERS: Final = frozenset(name for name, _ in inspect.getmembers(Worker, inspect.iscoroutinefunction))
 _STARTERS: Final = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
@@ -174,7 +176,9 @@ class Traces:
             yield
         finally:
             spans.turn_off()
-            self.provider.force_flush()
+            # What is still queued goes now, off the loop, and a collector that is away holds up
+            # shutdown a few seconds at most (the exporter's own retries would take a minute).
+            await asyncio.to_thread(self.provider.force_flush, FLUSH_MILLIS)
 
 
 def trace_use_cases(services: Services, tracer: Tracer) -> None:
