@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import strawberry
+from opentelemetry.trace import Tracer
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -17,7 +18,7 @@ from schema.execution import SharedEventExecutor
 from schema.floor import FloorMutation, FloorQuery
 from schema.insights import InsightsQuery
 from schema.mutations import Mutation
-from schema.observing import OperationTimer
+from schema.observing import OperationSpan, OperationTimer
 from schema.ordering import OrderingMutation, OrderingQuery, OrderingSubscription
 from schema.queries import Query
 from schema.scalars import SCALARS
@@ -30,7 +31,8 @@ MAX_ALIASES = 20
 MAX_TOKENS = 2000
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, tracer: Tracer | None = None) -> strawberry.Schema:
+    """`tracer`: a span per operation (schema/observing.py), while tracing; None, none."""
     query = merged(
         "Query",
         (Query, StationQuery, FloorQuery, OrderingQuery, InsightsQuery),
@@ -64,6 +66,7 @@ def build_schema() -> strawberry.Schema:
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             CostLimit,
             NulGuard,
+            *([partial(OperationSpan, tracer=tracer)] if tracer is not None else []),
         ],
     )
 

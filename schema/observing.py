@@ -1,4 +1,5 @@
-"""GraphQL operations in /metrics: how long each took, by the root fields it selects and its type.
+"""GraphQL operations in /metrics (how long each took, by the root fields it selects and its type)
+and, while tracing, in a span each, named the same way (`graphql mutation moveOrder`).
 
 The labels come from our schema, never from the client: `operationName` is whatever a client
 typed, and a label per name grew /metrics without bound. An operation is labelled by the root
@@ -22,6 +23,8 @@ from graphql import (
     SelectionSetNode,
     get_operation_ast,
 )
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -40,6 +43,29 @@ class OperationTimer(SchemaExtension):
             return
         fields, kind = labels(self.execution_context)
         metrics.graphql.labels(fields, kind).observe(time.perf_counter() - started)
+
+
+class OperationSpan(SchemaExtension):
+    """A span per operation, around its execution, so the use cases it calls nest under it. Not a
+    span per field (strawberry's OpenTelemetryExtension): a busy board resolves thousands of fields,
+    each an object and an export. Over a WebSocket no request span is above it: it is the door's.
+    A subscription's span covers its start, not its hours of events."""
+
+    def __init__(self, *, tracer: Tracer, execution_context: ExecutionContext | None = None) -> None:
+        self.tracer = tracer
+        if execution_context is not None:
+            self.execution_context = execution_context
+
+    def on_execute(self) -> Iterator[None]:
+        fields, kind = labels(self.execution_context)
+        above = trace.get_current_span().get_span_context().is_valid
+        attributes = {"graphql.operation.type": kind, "graphql.operation.fields": fields}
+        with self.tracer.start_as_current_span(
+            f"graphql {kind} {fields}",
+            kind=SpanKind.INTERNAL if above else SpanKind.SERVER,
+            attributes=attributes,
+        ):
+            yield
 
 
 def labels(context: ExecutionContext) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,7 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from schema import build_schema, graphiql
 from schema.view import graphql_app
-from server import logs, operators
+from server import logs, operators, tracing
 from server.clock import Clock
 from server.dojo import rest
 from server.dojo.socket import DojoSocket
@@ -28,16 +29,23 @@ from server.kds.pages import KitchenDisplay
 from server.metrics import Metrics
 from server.services import Services
 from server.settings import Settings
+from server.tracing import Traces
 
 log = logging.getLogger("orderpass")
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, tracer_provider: TracerProvider | None = None
+) -> Starlette:
+    """`tracer_provider`: where spans go (server/tracing.py); None, tracing is off."""
     metrics = Metrics()
+    traced = Traces.of(tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
-        async with Services.running(settings, clock=clock, metrics=metrics) as services:
+        transport = traced.dojo_transport() if traced else None
+        running = Services.running(settings, clock=clock, metrics=metrics, dojo_transport=transport)
+        async with running as services, traced.running(services) if traced else _untraced():
             socket = _dojo_socket(services)  # the door orderpass dials itself, where configured
             if socket is not None:
                 await socket.start()
@@ -50,7 +58,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                     await socket.stop()
 
     graphql = graphql_app(
-        build_schema(),
+        build_schema(tracer=traced.tracer if traced else None),
         ping_seconds=settings.ws_ping_seconds,
         send_timeout=settings.ws_send_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
@@ -67,15 +75,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     routes += doors["graphiql"]
     labels = {id(route): door for door, found in doors.items() for route in found}
     labels |= {id(route): route.path for route in fixed}
-    tracing = Middleware(
+    requests = Middleware(
         logs.Tracing, fallback=_unexpected, observe=_observer(metrics, labels), routine=KitchenDisplay.routine
     )
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[*_behind_proxies(settings), tracing],
+        middleware=[*_behind_proxies(settings), requests],
         exception_handlers={OrderpassError: _problem, HTTPException: _problem},
     )
+
+
+@asynccontextmanager
+async def _untraced() -> AsyncIterator[None]:
+    yield
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -146,7 +159,7 @@ def app_from_env() -> Starlette:
     """For `uvicorn --factory` and `orderpass serve`: settings from the environment."""
     settings = Settings.from_env()
     logs.configure(settings.log_level, secrets=settings.secrets())
-    return create_app(settings)
+    return create_app(settings, tracer_provider=tracing.provider_from_env())
 
 
 def _observer(metrics: Metrics, labels: Mapping[int, str]) -> Callable[[Any, int, float], None]:

@@ -180,7 +180,7 @@ def _upgrade(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server import revisions
+    from server import revisions, tracing
 
     settings = Settings.from_env()
     if args.dev and not settings.has_dojo_credentials:
@@ -195,6 +195,7 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     settings.dojo_credentials()  # refuses to start without a pair
+    tracing.wanted(os.environ)  # OTEL_* asking for what orderpass cannot export: refused here, in words
     if args.workers > 1 and not crosses_processes(settings.broker_url):
         raise SettingsError(
             f"--workers {args.workers} needs a broker every worker hears: set ORDERPASS_BROKER_URL to the "

@@ -1,5 +1,7 @@
 """Logging as JSON lines, each carrying the traceId of the request it belongs to, and the one
-middleware that gives every request its traceId, its access line and a last-resort 500.
+middleware that gives every request its traceId, its span (while tracing), its access line and a
+last-resort 500. The traceId is the OpenTelemetry trace id: the request span's while tracing,
+else the caller's `traceparent`'s, else a fresh one of the same shape (32 hex digits).
 
 No line may carry a secret, at any level: libraries log request headers at DEBUG (uvicorn's
 WebSocket handshake prints `authorization` and `cookie`), so every line is redacted as it is
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import re
 import sys
 import time
@@ -19,13 +20,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from opentelemetry.trace import Span, SpanKind, StatusCode
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.orjson import OrjsonFormatter
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import spans
 
 trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 access = logging.getLogger("orderpass.access")
 errors = logging.getLogger("orderpass.errors")
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+_RENAMED = {"levelname": "level", "name": "logger", "message": "msg", "exc_info": "exception"}
 REDACTED = "[redacted]"
 _SECRET_SHAPES = re.compile(
     r"(?i)(?P<header>\b(?:proxy-)?(?:authorization|cookie|set-cookie)\b[\"']?\s*[:=]\s*)[^\n\"]+"
@@ -53,25 +59,31 @@ def _keep_label(found: re.Match[str]) -> str:
     return label + REDACTED
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(OrjsonFormatter):
+    """One JSON line per event (python-json-logger, on orjson): `ts`, `level`, `logger`, `msg`,
+    `traceId` (and `spanId` while tracing), whatever the call gave as `extra`, and `exception`
+    with its traceback; the whole line redacted after it is written, so no field escapes."""
+
     def __init__(self, redact: Redactor | None = None) -> None:
-        super().__init__()
+        super().__init__(
+            ["levelname", "name", "message"],
+            rename_fields=_RENAMED,
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],  # uvicorn's coloured copy of msg
+        )
         self.redact = redact or Redactor()
 
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message: dict[str, Any]
+    ) -> None:
+        log_data["ts"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        super().add_fields(log_data, record, message)
+        ids = spans.current_ids()  # the span's, while tracing; a traceId given as extra wins
+        log_data.setdefault("traceId", ids[0] if ids else trace_id.get())
+        if ids is not None:
+            log_data.setdefault("spanId", ids[1])
+
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "traceId": trace_id.get(),
-        }
-        entry.update(
-            (k, v) for k, v in vars(record).items() if k not in _STANDARD
-        )  # traceId given as extra wins
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return self.redact(orjson.dumps(entry, default=str).decode())
+        return self.redact(super().format(record))
 
 
 def configure(level: str, *, secrets: Iterable[str | None] = ()) -> None:
@@ -114,7 +126,18 @@ class Tracing:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        current = os.urandom(16).hex()  # 128 random bits, as a uuid4 has, at a third of the cost
+        if not spans.tracing():  # the path every request takes with tracing off: no span, no context
+            await self._answer(scope, receive, send, spans.trace_id_of(scope["headers"]))
+            return
+        parent = spans.remote(scope["headers"])
+        with spans.opened(scope["method"], kind=SpanKind.SERVER, parent=parent) as span:
+            ids = spans.current_ids()
+            status = await self._answer(scope, receive, send, ids[0] if ids else spans.trace_id_of([]))
+            if span is not None:
+                _describe(span, scope, status)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, current: str) -> int:
+        """Run the request under its traceId, and log its access line; the status it was answered with."""
         token = trace_id.set(current)
         scope.setdefault("state", {})["trace_id"] = current
         started, status = time.perf_counter(), 500
@@ -155,3 +178,20 @@ class Tracing:
                 },
             )
             trace_id.reset(token)
+        return status
+
+
+def _describe(span: Span, scope: Scope, status: int) -> None:
+    """Name the request's span by the route it matched (`POST /v1/orders/{order_id}`), never by
+    its path (ids in it), and never with its query (a screen's pairing link carries a token)."""
+    route = scope.get("route")  # a Mount when nothing inside it matched: no route, then
+    template = (
+        None if route is None or isinstance(route, Mount) else f"{scope.get('root_path', '')}{route.path}"
+    )
+    span.update_name(f"{scope['method']} {template}" if template else scope["method"])
+    span.set_attributes({"http.request.method": scope["method"], "url.path": scope["path"],
+                         "http.response.status_code": status})  # fmt: skip
+    if template:
+        span.set_attribute("http.route", template)
+    if status >= 500:
+        span.set_status(StatusCode.ERROR)

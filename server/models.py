@@ -261,6 +261,9 @@ class OutboxRow(SQLModel, table=True):
     claimed_until: datetime | None = _time(default=None)  # a dispatcher is delivering it
     delivered_at: datetime | None = _time(default=None)
     last_error: str | None = None
+    # The W3C traceparent of the change that made it owed, while tracing: its delivery and the
+    # call to Dojo join that change's trace (server/spans.py).
+    traceparent: str | None = None
 
 
 class IntentLookupRow(SQLModel, table=True):

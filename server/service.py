@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server import spans
 from server.actors import Actor
 from server.broker import Broker
 from server.changes.model import CHANNEL, Change, ChangeKind, HistoryEntry
@@ -91,7 +93,8 @@ class Service:
         return taken is not None
 
     async def _publish(self, change: Change) -> None:
-        await self.broker.publish(CHANNEL, change.to_json())
+        with spans.within("publish orderpass.changes", kind=SpanKind.PRODUCER):
+            await self.broker.publish(CHANNEL, change.to_json(traceparent=spans.traceparent()))
 
 
 def status_steps(

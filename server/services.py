@@ -11,6 +11,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
+
 from server.background import Worker
 from server.broker import Broker, create_broker
 from server.changes.feed import Feed
@@ -111,9 +113,15 @@ class Services:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, settings: Settings, *, clock: Clock | None = None, metrics: Metrics | None = None
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        metrics: Metrics | None = None,
+        dojo_transport: httpx.AsyncBaseTransport | None = None,
     ) -> AsyncIterator[Services]:
-        """The store, the broker and the services, with every worker started; all stopped after."""
+        """The store, the broker and the services, with every worker started; all stopped after.
+        `dojo_transport`: how calls to Dojo travel (traced, where tracing is on)."""
         async with AsyncExitStack() as stack:
             store = create_store(settings)
             stack.push_async_callback(store.close)
@@ -132,14 +140,16 @@ class Services:
                 services.sessions,
                 services.firing,
                 services.ordering,
-                *services._dojo_workers(stack),
+                *services._dojo_workers(stack, dojo_transport),
             )
             for worker in workers:
                 await worker.start()
                 stack.push_async_callback(worker.stop)
             yield services
 
-    def _dojo_workers(self, stack: AsyncExitStack) -> list[Worker]:
+    def _dojo_workers(
+        self, stack: AsyncExitStack, transport: httpx.AsyncBaseTransport | None
+    ) -> list[Worker]:
         """With an API key: the outbox dispatcher and the payment resolver, on one client. Without
         one, both are off, and the log says so once."""
         settings = self.settings
@@ -152,6 +162,7 @@ class Services:
             base_url=settings.dojo_api_url,
             api_key=settings.dojo_api_key,
             software_house_id=settings.dojo_software_house_id,
+            transport=transport,
         )
         stack.push_async_callback(client.close)
         delay = timedelta(milliseconds=settings.dojo_event_delay_ms)

@@ -19,6 +19,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
 
 from schema.context import Context
 from server import revisions
@@ -169,11 +170,13 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
+def start_server(
+    settings: Settings, clock: Clock | None = None, tracer_provider: TracerProvider | None = None
+) -> LiveServer:
     # As `orderpass serve` runs it: uvicorn's own proxy headers off, so ORDERPASS_TRUSTED_PROXIES
     # alone decides whom X-Forwarded-Proto is believed from (uvicorn would trust 127.0.0.1).
     config = uvicorn.Config(
-        create_app(settings, clock=clock),
+        create_app(settings, clock=clock, tracer_provider=tracer_provider),
         host="127.0.0.1",
         port=0,
         log_config=None,
@@ -197,8 +200,10 @@ def serve(settings: Settings) -> Iterator[Callable[..., LiveServer]]:
     """Start a server; keyword arguments override the test's settings."""
     started: list[LiveServer] = []
 
-    def start(clock: Clock | None = None, **overrides: Any) -> LiveServer:
-        started.append(start_server(settings.replace(**overrides), clock))
+    def start(
+        clock: Clock | None = None, tracer_provider: TracerProvider | None = None, **overrides: Any
+    ) -> LiveServer:
+        started.append(start_server(settings.replace(**overrides), clock, tracer_provider))
         return started[-1]
 
     yield start

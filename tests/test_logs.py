@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 import os
+import sys
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from server.logs import REDACTED, Redactor
+from server.logs import REDACTED, JsonFormatter, Redactor
 from server.staff.roles import Role
 from tests.conftest import LiveServer, mint
 from tests.factories import make_order
@@ -123,3 +124,22 @@ async def test_a_screens_routine_fetches_are_logged_at_debug_and_everything_else
     assert levels["/kds/allday"] == levels["/kds/count"] == levels["/static/kds.js"] == "DEBUG"
     assert levels["/kds"] == "INFO"
     assert levels["/kds/tickets/ord_nosuch"] == "INFO"  # a failure is worth a line
+
+
+def test_a_traceback_stays_on_its_events_one_line_redacted_with_the_standard_fields():
+    try:
+        raise RuntimeError("Dojo said no to Basic c2stbGl2ZS1zZWNyZXQ= and SuperSecretPw")
+    except RuntimeError:
+        record = logging.getLogger("orderpass.errors").makeRecord(
+            "orderpass.errors", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info(),
+            extra={"path": "/v1/orders"},
+        )  # fmt: skip
+    line = JsonFormatter(Redactor(["SuperSecretPw"])).format(record)
+    assert "\n" not in line  # one line per event, the traceback's newlines escaped inside it
+    entry = orjson.loads(line)
+    assert {"ts", "level", "logger", "msg", "traceId", "path", "exception"} <= entry.keys()
+    assert (entry["level"], entry["logger"], entry["msg"]) == ("ERROR", "orderpass.errors", "failed here")
+    assert "RuntimeError" in entry["exception"]
+    assert "exc_info" not in entry
+    assert "SuperSecretPw" not in line
+    assert "c2stbGl2ZS1zZWNyZXQ=" not in line

@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from server import spans
 from server.background import Worker
 from server.broker import Broker
 from server.changes.model import CHANNEL, Change
@@ -166,7 +167,8 @@ class Feed(Worker):
                     message = woken.result() if done else None
                     woken = None if done else woken
                     if self._subscribers:
-                        await self._fan_out()
+                        with spans.continued("feed orderpass.changes", _traceparent(message)):
+                            await self._fan_out()
                     else:
                         self._skip(message)
             finally:
@@ -201,3 +203,12 @@ class Feed(Worker):
             log.warning("feed could not read changes: %s", exc.message)
         except Exception:  # a bug must not silence every screen: log it, and try again next wake
             log.exception("feed failed to read changes after %s", self._last)
+
+
+def _traceparent(message: str | None) -> str | None:
+    """The trace of the change that woke the feed, while tracing (nothing is parsed when off)."""
+    if message is None or not spans.tracing():
+        return None
+    with contextlib.suppress(ValueError, AttributeError):
+        return Change.traceparent_in(message)
+    return None

@@ -45,8 +45,18 @@ class Change:
         showing those statuses must hear of orders that arrive in them and orders that leave."""
         return self.from_status in statuses or self.to_status in statuses
 
-    def to_json(self) -> str:
-        return orjson.dumps({"sequence": self.sequence, "orderId": self.order_id, "kind": self.kind}).decode()
+    def to_json(self, *, traceparent: str | None = None) -> str:
+        """The broker's message: which change, never the order; and, while tracing, the W3C
+        traceparent of the change's span, so the feed's fan-out joins its trace."""
+        message: dict[str, Any] = {"sequence": self.sequence, "orderId": self.order_id, "kind": self.kind}
+        if traceparent is not None:
+            message["traceparent"] = traceparent
+        return orjson.dumps(message).decode()
+
+    @staticmethod
+    def traceparent_in(message: str) -> str | None:
+        found = orjson.loads(message).get("traceparent")
+        return found if isinstance(found, str) else None
 
     @classmethod
     def from_json(cls, message: str) -> Change:

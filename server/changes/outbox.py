@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,15 +21,27 @@ class Owed:
     order_id: str
     changes: int
     attempts: int
+    traceparent: str | None = None  # the change's trace, while tracing: its delivery joins it
 
 
-async def announce_many(tx: AsyncConnection, order_ids: list[str], *, now: datetime, due: datetime) -> None:
-    """Owe Dojo an event for each order: a new row, or one more change on the one still pending."""
-    statement = dialect_insert(tx, OUTBOX).on_conflict_do_update(
+async def announce_many(
+    tx: AsyncConnection,
+    order_ids: list[str],
+    *,
+    now: datetime,
+    due: datetime,
+    traces: Sequence[str | None] | None = None,
+) -> None:
+    """Owe Dojo an event for each order: a new row, or one more change on the one still pending.
+    `traces`: the traceparent of each order's change; the newest change's is the one delivered."""
+    insert = dialect_insert(tx, OUTBOX)
+    newest = func.coalesce(insert.excluded.traceparent, OUTBOX.c.traceparent)
+    statement = insert.on_conflict_do_update(
         index_elements=[OUTBOX.c.order_id],
         index_where=_PENDING,
-        set_={"changes": OUTBOX.c.changes + 1, "updated_at": now},
+        set_={"changes": OUTBOX.c.changes + 1, "updated_at": now, "traceparent": newest},
     )
+    traced = traces or [None] * len(order_ids)
     rows = [
         {
             "order_id": o,
@@ -37,8 +50,9 @@ async def announce_many(tx: AsyncConnection, order_ids: list[str], *, now: datet
             "updated_at": now,
             "next_attempt_at": due,
             "attempts": 0,
+            "traceparent": trace,
         }
-        for o in order_ids
+        for o, trace in zip(order_ids, traced, strict=True)
     ]
     await tx.execute(statement, rows)
 
@@ -47,12 +61,12 @@ async def claim(tx: AsyncConnection, *, now: datetime, until: datetime, limit: i
     """Due events nobody is delivering, claimed for this dispatcher until `until`."""
     free = or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now)
     query = (
-        select(OUTBOX.c.id, OUTBOX.c.order_id, OUTBOX.c.changes, OUTBOX.c.attempts)
+        select(OUTBOX.c.id, OUTBOX.c.order_id, OUTBOX.c.changes, OUTBOX.c.attempts, OUTBOX.c.traceparent)
         .where(_PENDING, OUTBOX.c.next_attempt_at <= now, free)
         .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
         .limit(limit)
     )
-    owed = [Owed(r.id, r.order_id, r.changes, r.attempts) for r in await tx.execute(query)]
+    owed = [Owed(r.id, r.order_id, r.changes, r.attempts, r.traceparent) for r in await tx.execute(query)]
     if owed:
         ids = [o.id for o in owed]
         await tx.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), free).values(claimed_until=until))

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server import spans
 from server.changes import outbox
 from server.changes import rows as change_rows
 from server.changes.model import Change, HistoryEntry
@@ -24,11 +25,16 @@ async def record(
     *,
     now: datetime,
     dojo_due: datetime | None,
+    traces: Sequence[str | None] | None = None,
 ) -> list[Change]:
-    """Write these changes (their `sequence` is ignored) and entries; the changes as numbered."""
+    """Write these changes (their `sequence` is ignored) and entries; the changes as numbered.
+    `traces`: the traceparent each change was asked under (server/spans.py); by default, the
+    current span's, while tracing."""
     await change_rows.append_history(tx, entries)
     if dojo_due is not None:
-        await outbox.announce_many(tx, [change.order_id for change in changes], now=now, due=dojo_due)
+        order_ids = [change.order_id for change in changes]
+        asked = traces if traces is not None else [spans.traceparent()] * len(order_ids)
+        await outbox.announce_many(tx, order_ids, now=now, due=dojo_due, traces=asked)
     logged = [(change.order_id, change.kind, change.from_status, _to(change)) for change in changes]
     sequences = await change_rows.append_changes(tx, logged, now=now)
     return [

@@ -34,10 +34,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from pydantic_core import from_json, to_json
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from server import spans
 from server.actors import Actor
 from server.background import Worker
 from server.dojo import contract
@@ -223,10 +225,21 @@ class DojoSocket(Worker):
         self.counters.calls += 1
 
     async def answer(self, frame: str | bytes) -> dict[str, Any]:
-        """One frame's answer: the operation's result, or an EPOSError."""
-        trace = os.urandom(16).hex()
-        token = trace_id.set(trace)
+        """One frame's answer: the operation's result, or an EPOSError; a span of its own, while
+        tracing (Dojo's frames carry no traceparent: each call starts its trace here)."""
         request = _parsed(frame)
+        with spans.opened(f"dojo.ws {_method(request)}", kind=SpanKind.SERVER) as span:
+            ids = spans.current_ids()
+            trace = ids[0] if ids else os.urandom(16).hex()
+            token = trace_id.set(trace)
+            try:
+                return await self._answered(request, frame, trace, span)
+            finally:
+                trace_id.reset(token)
+
+    async def _answered(
+        self, request: dict[str, Any], frame: str | bytes, trace: str, span: Span | None
+    ) -> dict[str, Any]:
         try:
             op = _operation(frame, request)
             result = await op.handler(_call(self.services, op, request, limit=self.max_body_bytes))
@@ -238,13 +251,15 @@ class DojoSocket(Worker):
             (log.warning if status >= 500 else log.info)(
                 "%s %s: %s", _method(request), error_type, exc.message
             )
+            if span is not None:
+                span.set_attribute("dojo.error_type", error_type)
             return _answer(request, error=contract.eposerror(error_type, exc.message, trace))
         except Exception:
             log.exception("unexpected error answering %s over Dojo's WebSocket", _method(request))
             self.metrics.socket_calls.labels(_method(request), "UnexpectedError").inc()
+            if span is not None:
+                span.set_status(StatusCode.ERROR)
             return _answer(request, error=contract.eposerror("UnexpectedError", contract.UNEXPECTED, trace))
-        finally:
-            trace_id.reset(token)
 
     async def _report(self, state: LinkState, *, error: str | None = None) -> None:
         self.metrics.socket_state.state(state.value)

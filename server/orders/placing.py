@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry.context import Context
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server import spans
 from server.actors import POS, Actor
 from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.changes.record import record
@@ -50,6 +52,7 @@ class Placement:
     draft: OrderDraft
     by: Actor
     client_key: str | None
+    origin: Context | None = None  # the request's span, while tracing (server/spans.py)
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,7 +120,8 @@ class GroupCommit:
             placements = [placement for placement, _ in batch]
             try:
                 gate = await self.gate() if self.gate is not None else OPEN
-                async with service.store.write() as tx:
+                joined = spans.joined("orders.place_batch", [p.origin for p in placements])
+                async with joined, service.store.write() as tx:
                     now = service.clock.now()
                     outcomes, last = await place_batch(
                         tx, placements, now=now, new_id=self.new_id, auto_confirm=self.auto_confirm,
@@ -281,7 +285,9 @@ async def _write(
         return None
     entries = [entry for entry in batch.history if entry.order_id in inserted]
     created = [Change(0, new.order_id, ChangeKind.CREATED, None, new.status) for new in placed]
-    logged = await record(tx, created, entries, now=batch.now, dojo_due=dojo_due)
+    asked = [placements[i].origin for i, new in batch.new.items() if new.order_id in inserted]
+    traces = [spans.traceparent(origin) for origin in asked]  # each Dojo event joins its own request
+    logged = await record(tx, created, entries, now=batch.now, dojo_due=dojo_due, traces=traces)
     return logged[-1]
 
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server import spans
 from server.actors import Actor
 from server.broker import Broker
 from server.changes import outbox
@@ -85,7 +86,7 @@ class Orders(Service):
         from a Dojo product the kitchen paused is OrderingPaused. Requests that arrive together
         share one transaction (server/orders/placing.py), each with its own answer."""
         by.require(Permission.CREATE)
-        return await self.placing.place(Placement(draft, by, client_key))
+        return await self.placing.place(Placement(draft, by, client_key, spans.origin()))
 
     # -- reading --------------------------------------------------------------------------------
 
