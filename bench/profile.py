@@ -46,7 +46,7 @@ def report(raw: str, top: int) -> None:
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
-        if not stack or frames[0].startswith("_bootstrap ("):
+        if not stack or any("(threading.py" in f or "(concurrent/futures/thread.py" in f for f in frames):
             continue  # idle, or another thread: the checkpointer, a commit's fsync
         # The rest is the event loop's thread, SQLAlchemy's greenlets included: py-spy shows a
         # greenlet's frames as a stack of their own (they were left out here until 2026-11-30).
