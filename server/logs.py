@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -51,7 +51,23 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, REDACTED)
+        if not _may_hold_a_shape(text):
+            return text
         return _SECRET_SHAPES.sub(_keep_label, text)
+
+
+# Every shape above begins with one of these words: a line naming none of them (an access line,
+# most lines) skips the pattern, which took ~50 us a line, more than formatting it. The
+# comparison is as case-blind as the pattern's (?i): Python's IGNORECASE also takes these four
+# non-ASCII letters for ASCII ones.
+_TRIGGERS: Final = ("authorization", "cookie", "bearer", "basic", "token", "password", "api_key", "apikey",
+                    "orderpass_kds=", "opt_")  # fmt: skip
+_LIKE_ASCII: Final = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _may_hold_a_shape(text: str) -> bool:
+    folded = (text if text.isascii() else text.translate(_LIKE_ASCII)).lower()
+    return any(trigger in folded for trigger in _TRIGGERS)
 
 
 def _keep_label(found: re.Match[str]) -> str:
