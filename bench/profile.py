@@ -1,6 +1,7 @@
 """Where CreateOrder's time goes: py-spy samples `orderpass serve` while wrk drives it, then the
-functions that held the event loop's thread are printed, by their own samples and inclusive.
-Prints only; RESULTS.md records what each fix changed.
+event loop's thread is summed up by phase (a flame graph's summary: parse, plan, rows, SQL, the
+answer, HTTP) and the functions that held it are printed, by their own samples and inclusive.
+The phases and the top functions go to RESULTS.md's `profile` section.
 
     .venv/bin/python -m bench.profile [--seconds 12]   (needs py-spy: pip install py-spy)
 """
@@ -15,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Final
 
-from bench.common import machine, orderpass
+from bench.common import machine, orderpass, write_section
 from bench.create_order import script, wrk
 
 
@@ -34,14 +36,55 @@ def main() -> None:
         raw = Path(folder) / "profile.raw"
         command = [spy, "record", "-p", pid.split()[0].decode(), "-d", str(args.seconds), "-r", "200"]
         sampler = subprocess.Popen([*command, "--format", "raw", "-o", str(raw), "--nonblocking"])
-        print(f"under py-spy: {wrk(url, lua, seconds=args.seconds, connections=32)}")
+        run = wrk(url, lua, seconds=args.seconds, connections=32)
+        print(f"under py-spy: {run}")
         sampler.wait()
-        report(raw.read_text(), args.top)
+        phases, own = report(raw.read_text(), args.top)
+    lines = [
+        "## CreateOrder: where the event loop's time goes",
+        "",
+        f"`python -m bench.profile --seconds {args.seconds}` on {machine()}: py-spy at 200 Hz on",
+        f"`orderpass serve` (SQLite) under wrk, 32 connections ({run.rps:.0f} orders/s while sampled).",
+        "Each sample of the event loop's thread goes to the innermost phase on its stack; SQLAlchemy's",
+        "greenlets (Core executing a statement, and SQLite inside it) are a phase of their own.",
+        "",
+        "| phase | share of the loop |",
+        "|---|---|",
+        *(f"| {name} | {share:.1f}% |" for name, share in phases),
+        "",
+        "Functions by their own samples: "
+        + "; ".join(f"{frame.split(' (')[0]} {share:.1f}%" for frame, share in own[:12]),
+    ]
+    write_section("profile", "\n".join(lines))
 
 
-def report(raw: str, top: int) -> None:
+# The phases of a CreateOrder, by a frame that marks each (the innermost one on a stack wins).
+PHASES: Final = (
+    ("parse and validate Dojo's JSON", ("Call.parsed (",)),
+    ("fingerprint the order (a retry's check)", ("Placement.__post_init__ (",)),
+    ("plan each order: retry or new, routing, payments", ("_plan (",)),
+    ("build the batch's reads", ("find_placed_many (", "owners_of (", "latest_events (", "routing (")),
+    ("turn orders into rows", ("insert_orders (",)),
+    ("history, outbox and change log", ("record (server/changes",)),
+    ("render Dojo's answer", ("order (server/dojo/contract.py)", "dumps (server/dojo/contract.py)")),
+    ("begin and commit", ("Store.write (", "Store._begin_write (")),
+)
+HTTP: Final = "HTTP: uvicorn, Starlette, middleware, the loop itself"
+STATEMENTS: Final = "SQLAlchemy Core and SQLite running statements (greenlets)"
+
+
+def phase_of(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for name, marks in PHASES:
+            if frame.startswith(marks):
+                return name
+    return HTTP if any(frame.startswith("<module> (") for frame in frames) else STATEMENTS
+
+
+def report(raw: str, top: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
+    phases: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -53,12 +96,18 @@ def report(raw: str, top: int) -> None:
         samples = int(count)
         total += samples
         own[frames[-1]] += samples
+        phases[phase_of(frames)] += samples
         for frame in set(frames):
             inclusive[frame] += samples
-    for title, counts in (("own samples", own), ("inclusive", inclusive)):
+    for title, counts in (("phases", phases), ("own samples", own), ("inclusive", inclusive)):
         print(f"\n-- the event loop's thread, {title} ({total} samples)")
         for frame, samples in counts.most_common(top):
             print(f"{samples * 100 / total:5.1f}%  {frame}")
+    share = max(total, 1) / 100
+    return (
+        [(name, n / share) for name, n in phases.most_common()],
+        [(frame, n / share) for frame, n in own.most_common(top)],
+    )
 
 
 if __name__ == "__main__":
