@@ -14,6 +14,9 @@ anything from it:
   A frame that is not a graphql-transport-ws message closes it with 4400.
 The server pings every socket, so a screen can tell a live connection from a dead one.
 Behind all this, schema/access.py refuses any operation that reaches GraphQL without an actor.
+Past the gate, HTTP answers in the media type the Accept header asks for, with the status codes
+GraphQL over HTTP gives it (schema/over_http.py); whatever the door refuses itself (a body it
+cannot read, a mutation over GET) is a GraphQL response with `errors` in that media type too.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from starlette.requests import HTTPConnection, Request, cookie_parser
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws import types as wire
@@ -40,6 +42,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 
 from schema.access import REFUSED
 from schema.context import Context
+from schema.over_http import GraphQLOverHTTP, problem
 from server.actors import Actor
 from server.origins import same_origin
 from server.services import Services
@@ -89,7 +92,7 @@ class TokenGate:
         body = await _read_body(receive, self.max_body_bytes, headers)
         if body is None:
             message = f"the request body is over the {self.max_body_bytes}-byte limit"
-            await _problem(413, message, "TOO_LARGE")(scope, receive, send)
+            await problem(413, message, "TOO_LARGE")(scope, receive, send)
             return
         scope["orderpass.actor"] = actor
         await self.app(scope, _replay(body, receive), send)
@@ -98,12 +101,7 @@ class TokenGate:
 def _refuse(scope: Scope, headers: Headers) -> Response:
     if scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
         return RedirectResponse(GRAPHIQL, status_code=303)  # a person in a browser: the IDE page
-    return _problem(401, REFUSED, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"})
-
-
-def _problem(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(orjson.dumps(body), status, headers, "application/json")
+    return problem(401, REFUSED, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"})
 
 
 async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes | None:
@@ -278,7 +276,7 @@ def _peer(handler: StaffTransportWS) -> dict[str, str]:
     return {"client": f"{client[0]}:{client[1]}" if client else "-"}
 
 
-class GraphQLDoor(GraphQL[Context, None]):
+class GraphQLDoor(GraphQLOverHTTP):
     graphql_transport_ws_handler_class = StaffTransportWS
 
     def __init__(
