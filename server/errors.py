@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 if TYPE_CHECKING:
     from server.lifecycle import OrderStatus
@@ -100,9 +101,16 @@ def invalid(exc: ValidationError) -> InvalidRequest:
 
 def describe(exc: ValidationError) -> str:
     return "; ".join(
-        f"{_path(error['loc'])}: {error['msg']}" if error["loc"] else error["msg"]
+        f"{_path(error['loc'])}: {_message(error)}" if error["loc"] else _message(error)
         for error in exc.errors(include_url=False)
     )
+
+
+def _message(error: ErrorDetails) -> str:
+    """pydantic's words; for a null, also that an optional field is left out instead."""
+    if error.get("input", ...) is None:
+        return f"{error['msg']}, not null (an optional field is left out instead)"
+    return error["msg"]
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -24,7 +24,7 @@ from server.errors import (
     Unavailable,
 )
 from server.floor import model as floor
-from server.orders.model import Content, Order, OrderDraft, PaymentIn
+from server.orders.model import Content, Omittable, Order, OrderDraft, PaymentIn
 from server.paging import MAX_LIMIT, Page
 
 
@@ -36,7 +36,7 @@ class CreateOrderRequest(OrderDraft):
 
 class PaymentWithLockId(PaymentIn):
     model_config = ConfigDict(title="PaymentWithLockId")
-    lock_id: str | None = None
+    lock_id: Omittable[str] = None
 
 
 class CreateOrderLockRequest(Content):
@@ -52,31 +52,31 @@ class ExtendOrderLockRequest(Content):
 
 class SearchDineInDetails(Content):
     model_config = ConfigDict(title="SearchDineInDetails")
-    table_id: str | None = None
-    waiter_id: str | None = None
-    party_id: str | None = None
-    reservation_id: str | None = None
+    table_id: Omittable[str] = None
+    waiter_id: Omittable[str] = None
+    party_id: Omittable[str] = None
+    reservation_id: Omittable[str] = None
 
 
 class Cursor(Content):
     model_config = ConfigDict(title="Cursor")
-    limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
-    before: str | None = None
-    after: str | None = None
+    limit: Omittable[int] = Field(default=None, ge=1, le=MAX_LIMIT)
+    before: Omittable[str] = None
+    after: Omittable[str] = None
 
 
 class SearchOrdersRequest(Content):
     model_config = ConfigDict(title="SearchOrdersRequest")
-    dine_in: SearchDineInDetails | None = None
-    payable_only: bool | None = None
-    cursor: Cursor | None = None
+    dine_in: Omittable[SearchDineInDetails] = None
+    payable_only: Omittable[bool] = None
+    cursor: Omittable[Cursor] = None
 
 
 class SearchTablesRequest(Content):
     model_config = ConfigDict(title="SearchTablesRequest")
-    cursor: Cursor | None = None
-    area_id: str | None = None
-    waiter_id: str | None = None
+    cursor: Omittable[Cursor] = None
+    area_id: Omittable[str] = None
+    waiter_id: Omittable[str] = None
 
 
 class AreaResponse(Content):

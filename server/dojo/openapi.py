@@ -9,7 +9,8 @@ from typing import Any, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
-from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from server.dojo.contract import (
     AreaResponse,
@@ -148,6 +149,17 @@ class OrderBill(Content):
     footer: BillSection
 
 
+class _DojoSchema(GenerateJsonSchema):
+    """An optional field's schema is its type alone: it is left out, never null
+    (server/orders/model.Omittable), so it shows no `"default": null` either."""
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        found = super().default_schema(schema)
+        if schema.get("default", ...) is None:
+            found.pop("default", None)
+        return found
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": op.operation_id,
@@ -227,6 +239,7 @@ def _schemas() -> dict[str, Any]:
         modes,
         by_alias=True,
         ref_template="#/components/schemas/{model}",
+        schema_generator=_DojoSchema,
     )
     text = orjson.dumps(top["$defs"]).decode()
     for old, new in RENAMED.items():

@@ -3,6 +3,9 @@ keep, and the order as we hold it (content + status + payments).
 
 Field names are snake_case here and Dojo's camelCase on the wire (aliases), so the REST shim
 parses Dojo's JSON straight into these models and the validation rules live once, here.
+
+An optional field (`Omittable`) is left out or given a value, never `null`: Dojo's schemas mark
+no field nullable, so `"note": null` is refused with the field's name, as `"note": 7` is.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import CoreSchema, core_schema
 
 from server.clock import UtcDatetime
 from server.errors import Conflict, InvalidRequest
@@ -22,6 +26,23 @@ from server.lifecycle import TERMINAL, OrderStatus
 from server.money import MAX_VALUE, Money, is_currency
 from server.payments.model import Lock, Payment
 from server.stations.routing import PrepLine
+
+T = TypeVar("T")
+
+
+class _NeverNull:
+    """`T | None` read from JSON as plain `T`, so a JSON null is refused like any other wrong type
+    (in pydantic-core: no Python runs per field); an absent field keeps its default, None. Built
+    in Python (our own code, the GraphQL door's inputs), None still means absent."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = handler(source)
+        if schema["type"] != "nullable":
+            return schema
+        return core_schema.json_or_python_schema(json_schema=schema["schema"], python_schema=schema)
+
+
+Omittable = Annotated[T | None, _NeverNull()]  # Dojo's optional field: absent, or a T (never null)
 
 MAX_QUANTITY = 1_000_000
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
@@ -46,7 +67,7 @@ class OrderSubItem(Content):
     amount_per_item: Money
     plu: str
     quantity: Quantity
-    note: str | None = None
+    note: Omittable[str] = None
     modifiers: tuple[Modifier, ...] = ()
 
     def unit_price(self) -> int:
@@ -69,28 +90,28 @@ class OrderItem(OrderSubItem):
 
 class Customer(Content):
     model_config = ConfigDict(title="Customer")
-    id: str | None = None
-    email_address: str | None = Field(default=None, max_length=254)
-    phone_number: str | None = Field(default=None, max_length=50)
-    name: str | None = None
+    id: Omittable[str] = None
+    email_address: Omittable[str] = Field(default=None, max_length=254)
+    phone_number: Omittable[str] = Field(default=None, max_length=50)
+    name: Omittable[str] = None
 
 
 class Discount(Content):
     model_config = ConfigDict(title="Discount")
     name: str
-    affected_plu: str | None = None
-    discount_reference: str | None = None
-    code: str | None = None
+    affected_plu: Omittable[str] = None
+    discount_reference: Omittable[str] = None
+    code: Omittable[str] = None
     amount_total: Money
-    amount_percentage: Percentage | None = None
+    amount_percentage: Omittable[Percentage] = None
 
 
 class TaxLine(Content):
     model_config = ConfigDict(title="TaxLine")
-    id: str | None = Field(default=None, max_length=60)
-    name: str | None = Field(default=None, max_length=100)
-    affected_plu: str | None = None
-    amount_percentage: Percentage | None = None
+    id: Omittable[str] = Field(default=None, max_length=60)
+    name: Omittable[str] = Field(default=None, max_length=100)
+    affected_plu: Omittable[str] = None
+    amount_percentage: Omittable[Percentage] = None
     amount_total: Money
 
 
@@ -98,7 +119,7 @@ class PaymentIn(Content):
     model_config = ConfigDict(title="Payment")
     payment_intent_id: str = Field(min_length=1)
     paid_amount: Money
-    tips_amount: Money | None = None
+    tips_amount: Omittable[Money] = None
 
 
 class OrderType(StrEnum):
@@ -108,24 +129,24 @@ class OrderType(StrEnum):
 
 class DineInDetails(Content):
     model_config = ConfigDict(title="DineInDetails")
-    table_id: str | None = None
-    waiter_id: str | None = None
-    party_id: str | None = None
-    reservation_id: str | None = None
-    ready_at: UtcDatetime | None = None
+    table_id: Omittable[str] = None
+    waiter_id: Omittable[str] = None
+    party_id: Omittable[str] = None
+    reservation_id: Omittable[str] = None
+    ready_at: Omittable[UtcDatetime] = None
 
 
 class CollectionDetails(Content):
     model_config = ConfigDict(title="CollectionDetails")
-    asap: bool | None = None
-    collect_at: UtcDatetime | None = None
+    asap: Omittable[bool] = None
+    collect_at: Omittable[UtcDatetime] = None
 
 
 class OrderDetails(Content):
     model_config = ConfigDict(title="OrderDetails")
     order_type: OrderType
-    dine_in: DineInDetails | None = None
-    collection: CollectionDetails | None = None
+    dine_in: Omittable[DineInDetails] = None
+    collection: Omittable[CollectionDetails] = None
 
     @model_validator(mode="after")
     def _has_details(self) -> Self:
@@ -138,15 +159,15 @@ class OrderContent(Content):
     """What was ordered: everything of CreateOrderRequest but the ids and the payments."""
 
     items: tuple[OrderItem, ...]
-    note: str | None = None
-    customer: Customer | None = None
+    note: Omittable[str] = None
+    customer: Omittable[Customer] = None
     discounts: tuple[Discount, ...] = ()
     total_amount: Money
     tax_lines: tuple[TaxLine, ...] = ()
-    service_charge_amount: Money | None = None
-    reference: str | None = None
+    service_charge_amount: Omittable[Money] = None
+    reference: Omittable[str] = None
     details: OrderDetails
-    display_name: str | None = None
+    display_name: Omittable[str] = None
 
     def amounts(self) -> list[Money]:
         """Every amount the content names (a list, not a chain of generators: CreateOrder's
@@ -168,7 +189,7 @@ class OrderContent(Content):
 class OrderDraft(OrderContent):
     """An order to place: the content, the payments already taken, and Dojo's id if it came from Dojo."""
 
-    dojo_order_id: str | None = Field(default=None, min_length=1, max_length=200)
+    dojo_order_id: Omittable[str] = Field(default=None, min_length=1, max_length=200)
     payments: tuple[PaymentIn, ...] = ()
 
     @model_validator(mode="after")

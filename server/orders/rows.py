@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import UnionType
 from typing import Any, Final, TypeVar, cast, get_args
 
 import orjson
@@ -63,7 +62,7 @@ def _money(value: int | None, currency: str) -> Money | None:
 
 
 def _is_money(annotation: Any) -> bool:
-    return annotation is Money or (isinstance(annotation, UnionType) and Money in get_args(annotation))
+    return annotation is Money or Money in get_args(annotation)  # Money, or Money | None however spelled
 
 
 @dataclass(frozen=True, slots=True)
