@@ -55,6 +55,7 @@ HISTORY_FIELDS: Final = {"waiterId": "waiter_id", "dojoRequestingProduct": "requ
                          "deviceId": "device_id", "deviceType": "device_type"}  # fmt: skip
 LATER: Final = "2026-11-27T12:05:00.000Z"  # five minutes after the clock's start
 BODY_LIMIT: Final = 16_384  # ORDERPASS_MAX_BODY_BYTES, small: a body over it is cheap to send
+NULL_REFUSED: Final = "Input should be a valid string, not null"  # a string field sent as null
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,18 @@ CASES: Final = (
          "totalAmount.value"),
     case("create a body over the limit", "CreateOrderV1", order(1, note="x" * BODY_LIMIT), 413,
          f"over the {BODY_LIMIT}-byte limit"),
+    # An optional field is left out or has a value: null is refused, naming the field (NULL_REFUSED)
+    case("create with a null note", "CreateOrderV1", order(1, note=None), 400, f"note: {NULL_REFUSED}"),
+    case("create with a null collection beside dineIn", "CreateOrderV1", {**ORDERS[1], "details":
+         {"orderType": "DineIn", "dineIn": {"tableId": "5"}, "collection": None}}, 400,
+         "details.collection: Input should be an object, not null"),
+    case("create with a null tableId", "CreateOrderV1", {**ORDERS[1], "details": {"orderType": "DineIn", "dineIn":
+         {"tableId": None}}}, 400, f"details.dineIn.tableId: {NULL_REFUSED}"),
+    case("create with a null tipsAmount", "CreateOrderV1", {**ORDERS[1], "payments": [
+         {"paymentIntentId": "pi_parity_1", "paidAmount": money(3130), "tipsAmount": None}]}, 400,
+         "payments.0.tipsAmount: Input should be an object, not null"),
+    case("create with a null modifiers list", "CreateOrderV1", order(1, items=[{**item("Tea", 100),
+         "modifiers": None}]), 400, "items.0.modifiers"),
     # GetOrderById
     case("get an order", "GetOrderByIdV1", {"orderId": PLACED}, given=placed),
     case("get an unknown order", "GetOrderByIdV1", {"orderId": "ord_missing"}, 404, "ord_missing"),
@@ -240,6 +253,12 @@ CASES: Final = (
     case("search with a limit over 100", "SearchOrdersV1", {"cursor": {"limit": 101}}, 400, "cursor.limit"),
     case("search with a cursor not ours", "SearchOrdersV1", {"cursor": {"after": "%%%"}}, 400, "cursor.after"),
     case("search with dineIn a string", "SearchOrdersV1", {"dineIn": "5"}, 400, "dineIn"),
+    case("search with a null cursor", "SearchOrdersV1", {"cursor": None}, 400,
+         "cursor: Input should be an object, not null", given=three_orders),
+    case("search with a null limit", "SearchOrdersV1", {"cursor": {"limit": None}}, 400,
+         "cursor.limit: Input should be a valid integer, not null", given=three_orders),
+    case("search with a null payableOnly", "SearchOrdersV1", {"payableOnly": None}, 400,
+         "payableOnly: Input should be a valid boolean, not null", given=three_orders),
     case("search with a body over the limit", "SearchOrdersV1", padded({}), 413, "byte limit"),
     # HandleEvent
     case("event captures an order's payment", "HandleEventV1", captured("pi_parity_1"), given=placed),
@@ -303,6 +322,9 @@ CASES: Final = (
          given=placed),
     case("pay without an amount", "RecordOrderPaymentByIdV1", {"orderId": PLACED, "paymentIntentId": "pi_split_1"},
          400, "paidAmount", given=unpaid),
+    case("pay with a null lockId", "RecordOrderPaymentByIdV1",
+         {"orderId": PLACED, "paymentIntentId": "pi_split_1", "paidAmount": money(1000), "lockId": None}, 400,
+         f"lockId: {NULL_REFUSED}", given=unpaid),
     case("pay an unknown order", "RecordOrderPaymentByIdV1",
          {"orderId": "ord_missing", "paymentIntentId": "pi_split_1", "paidAmount": money(1000)}, 404,
          "ord_missing"),
@@ -330,6 +352,9 @@ CASES: Final = (
     ), floor),
     case("search tables with an areaId not a string", "SearchTablesV1", {"areaId": 7}, 400, "areaId",
          given=floor),
+    case("search tables with a null areaId", "SearchTablesV1", {"areaId": None}, 400, f"areaId: {NULL_REFUSED}",
+         given=floor),
+    case("search tables with a null cursor", "SearchTablesV1", {"cursor": None}, 400, "cursor", given=floor),
     case("search tables with a NUL in the waiterId", "SearchTablesV1", {"waiterId": "becky\x00"}, 400,
          NUL_REFUSED, given=floor),
     case("search tables with a body over the limit", "SearchTablesV1", padded({"areaId": "terrace"}), 413,

@@ -10,7 +10,7 @@ pinned by tests of its own below, as well as staying in the broad strategies."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -41,6 +41,7 @@ from server.lifecycle import OrderStatus
 from server.money import MAX_VALUE
 from server.services import Services
 from server.staff.roles import Role
+from tests import dojo_contract
 from tests.conftest import DOJO_AUTH, LiveServer, as_staff, mint
 from tests.factories import make_order
 
@@ -137,6 +138,99 @@ def test_valid_requests_get_only_documented_answers(shim: LiveServer, method: st
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=ENDPOINT_IDS)
 def test_invalid_requests_are_rejected_with_documented_errors(shim: LiveServer, method: str, path: str):
     fuzz_shim(shim, method, path, GenerationMode.NEGATIVE)
+
+
+# -- the same shim, against Dojo's own OpenAPI document (../shared/dojo) --------------------------
+
+# Every operation with a body in Dojo's description that the shim serves (HandleEvent has no REST
+# description; an operation without a body gives schemathesis nothing to make invalid).
+DOJO_SPEC: Final = dojo_contract.load()
+DOJO_PATHS: Final[dict[str, Any]] = DOJO_SPEC.spec["paths"] if DOJO_SPEC else {}
+DOJO_ENDPOINTS: Final = [
+    (m, p) for m, p in ENDPOINTS if "requestBody" in DOJO_PATHS.get(p, {}).get(m.lower(), {})
+]
+
+
+def dojos_openapi(server: LiveServer) -> schemathesis.BaseSchema:
+    """Dojo's published EPOS Data API description, as schemathesis reads it, aimed at our shim."""
+    config = schemathesis.Config.from_dict(
+        {
+            "generation": {"allow-x00": False},  # a NUL is refused before any field is read
+            "checks": {"negative_data_rejection": {"expected-statuses": [400, 401, 404, 405, 409, 413]}},
+        }
+    )
+    api = schemathesis.openapi.from_path(dojo_contract.EPOS_OPENAPI, config=config)
+    api.config.update(base_url=server.url, basic_auth=DOJO_AUTH)
+    return api
+
+
+@pytest.mark.skipif(DOJO_SPEC is None, reason=dojo_contract.MISSING)
+@pytest.mark.parametrize(("method", "path"), DOJO_ENDPOINTS, ids=[f"{m} {p}" for m, p in DOJO_ENDPOINTS])
+def test_what_dojos_own_description_calls_invalid_is_refused(shim: LiveServer, method: str, path: str):
+    """Negative data from Dojo's document, not ours: a field of the wrong type, `null` included
+    (Dojo marks no field nullable), a required one missing. Each must be refused."""
+    operation = dojos_openapi(shim)[path][method]
+    cases = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+
+    @settings(FUZZ, max_examples=REST_EXAMPLES)
+    @given(case=cases)
+    def call(case: schemathesis.Case[Any]) -> None:
+        case.call_and_validate(checks=[not_a_server_error, negative_data_rejection])
+
+    call()
+
+
+def declared(
+    schema: dict[str, Any], body: Any, at: tuple[str | int, ...] = ()
+) -> Iterator[tuple[str | int, ...]]:
+    """Where in `body` a value sits under a property Dojo's schema declares (not an extra key)."""
+    while "$ref" in schema:
+        schema = (
+            DOJO_SPEC.spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]] if DOJO_SPEC else {}
+        )
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in schema.get("properties", {}):
+                yield (*at, key)
+                yield from declared(schema["properties"][key], value, (*at, key))
+    elif isinstance(body, list):
+        for index, value in enumerate(body):
+            yield from declared(schema.get("items", {}), value, (*at, index))
+
+
+def nulled(body: Any, at: tuple[str | int, ...]) -> Any:
+    """The body with the value at `at` replaced by null."""
+    if not at:
+        return None
+    copy = dict(body) if isinstance(body, dict) else list(body)
+    copy[at[0]] = nulled(body[at[0]], at[1:])  # type: ignore[index]
+    return copy
+
+
+@pytest.mark.skipif(DOJO_SPEC is None, reason=dojo_contract.MISSING)
+@pytest.mark.parametrize(("method", "path"), DOJO_ENDPOINTS, ids=[f"{m} {p}" for m, p in DOJO_ENDPOINTS])
+def test_any_field_dojos_description_declares_sent_as_null_is_refused_by_name(
+    shim: LiveServer, method: str, path: str
+):
+    """A body Dojo's document calls valid, with one declared field (optional or required, at any
+    depth) sent as null: refused with a 400 naming that field (server/orders/model.Omittable)."""
+    operation = dojos_openapi(shim)[path][method]
+    schema = DOJO_PATHS[path][method.lower()]["requestBody"]["content"]["application/json"]["schema"]
+
+    @settings(FUZZ, max_examples=REST_EXAMPLES)
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), data=st.data())
+    def call(case: schemathesis.Case[Any], data: st.DataObject) -> None:
+        fields = list(declared(schema, case.body))
+        if not fields:
+            return  # an empty body: nothing to send as null
+        at = data.draw(st.sampled_from(fields))
+        case.body = nulled(case.body, at)
+        response = case.call()
+        assert response.status_code in (400, 413), response.text
+        if response.status_code == 400:
+            assert ".".join(map(str, at)) + ": " in response.json()["debugMessage"]
+
+    call()
 
 
 def test_a_nul_character_in_any_text_is_refused_over_rest(live_server: LiveServer):
