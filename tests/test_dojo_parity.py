@@ -216,7 +216,7 @@ CASES: Final = (
     case("create a body over the limit", "CreateOrderV1", order(1, note="x" * BODY_LIMIT), 413,
          f"over the {BODY_LIMIT}-byte limit"),
     # An optional field is left out or has a value: null is refused, naming the field (NULL_REFUSED)
-    case("create with a null note", "CreateOrderV1", order(1, note=None), 400, f"note: {NULL_REFUSED}"),
+    case("create with a null note", "CreateOrderV1", {**ORDERS[1], "note": None}, 400, f"note: {NULL_REFUSED}"),
     case("create with a null collection beside dineIn", "CreateOrderV1", {**ORDERS[1], "details":
          {"orderType": "DineIn", "dineIn": {"tableId": "5"}, "collection": None}}, 400,
          "details.collection: Input should be an object, not null"),
