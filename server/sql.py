@@ -124,7 +124,7 @@ def _remembered(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A bind processor that works out each value once: a batch's rows share their times (every
     row of a CreateOrder batch is stamped with one `now`), and formatting a datetime for SQLite
     was a tenth of writing them."""
-    remember = lru_cache(maxsize=256)(process)
+    remember = lru_cache(maxsize=256, typed=True)(process)  # typed: 1 and True are different values
 
     def bound(value: Any) -> Any:
         try:
