@@ -61,7 +61,7 @@ def _describe(revision: str) -> str:
 
 def report(runs: dict[str, list[Run]], older: str, this: str, args: argparse.Namespace) -> None:
     def med(name: str, field: str) -> float:
-        return statistics.median(getattr(run, field) for run in runs[name])
+        return float(statistics.median(getattr(run, field) for run in runs[name]))
 
     database = "PostgreSQL, 1 worker" if args.postgres else "SQLite"
     lines = [

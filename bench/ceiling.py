@@ -29,7 +29,7 @@ def app() -> Starlette:
         os.environ.get("CEILING_DB", "/tmp/ceiling.db"), check_same_thread=False, isolation_level=None
     )
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
+    db.execute(f"PRAGMA synchronous={os.environ.get('CEILING_SYNCHRONOUS', 'FULL')}")  # or NORMAL: no fsync
     db.executescript(SCHEMA)
 
     async def create(request: Request) -> Response:
