@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -45,7 +45,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         transport = traced.dojo_transport() if traced else None
         running = Services.running(settings, clock=clock, metrics=metrics, dojo_transport=transport)
-        async with running as services, traced.running(services) if traced else _untraced():
+        async with running as services, traced.running(services) if traced else nullcontext():
             socket = _dojo_socket(services)  # the door orderpass dials itself, where configured
             if socket is not None:
                 await socket.start()
@@ -84,11 +84,6 @@ def create_app(
         middleware=[*_behind_proxies(settings), requests],
         exception_handlers={OrderpassError: _problem, HTTPException: _problem},
     )
-
-
-@asynccontextmanager
-async def _untraced() -> AsyncIterator[None]:
-    yield
 
 
 async def _problem(request: Request, exc: Exception) -> Response:

@@ -7,9 +7,9 @@ import asyncio
 import gzip
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -68,13 +68,7 @@ class OtlpReceiver:
             return list(self.spans)
 
     async def wait_for(self, name: str, seconds: float = 10.0) -> list[Received]:
-        deadline = time.monotonic() + seconds
-        while True:
-            found = self.received()
-            if any(span.name == name for span in found):
-                return found
-            assert time.monotonic() < deadline, f"no span {name!r} arrived: {[s.name for s in found]}"
-            await asyncio.sleep(0.05)
+        return await spans_once_named(self.received, name, seconds)
 
     async def _traces(self, request: Request) -> Response:
         body = await request.body()
@@ -86,6 +80,25 @@ class OtlpReceiver:
             self.spans.extend(_spans(export))
         answer = ExportTraceServiceResponse().SerializeToString()
         return Response(answer, media_type="application/x-protobuf")
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+S = TypeVar("S", bound=Named)
+
+
+async def spans_once_named(read: Callable[[], list[S]], name: str, seconds: float = 10.0) -> list[S]:
+    """Every span `read` has, once one of them is named `name` (within `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = read()
+        if any(span.name == name for span in found):
+            return found
+        assert time.monotonic() < deadline, f"no span {name!r} arrived: {[s.name for s in found]}"
+        await asyncio.sleep(0.02)
 
 
 def _spans(export: ExportTraceServiceRequest) -> Iterator[Received]:

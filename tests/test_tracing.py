@@ -31,7 +31,7 @@ from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint, place
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
-from tests.otlp_receiver import OtlpReceiver
+from tests.otlp_receiver import OtlpReceiver, spans_once_named
 from tests.processes import run, serving
 from tests.test_dojo_socket import socket_settings
 from tests.test_graphql_http import changes, socket, subscribe
@@ -53,13 +53,7 @@ class Traced:
         return list(self.exporter.get_finished_spans())
 
     async def wait_for(self, name: str, seconds: float = 10.0) -> list[ReadableSpan]:
-        deadline = time.monotonic() + seconds
-        while True:
-            found = self.spans()
-            if any(span.name == name for span in found):
-                return found
-            assert time.monotonic() < deadline, f"no span {name!r}: {[s.name for s in found]}"
-            await asyncio.sleep(0.02)
+        return await spans_once_named(self.spans, name, seconds)
 
 
 def in_memory() -> tuple[TracerProvider, InMemorySpanExporter]:
