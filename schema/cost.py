@@ -2,11 +2,11 @@
 
 Each field counts one for every time it can appear in the answer. A list multiplies what it
 holds by its size: a connection's page (`first`, at most its maximum), else the most the field
-returns (`activeOrders`: every open order, up to 1000), else an estimate of what an order or a
-station holds (SIZES). An order also costs ORDER_WEIGHT on top of its fields: loading one costs
-about what rendering a hundred fields does (bench/stall.py). Aliases and fragments count each
-time they are used, and every member of a union counts, as any of them may come. Introspection
-reads the schema, not the orders, and counts one.
+returns (`activeOrders`: every open order, up to 1000, or `first` of them if fewer), else an
+estimate of what an order or a station holds (SIZES). An order also costs ORDER_WEIGHT on top of
+its fields: loading one costs about what rendering a hundred fields does (bench/stall.py).
+Aliases and fragments count each time they are used, and every member of a union counts, as any
+of them may come. Introspection reads the schema, not the orders, and counts one.
 
 Twenty aliases of `activeOrders` on a busy day held the event loop for seconds; an operation
 that costs more than MAX_COST is refused at validation, with `extensions.code` TOO_COSTLY and a
@@ -171,12 +171,15 @@ class _Counter:
         definition = getattr(parent, "fields", {}).get(name)
         if definition is None:
             return 1  # __typename, introspection, or a field validation refuses anyway
+        most = SIZES.get(name, DEFAULT_SIZE)
         if "first" in definition.args:
-            page = self._first(node, definition.args["first"].default_value)
+            asked = self._first(node, definition.args["first"].default_value)
+            page = min(asked, MAX_LIMIT)
+            most = min(asked, most)  # a list that takes `first` (activeOrders) holds at most that many
         named = get_named_type(definition.type)
         inner = self.selections(node.selection_set, named, page) if node.selection_set else 0
         many = isinstance(get_nullable_type(definition.type), GraphQLList)
-        size = (page if name == "edges" else SIZES.get(name, DEFAULT_SIZE)) if many else 1
+        size = (page if name == "edges" else most) if many else 1
         return size * (self._weight(named) + inner)
 
     def _first(self, node: FieldNode, default: Any) -> int:
@@ -189,8 +192,8 @@ class _Counter:
                 given = int(value.value)
             elif isinstance(value, VariableNode):
                 given = self.variables.get(value.name.value)
-        # The resolver refuses a page over the maximum; one it cannot read costs the maximum.
-        return min(max(given, 0), MAX_LIMIT) if isinstance(given, int) else MAX_LIMIT
+        # The resolver refuses a page over its maximum; one the count cannot read costs the maximum.
+        return max(given, 0) if isinstance(given, int) else MAX_ACTIVE
 
     def _weight(self, named: GraphQLNamedType) -> int:
         if is_abstract_type(named):

@@ -76,6 +76,17 @@ def test_a_page_costs_what_its_first_asks_for_up_to_the_maximum():
     assert counted("{ orders(first: 500) { totalCount } }") == 2  # the resolver refuses the page
 
 
+def test_open_orders_cost_first_of_them_when_fewer_than_every_one():
+    board = "query($first: Int!) { activeOrders(first: $first) { id } }"
+    assert counted(board, first=10) == 10 * (100 + 1)
+    assert counted(board, first=1000) == counted("{ activeOrders { id } }") == 1000 * (100 + 1)
+    # never past every open order, however many are asked for
+    assert counted(board, first=5000) == counted(board, first="many") == 1000 * (100 + 1)
+    lines = "items { name plu quantity amountPerItem { value formatted } modifiers { name plu quantity } }"
+    everything = f"{{ activeOrders(first: 10) {{ {TICKET} {lines} history {{ kind }} }} }}"
+    assert counted(everything) < MAX_COST < counted(everything.replace("(first: 10)", ""))
+
+
 def test_fragments_and_aliases_count_each_time_they_are_used():
     inline = counted(f"{{ activeOrders {{ {TICKET} }} }}")
     fragment = counted(f"{{ activeOrders {{ ...T }} }} fragment T on Order {{ {TICKET} }}")
