@@ -14,7 +14,7 @@ import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.access import SocketSubscriptions, StaffOnly, guard
 from schema.cost import CostLimit
 from schema.errors import ErrorPolicy, Schema
-from schema.execution import SharedEventExecutor
+from schema.execution import Execution
 from schema.floor import FloorMutation, FloorQuery
 from schema.insights import InsightsQuery
 from schema.mutations import Mutation
@@ -54,7 +54,7 @@ def build_schema(*, tracer: Tracer | None = None) -> strawberry.Schema:
         query=query,
         mutation=mutation,
         subscription=subscription,
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=Execution,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[  # factories: each operation gets fresh extension state
             StaffOnly,
