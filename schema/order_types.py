@@ -257,8 +257,13 @@ def order(order: DomainOrder) -> OrderNode:
     content, currency = order.content, order.currency
     details = content.details
 
+    amounts: dict[int, Money] = {}  # one node per amount: an order repeats its prices
+
     def money(value: int) -> Money:
-        return Money(value=MinorUnits(value), currency_code=currency)
+        found = amounts.get(value)
+        if found is None:
+            found = amounts[value] = Money(value=MinorUnits(value), currency_code=currency)
+        return found
 
     def modifiers(item: OrderSubItem) -> list[Modifier]:
         return [
@@ -283,7 +288,12 @@ def order(order: DomainOrder) -> OrderNode:
 
     def item(n: int, given: OrderItem, at: PrepLine | None) -> Item:
         return Item(
-            **vars(sub_item(given)),
+            name=given.name,
+            plu=given.plu,
+            quantity=given.quantity,
+            note=given.note,
+            amount_per_item=money(given.amount_per_item.value),
+            modifiers=modifiers(given),
             sub_items=[sub_item(s) for s in given.sub_items],
             line=at.line if at else n,
             station=at.station if at else None,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from server.trusted import trusted
 
 # ISO 4217 active alpha-3 codes (list one, 2024), with the minor-unit exponent where it is not 2.
 CURRENCIES: Final = frozenset(
@@ -62,10 +65,17 @@ class Money(BaseModel):
 
     @classmethod
     def of(cls, value: int, currency_code: str) -> Money:
-        return cls.model_construct(value=value, currency_code=currency_code)
+        """An amount already checked (read from our rows). Money is frozen, so one instance per
+        amount is shared: 500 orders read back hold ~20,000 amounts, mostly the menu's prices."""
+        return _known(value, currency_code)
 
     def formatted(self) -> str:
         return format_amount(self.value, self.currency_code)
+
+
+@lru_cache(maxsize=4096)
+def _known(value: int, currency_code: str) -> Money:
+    return trusted(Money, {"value": value, "currency_code": currency_code})
 
 
 def is_currency(code: str) -> bool:

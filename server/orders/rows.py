@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, TypeVar, cast, get_args
+from typing import Any, Final, TypeVar, get_args
 
 import orjson
 from sqlalchemy import BindParameter, Row, Table, bindparam, func, or_, select, update
@@ -46,6 +46,7 @@ from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
 from server.sql import grouped, insert_ignoring, insert_many, insert_returning
 from server.stations.routing import PrepLine
+from server.trusted import trusted
 
 C = TypeVar("C", bound=Content)
 CHUNK: Final = 50  # orders loaded per round of statements: ~20 ms of the loop's time on a slow core
@@ -216,20 +217,19 @@ def order_of(head: Row[Any], lines: list[Row[Any]], parts: Mapping[Table, list[R
             children[row.parent_line].append(_sub_item(row, currency))
 
     def item(row: Row[Any]) -> OrderItem:
-        return OrderItem.model_construct(
-            **dict(_sub_item(row, currency)), sub_items=tuple(children[row.line])
-        )
+        fields = _line(row, currency)
+        fields["sub_items"] = tuple(children[row.line])
+        return trusted(OrderItem, fields)
 
     tops = [row for row in lines if row.parent_line is None]
     live = [row for row in tops if row.voided_at is None]
-    content = OrderContent.model_construct(
-        **HEAD.read(head),
-        items=tuple(item(row) for row in live),
-        customer=_part(Customer, CUSTOMER.read(head)),
-        details=_details(head),
-        discounts=tuple(_part_of(Discount, row, currency) for row in parts[DISCOUNTS]),
-        tax_lines=tuple(_part_of(TaxLine, row, currency) for row in parts[TAX_LINES]),
-    )
+    fields = HEAD.read(head)
+    fields["items"] = tuple(item(row) for row in live)
+    fields["customer"] = _part(Customer, CUSTOMER.read(head))
+    fields["details"] = _details(head)
+    fields["discounts"] = tuple(_part_of(Discount, row, currency) for row in parts[DISCOUNTS])
+    fields["tax_lines"] = tuple(_part_of(TaxLine, row, currency) for row in parts[TAX_LINES])
+    content = trusted(OrderContent, fields)
     return Order(
         id=head.id,
         dojo_order_id=head.dojo_order_id,
@@ -255,41 +255,57 @@ def order_of(head: Row[Any], lines: list[Row[Any]], parts: Mapping[Table, list[R
 
 
 def _sub_item(row: Row[Any], currency: str) -> OrderSubItem:
+    return trusted(OrderSubItem, _line(row, currency))
+
+
+def _line(row: Row[Any], currency: str) -> dict[str, Any]:
+    """What an item and a sub-item share, from an item row."""
     modifiers = tuple(
-        Modifier.model_construct(
-            name=name, plu=plu, quantity=quantity, amount_per_modifier=Money.of(amount, currency)
+        trusted(
+            Modifier,
+            {
+                "name": name,
+                "plu": plu,
+                "quantity": quantity,
+                "amount_per_modifier": Money.of(price, currency),
+            },
         )
-        for name, plu, quantity, amount in (orjson.loads(row.modifiers) if row.modifiers else ())
+        for name, plu, quantity, price in (orjson.loads(row.modifiers) if row.modifiers else ())
     )
-    return OrderSubItem.model_construct(
-        name=row.name,
-        plu=row.plu,
-        quantity=row.quantity,
-        note=row.note,
-        amount_per_item=Money.of(row.amount_per_item, currency),
-        modifiers=modifiers,
-    )
+    return {
+        "name": row.name,
+        "plu": row.plu,
+        "quantity": row.quantity,
+        "note": row.note,
+        "amount_per_item": Money.of(row.amount_per_item, currency),
+        "modifiers": modifiers,
+    }
 
 
 def _details(head: Row[Any]) -> OrderDetails:
     order_type = OrderType(head.order_type)
     dine_in, collection = DINE_IN.read(head), COLLECTION.read(head)
-    return OrderDetails.model_construct(
-        order_type=order_type,
-        dine_in=_part(DineInDetails, dine_in, kept=order_type is OrderType.DINE_IN),
-        collection=_part(CollectionDetails, collection, kept=order_type is OrderType.COLLECTION),
+    return trusted(
+        OrderDetails,
+        {
+            "order_type": order_type,
+            "dine_in": _part(DineInDetails, dine_in, kept=order_type is OrderType.DINE_IN),
+            "collection": _part(CollectionDetails, collection, kept=order_type is OrderType.COLLECTION),
+        },
     )
 
 
 def _part(model: type[C], fields: dict[str, Any], *, kept: bool = False) -> C | None:
     """A part of the content, or None where it was not given (every field empty)."""
-    given = kept or any(value is not None for value in fields.values())
-    return cast(C, model.model_construct(**fields)) if given else None
+    if kept or any(value is not None for value in fields.values()):
+        return trusted(model, fields)
+    return None
 
 
 def _part_of(model: type[C], row: Row[Any], currency: str) -> C:
     fields = {name: getattr(row, _part_column(name)) for name in model.model_fields}
-    return cast(C, model.model_construct(**{**fields, "amount_total": Money.of(row.amount_total, currency)}))
+    fields["amount_total"] = Money.of(row.amount_total, currency)
+    return trusted(model, fields)
 
 
 # -- writing, loading and moving whole orders ---------------------------------------------------
