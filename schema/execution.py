@@ -36,6 +36,7 @@ from graphql import (
     OperationType,
     Undefined,
     VariableNode,
+    is_enum_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -140,18 +141,20 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
 
         return project
 
-    def _completer(self, of: GraphQLOutputType, details: Any) -> Complete | None:
+    def _completer(self, of: GraphQLOutputType, details: Any, *, required: bool = False) -> Complete | None:
+        """How to complete a value of this type (`required`: inside a non-null), in one call."""
         if is_non_null_type(of):
-            inner = self._completer(of.of_type, details)
-            return None if inner is None else _non_null(inner)
+            return self._completer(of.of_type, details, required=True)
         if is_list_type(of):
             inner = self._completer(of.of_type, details)
-            return None if inner is None else _each(inner)
+            return None if inner is None else _each(inner, required)
+        if is_enum_type(of):
+            return _enum(of.serialize, required)
         if is_leaf_type(of):
-            return _leaf(of.serialize)
+            return _leaf(of.serialize, _ITSELF.get(of.name), required)
         if is_object_type(of):
             project = self._projection(of, details)
-            return None if project is None else _nullable(project)
+            return None if project is None else _object(project, required)
         return None  # an interface or a union: graphql-core resolves its type
 
 
@@ -189,20 +192,21 @@ def _constant(value: str) -> Complete:
     return lambda _source: value
 
 
-def _non_null(inner: Complete) -> Complete:
-    def complete(value: Any) -> Any:
-        done = None if value is None else inner(value)
-        if done is None:
-            raise _Unplain
-        return done
-
-    return complete
+# Built-in scalars that serialize a value of exactly this Python type as the value itself
+# (graphql-core's serialize_string, serialize_id, serialize_boolean, serialize_float); Int has a
+# range to keep, so it goes through serialize.
+_ITSELF: dict[str, type] = {"String": str, "ID": str, "Boolean": bool, "Float": float}
 
 
-def _each(inner: Complete) -> Complete:
+def _absent(required: bool) -> None:
+    if required:
+        raise _Unplain  # graphql-core's "Cannot return null for non-nullable field"
+
+
+def _each(inner: Complete, required: bool) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
-            return None
+            return _absent(required)
         if not isinstance(value, list | tuple):
             raise _Unplain  # an iterator, a generator: graphql-core's to walk
         return [inner(item) for item in value]
@@ -210,10 +214,12 @@ def _each(inner: Complete) -> Complete:
     return complete
 
 
-def _leaf(serialize: Callable[[Any], Any]) -> Complete:
+def _leaf(serialize: Callable[[Any], Any], itself: type | None, required: bool) -> Complete:
     def complete(value: Any) -> Any:
+        if type(value) is itself:
+            return value
         if value is None:
-            return None
+            return _absent(required)
         done = serialize(value)
         if done is None or done is Undefined:
             raise _Unplain
@@ -222,8 +228,30 @@ def _leaf(serialize: Callable[[Any], Any]) -> Complete:
     return complete
 
 
-def _nullable(project: Complete) -> Complete:
-    return lambda value: None if value is None else project(value)
+def _enum(serialize: Callable[[Any], Any], required: bool) -> Complete:
+    """An enum's few values, each serialized once."""
+    names: dict[Any, Any] = {}
+
+    def complete(value: Any) -> Any:
+        found = names.get(value)
+        if found is not None:
+            return found
+        if value is None:
+            return _absent(required)
+        done = serialize(value)
+        if done is None or done is Undefined:
+            raise _Unplain
+        names[value] = done
+        return done
+
+    return complete
+
+
+def _object(project: Complete, required: bool) -> Complete:
+    def complete(value: Any) -> Any:
+        return _absent(required) if value is None else project(value)
+
+    return complete
 
 
 async def _shared(future: asyncio.Future[Any]) -> Any:
