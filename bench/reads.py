@@ -85,7 +85,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=21, help="activeOrders requests per selection, in all")
+    parser.add_argument(
+        "--requests", type=int, default=21, help="activeOrders requests per selection, in all"
+    )
     args = parser.parse_args()
     parts = [args.only] if args.only else ["active", *ROUTES]
     print(f"reads ({', '.join(parts)}) on {machine()}", file=sys.stderr)
@@ -246,7 +248,8 @@ def _served_rows(results: Results, route: str, stacks: list[str], args: argparse
             f"**{name} / bare: {rps:.2f} in requests/s, {cpu:.2f} in requests per CPU second** (target at least 0.5)."
         )
     rounds = "; ".join(
-        " / ".join(f"{results.served[(route, name)][i].rps:.0f}" for name in stacks) for i in range(args.rounds)
+        " / ".join(f"{results.served[(route, name)][i].rps:.0f}" for name in stacks)
+        for i in range(args.rounds)
     )
     return [*lines, "", f"Rounds (requests/s): {rounds} ({' / '.join(stacks)})"]
 
