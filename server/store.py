@@ -82,9 +82,17 @@ class Store:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """One consistent snapshot for reading."""
-        async with _mapped_errors(), self.engine.begin() as connection:
-            yield connection
+        """One consistent snapshot for reading. Begun and ended by hand, as `write` is: the
+        engine's own `begin()` closes the connection in a task of its own, two turns of the
+        event loop for every read (bench/reads.py)."""
+        async with _mapped_errors():
+            connection = await self.engine.connect()
+            try:
+                await connection.begin()
+                yield connection
+                await connection.commit()
+            finally:
+                await connection.close()  # rolls back whatever was not committed
 
     async def ping(self) -> None:
         async with self.read() as session:
