@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Final, TypeVar, get_args
 
 import orjson
-from sqlalchemy import BindParameter, Connection, Row, Table, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Row, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.errors import NotFound
@@ -355,7 +355,12 @@ _PARTS_OF: Final = {
 # The same for one order (GetOrderById, a ticket): `= :id`, not an expanding IN, whose list
 # SQLAlchemy renders into the SQL on every execution.
 _ID: Final[BindParameter[str]] = bindparam("id")
-_HEAD_OF: Final = _HEADS.where(ORDERS.c.id == _ID)
+# Its head row also says whether it has discounts or tax lines: most orders have neither, and a
+# statement not run saves ~55 us of a GetOrderById (bench/reads.py).
+_HEAD_OF: Final = _HEADS.add_columns(
+    exists().where(DISCOUNTS.c.order_id == ORDERS.c.id).label("has_discounts"),
+    exists().where(TAX_LINES.c.order_id == ORDERS.c.id).label("has_tax_lines"),
+).where(ORDERS.c.id == _ID)
 _LINES_OF_ONE: Final = select(ITEMS).where(ITEMS.c.order_id == _ID).order_by(ITEMS.c.line)
 _PARTS_OF_ONE: Final = {
     table: select(table).where(table.c.order_id == _ID).order_by(by) for table, by in _PARTS.items()
@@ -391,7 +396,11 @@ def _read_one(connection: Connection, order_id: str) -> list[Order]:
     if head is None:  # a GetOrderById of an unknown id
         return []
     lines = list(connection.execute(_LINES_OF_ONE, asked))
-    parts = {table: list(connection.execute(statement, asked)) for table, statement in _PARTS_OF_ONE.items()}
+    held = {DISCOUNTS: head.has_discounts, TAX_LINES: head.has_tax_lines, PAYMENTS: True}
+    parts = {
+        table: list(connection.execute(statement, asked)) if held[table] else []
+        for table, statement in _PARTS_OF_ONE.items()
+    }
     return [order_of(head, lines, parts)]
 
 
