@@ -33,7 +33,17 @@ from typing import Final
 
 import httpx
 
-from bench.common import AUTH, build, free_port, machine, orderpass, orderpass_env, process, write_section
+from bench.common import (
+    AUTH,
+    ROOT,
+    build,
+    free_port,
+    machine,
+    orderpass,
+    orderpass_env,
+    process,
+    write_section,
+)
 from bench.create_order import Run, measure
 from bench.latency import mint
 from bench.stall import TICKET, seed
@@ -173,7 +183,9 @@ def bare(database: Path) -> Iterator[str]:
 
 
 def _describe(revision: str) -> str:
-    found = subprocess.run(["git", "log", "-1", "--format=%h", revision], capture_output=True, text=True)
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h", revision], capture_output=True, text=True
+    )
     return found.stdout.strip() or revision
 
 
