@@ -71,6 +71,7 @@ ALLERGENS: Final[tuple[Allergen, ...]] = (
     ),
 )
 
+KNOWN_TEXTS: Final = 10_000  # remembered before starting afresh: a menu, its modifiers, the day's notes
 _WORD: Final = re.compile(r"[^\W_]+")  # letters and digits: "peanut-free" is two words
 
 
@@ -101,11 +102,22 @@ class Matcher:
                     table.setdefault((*head, form), set()).add(allergen.label)
         self._table = {phrase: frozenset(labels) for phrase, labels in table.items()}
         self._longest = max(len(phrase) for phrase in self._table)
+        # Texts already read: a menu's few hundred names and modifiers come back on every ticket
+        # a screen fetches (folding and splitting them was a tenth of a ticket's own work).
+        self._known: dict[str, frozenset[str]] = {}
 
     def named(self, text: str | None) -> frozenset[str]:
         """The labels of every allergen `text` names, as whole words; empty if none (or no text)."""
         if not text:
             return frozenset()
+        known = self._known.get(text)
+        if known is None:
+            if len(self._known) >= KNOWN_TEXTS:
+                self._known.clear()
+            known = self._known[text] = self._named(text)
+        return known
+
+    def _named(self, text: str) -> frozenset[str]:
         found: set[str] = set()
         said = words(text)
         for start in range(len(said)):

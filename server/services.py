@@ -102,7 +102,13 @@ class Services:
             feed=Feed(orders=orders, broker=broker, max_replays=settings.max_replays),
             firing=Firing(store=store, broker=broker, clock=clock, minutes=settings.prep_minutes),
             board=Board(
-                orders=orders, prep=prep, floor=floor, ordering=ordering, settings=settings, clock=clock
+                store=store,
+                orders=orders,
+                prep=prep,
+                floor=floor,
+                ordering=ordering,
+                settings=settings,
+                clock=clock,
             ),
             ordering=ordering,
             insights=Insights(store=store, clock=clock, settings=settings),

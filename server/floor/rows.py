@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, delete, exists, func, select, tuple_, update
+from sqlalchemy import Row, bindparam, delete, exists, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.floor.model import MAX_NAME, Area, FloorPlan, Place, Table
@@ -36,13 +36,16 @@ async def has_tables(tx: AsyncConnection) -> bool:
     return (await tx.execute(select(T.c.id).limit(1))).first() is not None
 
 
+# Built once: every ticket a screen fetches names its table (server/kds/board.py).
+_PLACES: Final = (
+    select(T.c.id, T.c.name, AREAS.c.name.label("area"))
+    .select_from(T.join(AREAS, AREAS.c.id == T.c.area_id))
+    .where(T.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 async def places(tx: AsyncConnection, table_ids: Collection[str]) -> dict[str, Place]:
-    query = (
-        select(T.c.id, T.c.name, AREAS.c.name.label("area"))
-        .select_from(T.join(AREAS, AREAS.c.id == T.c.area_id))
-        .where(T.c.id.in_(list(table_ids)))
-    )
-    return {row.id: Place(row.name, row.area) for row in await tx.execute(query)}
+    return {row.id: Place(row.name, row.area) for row in await tx.execute(_PLACES, {"ids": list(table_ids)})}
 
 
 async def search(

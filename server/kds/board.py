@@ -7,6 +7,7 @@ server's clock), are decided here, once, for the board and every fragment alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -18,19 +19,24 @@ from server.actors import Actor
 from server.allergens import Matcher
 from server.changes.model import ChangeKind, HistoryEntry
 from server.clock import Clock
+from server.floor import rows as floor_rows
+from server.floor.model import Place
 from server.floor.service import Floor
 from server.kds.tickets import Ticket, station_names, tables_of, ticket
 from server.lifecycle import RECALL
 from server.ordering.model import LABELS, PAUSABLE, DojoProduct, Pause
 from server.ordering.service import Ordering
+from server.orders import rows as order_rows
 from server.orders.model import Order
 from server.orders.service import Orders
 from server.schedule import PrepTimes, fire_at, held
 from server.settings import Settings
 from server.staff.roles import Permission
 from server.stages import STAGES, Stage, of_station, stage_of, station_stage
+from server.stations import rows as prep_rows
 from server.stations.prep import Prep
 from server.stations.routing import Routing, Station
+from server.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,7 @@ class Board:
     def __init__(
         self,
         *,
+        store: Store,
         orders: Orders,
         prep: Prep,
         floor: Floor,
@@ -111,6 +118,7 @@ class Board:
         settings: Settings,
         clock: Clock,
     ) -> None:
+        self.store = store  # what one ticket shows is read in one snapshot (`ticket`)
         self.orders = orders
         self.prep = prep
         self.floor = floor
@@ -183,12 +191,15 @@ class Board:
     async def ticket(self, order_id: str, stage: Stage, screen: Actor) -> TicketView | None:
         """One ticket as this screen shows it, or None if there is no such order. A timed order
         not yet fired is not on the line (it is in the scheduled strip)."""
-        found = await self.orders.get_many([order_id])
-        if not found:
-            return None
+        async with self.store.read() as tx:  # one snapshot: a screen fetches one after every change
+            found = await order_rows.load_orders(tx, [order_id])
+            if not found:
+                return None
+            routing = await prep_rows.routing(tx)
+            tables = tables_of(found)
+            places = await floor_rows.places(tx, tables) if tables else {}
         (order,) = found
-        routing = await self.prep.routing()
-        (made,) = await self._tickets([order], stage, routing)
+        (made,) = self._made([order], stage, routing, places)
         on_line = stage.shows(order) and not self._held([order], stage, routing)
         return TicketView(made, on_line, self.may_bump(screen))
 
@@ -265,7 +276,12 @@ class Board:
     async def _tickets(self, orders: list[Order], stage: Stage, routing: Routing) -> tuple[Ticket, ...]:
         """The tickets of these orders, with the names of their stations and of the tables the
         floor knows (one read for all of them, never one per ticket)."""
-        names, places = station_names(routing), await self.floor.places(tables_of(orders))
+        return self._made(orders, stage, routing, await self.floor.places(tables_of(orders)))
+
+    def _made(
+        self, orders: list[Order], stage: Stage, routing: Routing, places: Mapping[str, Place]
+    ) -> tuple[Ticket, ...]:
+        names = station_names(routing)
         return tuple(
             ticket(
                 order,
