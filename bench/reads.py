@@ -48,13 +48,15 @@ from bench.create_order import Run, measure
 from bench.latency import mint
 from bench.stall import TICKET, seed
 
-# Every plain field of Order, Item, SubItem, Modifier and Money (not `history`, not `table`).
+# Every plain field of Order, Item, Modifier and Money (not `history`, not `table`).
 MONEY: Final = "{ value currencyCode formatted }"
 MODIFIERS: Final = f"modifiers {{ name plu quantity amountPerModifier {MONEY} }}"
-SUB_ITEM: Final = f"name plu quantity amountPerItem {MONEY} note {MODIFIERS}"
+ITEM: Final = f"name plu quantity amountPerItem {MONEY} note {MODIFIERS}"
+# Sub-items without their amounts and modifiers: the widest selection schema/cost.py lets
+# through for 500 orders (it counts ten items of three sub-items an order).
 FULL: Final = f"""id dojoOrderId reference displayName note status orderType
   dineIn {{ tableId waiterId partyId reservationId readyAt }} collection {{ asap collectAt }}
-  items {{ {SUB_ITEM} subItems {{ {SUB_ITEM} }} line station doneAt addedLater }}
+  items {{ {ITEM} subItems {{ name plu quantity note }} line station doneAt addedLater }}
   voidedItems {{ line name plu quantity station voidedAt reason }}
   discounts {{ name affectedPlu discountReference code amountTotal {MONEY} amountPercentage }}
   taxLines {{ id name affectedPlu amountPercentage amountTotal {MONEY} }}
@@ -120,7 +122,9 @@ def main() -> None:
             if "active" in parts:
                 for name, url in stacks.items():
                     if name != BARE:
-                        asyncio.run(_active(url, token, name, results, -(-args.requests // args.rounds)))
+                        asyncio.run(
+                            _active(url, token, name, results, -(-args.requests // args.rounds), args.orders)
+                        )
             for route in (part for part in parts if part in ROUTES):
                 for name, url in stacks.items():
                     run = measure(url, scripts[route], seconds=args.seconds, connections=args.connections)
@@ -147,7 +151,7 @@ def _script(folder: Path, route: str, ids: list[str], token: str) -> Path:
     return path
 
 
-async def _active(url: str, token: str, name: str, results: Results, requests: int) -> None:
+async def _active(url: str, token: str, name: str, results: Results, requests: int, orders: int) -> None:
     """`requests` activeOrders of each selection, alternating, each timed on its own. A selection
     the door refuses as too costly (schema/cost.py) is recorded as refused, with its cost."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -157,7 +161,8 @@ async def _active(url: str, token: str, name: str, results: Results, requests: i
                 if (name, selection) in results.refused:
                     continue
                 started = time.perf_counter()
-                answer = await staff.post("/graphql", json={"query": f"{{ activeOrders {{ {fields} }} }}"})
+                query = f"{{ activeOrders(first: {orders}) {{ {fields} }} }}"
+                answer = await staff.post("/graphql", json={"query": query})
                 took = (time.perf_counter() - started) * 1000
                 errors = answer.json().get("errors") if answer.status_code in (200, 400) else None
                 if errors and errors[0].get("extensions", {}).get("code") == "TOO_COSTLY":
@@ -218,7 +223,9 @@ def _active_rows(results: Results, stacks: list[str], args: argparse.Namespace) 
         "",
         f"`activeOrders` over HTTP (POST /graphql, a staff bearer token), {args.orders} orders in one answer;"
         " each request timed by the client. `ticket` is a kitchen ticket's selection (bench/stall.TICKET),"
-        " `full` every plain field of Order, Item, SubItem, Modifier and Money (no `history`, no `table`).",
+        " `full` every plain field of Order, Item, Modifier and Money, and a sub-item's name, plu, quantity"
+        " and note (no `history` or `table`: the widest selection the cost limit lets through for"
+        f" {args.orders} orders); both as `activeOrders(first: {args.orders})`.",
         "",
         "| stack | selection | answer KB | requests | median ms | p90 ms |",
         "|---|---|---|---|---|---|",
