@@ -5,6 +5,9 @@ keep slow or greedy clients from holding the server (each a setting, see server/
                         and requests in flight; a request past it is answered 503
     timeout_keep_alive  ORDERPASS_KEEP_ALIVE_SECONDS: an idle connection between requests
     ws_max_size         ORDERPASS_WS_MAX_MESSAGE_BYTES: one WebSocket message; larger closes 1009
+    ws_per_message_deflate  off: zlib's state was ~50 KB of every idle kitchen screen's ~140 KB,
+                        and every change was compressed once per screen (bench/fanout.py); a
+                        ticket is a few hundred bytes on the venue's own network
     ws_ping_*           ORDERPASS_WS_PROTOCOL_PING_SECONDS: the WebSocket protocol's own ping
                         that often, and a socket whose pong is that late is closed (beneath
                         graphql-transport-ws's pings, which need a connection_init first)
@@ -45,6 +48,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keep_alive_seconds,
         "ws_max_size": settings.ws_max_message_bytes,
+        "ws_per_message_deflate": False,
         "ws_ping_interval": ping,
         "ws_ping_timeout": ping,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
