@@ -6,13 +6,15 @@ from functools import partial
 
 import strawberry
 from opentelemetry.trace import Tracer
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import ParserCache
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.access import SocketSubscriptions, StaffOnly, guard
-from schema.cost import CostLimit
+from schema.cost import CostLimit, SizeLimits
 from schema.errors import ErrorPolicy, Schema
 from schema.execution import Execution
 from schema.floor import FloorMutation, FloorQuery
@@ -28,6 +30,7 @@ from schema.text import NulGuard
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
+LIMITS = (depth_rule(MAX_DEPTH, None), aliases_rule(MAX_ALIASES))  # strawberry's rules, made once
 MAX_TOKENS = 2000
 
 
@@ -59,11 +62,13 @@ def build_schema(*, tracer: Tracer | None = None) -> strawberry.Schema:
         extensions=[  # factories: each operation gets fresh extension state
             StaffOnly,
             SocketSubscriptions,
+            partial(SizeLimits, max_tokens=MAX_TOKENS, rules=LIMITS),
+            # Every kitchen screen subscribes with the same text: one parsed document for all of
+            # them (each kept its own, ~25 KB, for as long as it stayed subscribed). Keyed by the
+            # text and max_tokens, so the token limit still applies; 128 texts at most.
+            partial(ParserCache, maxsize=128),
             ErrorPolicy,
             OperationTimer,
-            partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-            partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-            partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             CostLimit,
             NulGuard,
             *([partial(OperationSpan, tracer=tracer)] if tracer is not None else []),

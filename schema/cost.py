@@ -106,14 +106,39 @@ def cost(
     return max((counter.operation(op) for op in _chosen(operations, operation_name)), default=0)
 
 
+class SizeLimits(SchemaExtension):
+    """Strawberry's MaxTokensLimiter, QueryDepthLimiter and MaxAliasesLimiter in one, the rules
+    made once and nothing held past validation: theirs made new rule classes for every operation
+    and held hooks open for its whole life, and a subscription lives as long as its screen stays
+    on (~8 KB a screen, bench/fanout.py). Before ParserCache: parsing reads max_tokens."""
+
+    def __init__(self, *, max_tokens: int, rules: tuple[type[ValidationRule], ...]) -> None:
+        self.max_tokens = max_tokens
+        self.rules = rules
+
+    def on_parse(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self.max_tokens
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        rules = context.validation_rules
+        context.validation_rules = (*rules, *self.rules)
+        yield
+        context.validation_rules = rules
+
+
 class CostLimit(SchemaExtension):
     """Adds, to each operation's validation, a rule that knows its variables and its name."""
 
-    def on_operation(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        # Only while validating: the rule is a class made for this operation (~2 KB), and a
+        # subscription's context lives as long as its screen stays subscribed.
         context = self.execution_context
-        rule = _rule(context.variables or {}, context.operation_name)
-        context.validation_rules = (*context.validation_rules, rule)
+        rules = context.validation_rules
+        context.validation_rules = (*rules, _rule(context.variables or {}, context.operation_name))
         yield
+        context.validation_rules = rules
 
 
 def _rule(variables: Mapping[str, Any], operation_name: str | None) -> type[ValidationRule]:

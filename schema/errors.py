@@ -95,6 +95,12 @@ class ErrorPolicy(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_unexpected, error_message="Unexpected error.")
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors asks isinstance() of a runtime Protocol, for every result every screen gets:
+        # ~6% of the server's time with a thousand screens (bench/fanout.py).
+        if found := getattr(result, "errors", None):
+            result.errors = self._process_errors(found)  # type: ignore[attr-defined]
+
     def _process_errors(self, found: list[GraphQLError]) -> list[GraphQLError]:
         processed = []
         for error in found:

@@ -66,3 +66,4 @@ class Subscription:
         async with info.context.services.feed.subscribe(since=since, statuses=wanted) as deliveries:
             async for delivery in deliveries:
                 yield _change(delivery)
+                del delivery  # not held while waiting for the next (server/changes/feed.py)

@@ -18,11 +18,14 @@ from server.text import NUL_REFUSED, has_nul
 class NulGuard(SchemaExtension):
     """Adds, to each operation's validation, a rule that also knows its variables."""
 
-    def on_operation(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        # Only while validating: the rule is a class made for this operation (~2 KB), and a
+        # subscription's context lives as long as its screen stays subscribed.
         context = self.execution_context
-        rule = _rule(context.variables or {})
-        context.validation_rules = (*context.validation_rules, rule)
+        rules = context.validation_rules
+        context.validation_rules = (*rules, _rule(context.variables or {}))
         yield
+        context.validation_rules = rules
 
 
 def _rule(variables: Mapping[str, Any]) -> type[ValidationRule]:

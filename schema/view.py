@@ -165,7 +165,8 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the token checked at connection_init and before every
     operation, sockets closed when their token stops holding, and server pings."""
 
-    pinger: asyncio.Task[None] | None = None
+    pinger: asyncio.TimerHandle | None = None  # a timer between pings, not a task (~1.5 KB a screen)
+    ping: asyncio.Task[None] | None = None  # the one being sent
     session: Session | None = None
     credential: str | None = None
 
@@ -199,7 +200,7 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self.pinger is None:
             self.session = self.state.sessions.open(self.credential, self._token_ended)
-            self.pinger = asyncio.create_task(self._ping())
+            self._ping_later()
 
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged:  # every operation re-checks who is asking
@@ -220,26 +221,34 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         would wait forever: past the view's send timeout the socket is closed (1013, try again
         later). Nothing is lost: the screen resumes from the last sequence it applied."""
         try:
-            await asyncio.wait_for(super().send_message(message), self.door.send_timeout)
+            async with asyncio.timeout(self.door.send_timeout):  # no task per send, as wait_for made
+                await super().send_message(message)
         except TimeoutError:
             log.warning("closed a WebSocket that stopped reading; its screen will resume from its cursor")
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.websocket.close(code=1013, reason="not reading; reconnect"), 1.0)
             raise WebSocketDisconnected from None
 
-    async def _ping(self) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                await asyncio.sleep(self.door.ping_seconds)
-                await self.send_message({"type": "ping"})
+    def _ping_later(self) -> None:
+        self.pinger = asyncio.get_running_loop().call_later(self.door.ping_seconds, self._ping)
+
+    def _ping(self) -> None:
+        self.ping = asyncio.create_task(self._send_ping())
+
+    async def _send_ping(self) -> None:
+        with contextlib.suppress(Exception):  # a socket that cannot take a ping is pinged no more
+            await self.send_message({"type": "ping"})
+            self._ping_later()
 
     async def shutdown(self) -> None:
         if self.session is not None:
             self.state.sessions.end(self.session)
         if self.pinger is not None:
             self.pinger.cancel()
+        if self.ping is not None:
+            self.ping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.pinger
+                await self.ping
         await super().shutdown()
 
 

@@ -5,6 +5,11 @@ keep slow or greedy clients from holding the server (each a setting, see server/
                         and requests in flight; a request past it is answered 503
     timeout_keep_alive  ORDERPASS_KEEP_ALIVE_SECONDS: an idle connection between requests
     ws_max_size         ORDERPASS_WS_MAX_MESSAGE_BYTES: one WebSocket message; larger closes 1009
+    ws                  LeanWebSocket: uvicorn's websockets-sansio protocol, without the handshake
+                        kept for the socket's whole life
+    ws_per_message_deflate  off: zlib's state was ~50 KB of every idle kitchen screen's ~140 KB,
+                        and every change was compressed once per screen (bench/fanout.py); a
+                        ticket is a few hundred bytes on the venue's own network
     ws_ping_*           ORDERPASS_WS_PROTOCOL_PING_SECONDS: the WebSocket protocol's own ping
                         that often, and a socket whose pong is that late is closed (beneath
                         graphql-transport-ws's pings, which need a connection_init first)
@@ -26,8 +31,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from uvicorn._types import ASGISendEvent
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 
 from server.settings import Settings
@@ -44,7 +51,9 @@ def options(settings: Settings) -> dict[str, Any]:
         "http": functools.partial(HeadGuard, head=head),  # a partial pickles, for --workers
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keep_alive_seconds,
+        "ws": LeanWebSocket,
         "ws_max_size": settings.ws_max_message_bytes,
+        "ws_per_message_deflate": False,
         "ws_ping_interval": ping,
         "ws_ping_timeout": ping,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
@@ -52,6 +61,17 @@ def options(settings: Settings) -> dict[str, Any]:
         "access_log": False,  # our access line carries the traceId
         "proxy_headers": False,  # X-Forwarded-For is a client's to forge unless a proxy is configured
     }
+
+
+class LeanWebSocket(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, letting go of the handshake once it is answered: it
+    kept the upgrade request and the response, headers and all (~3 KB), for as long as the
+    socket stayed open, and a kitchen screen's stays open all day (bench/fanout.py)."""
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if self.handshake_complete and self.response is not None:
+            self.request = self.response = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
