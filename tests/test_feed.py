@@ -122,3 +122,17 @@ async def test_a_lost_notification_costs_a_moment_not_a_change(orders: Orders, s
         assert got.order.id == placed.id
     finally:
         await feed.stop()
+
+
+async def test_a_burst_past_the_queue_while_the_reader_waits_still_arrives_whole(feed: Feed, orders: Orders):
+    """The reader is parked waiting for its next delivery when one wake-up offers it more than
+    its queue holds (a group commit of twelve): it falls behind while asleep, and must wake to
+    catch up from the store, not wait for offers that no longer come."""
+    async with feed.subscribe() as deliveries:
+        waiting = asyncio.ensure_future(anext(deliveries))
+        await asyncio.sleep(0.05)  # parked in the feed, before anything was committed
+        placed = await asyncio.gather(*(orders.place(make_draft(), by=STAFF) for _ in range(12)))
+        first = await asyncio.wait_for(waiting, 5)
+        rest = await take(deliveries, 11)
+        await nothing_more(deliveries)
+    assert sorted(d.order.id for d in [first, *rest]) == sorted(o.id for o in placed)

@@ -64,13 +64,18 @@ class _Subscriber:
         if len(self.pending) >= self.limit:
             self.behind = True
             self.pending = []  # let the backlog go; the store has it
-            return
-        self.pending.append(delivery)
+        else:
+            self.pending.append(delivery)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    async def take(self) -> Delivery:
+    async def take(self) -> Delivery | None:
+        """The next delivery, or None once this subscriber fell behind (its reader replays from
+        the store). A reader asleep here when a burst overflows is woken to do so: no offer
+        comes to a subscriber that is behind."""
         while not self.pending:
+            if self.behind:
+                return None
             self.waiter = asyncio.get_running_loop().create_future()
             try:
                 await self.waiter
@@ -138,13 +143,13 @@ class Feed(Worker):
                         # Not held while waiting for the next: a replayed delivery is this
                         # subscriber's own copy of the order (~30 KB a screen, bench/fanout.py).
                         del delivery
-            delivery = await subscriber.take()
-            if delivery.change.sequence <= last:
+            live = await subscriber.take()
+            if live is None or live.change.sequence <= last:  # None: fell behind, replayed above
                 continue
-            last = delivery.change.sequence
-            if subscriber.wants(delivery.change):
-                yield delivery
-            del delivery
+            last = live.change.sequence
+            if subscriber.wants(live.change):
+                yield live
+            del live
 
     async def _replay(self, after: int) -> AsyncGenerator[Delivery, None]:
         while True:
