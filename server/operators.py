@@ -73,7 +73,8 @@ async def problem(request: Request, exc: Exception) -> Response:
     trace = request.scope.get("state", {}).get("trace_id", "-")
     status = getattr(exc, "status_code", 503 if isinstance(exc, Unavailable) else 400)
     message = exc.message if isinstance(exc, OrderpassError) else str(getattr(exc, "detail", "error"))
-    return _json({"error": message, "traceId": trace}, status)
+    # Starlette's own headers kept: a 405's Allow names the methods that would have been answered.
+    return _json({"error": message, "traceId": trace}, status, getattr(exc, "headers", None))
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -285,6 +285,18 @@ async def test_a_mutation_over_get_is_a_405_that_names_post(live_server, admin_t
     assert "data" not in response.json()
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_another_method_is_a_405_that_names_the_two_it_takes(live_server, admin_token, method):
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        headers = {"Authorization": f"Bearer {admin_token}", "content-type": "application/json"}
+        response = await client.request(
+            method, "/graphql", headers=headers, content=b'{"query": "{ __typename }"}'
+        )
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "POST"}
+    assert "traceId" in response.json()
+
+
 async def test_a_query_over_get_answers_in_the_chosen_media_type(live_server, admin_token):
     params = {"query": "query($n: String!) { __type(name: $n) { name } }", "variables": '{"n": "Order"}'}
     response = await ask(live_server, admin_token, accept=GRAPHQL_RESPONSE, params=params)
