@@ -54,11 +54,17 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
     _projections: dict[tuple[GraphQLObjectType, int], tuple[Any, Complete | None]]
 
     def build_per_event_executor(self, payload: Any) -> Any:
-        """Each event gets its own memos of collected subfields and projections. graphql-core's
-        copy shares the subscription's, keyed by lists each event makes anew, so it kept ~6
-        entries for every change a screen was ever sent: a replay of 1000 changes to 50
-        subscriptions held ~300k of them, and every full collection walked them all (pauses of
-        0.5-1 s)."""
+        """An event whose result another screen of the same shape already has is answered with
+        it, without copying this executor for it (a copy per screen per change was ~7% of
+        a thousand screens' fan-out, bench/fanout.py). Otherwise each event gets its own memos of
+        collected subfields and projections: graphql-core's copy shares the subscription's, keyed
+        by lists each event makes anew, so it kept ~6 entries for every change a screen was ever
+        sent (a replay of 1000 changes to 50 subscriptions held ~300k of them, and every full
+        collection walked them all: pauses of 0.5-1 s)."""
+        memo: dict[Any, Any] | None = getattr(payload, "rendered", None)
+        key = self._shape() if memo is not None else None
+        if memo is not None and key is not None and key in memo:
+            return _Rendered(memo[key])
         executor = cast(Execution, super().build_per_event_executor(payload))
         executor._relevant_sub_fields = {}
         executor._projections = {}
@@ -66,19 +72,32 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         memo: dict[Any, Any] | None = getattr(self.root_value, "rendered", None)
-        operation = self.operation
-        if memo is None or operation.operation is not OperationType.SUBSCRIPTION or operation.loc is None:
+        key = self._shape() if memo is not None else None
+        if memo is None or key is None:
             return super().execute_operation(serially)
-        body = operation.loc.source.body
-        name = operation.name.value if operation.name else None
-        used = _selection_variables(body, name, operation, list(self.fragments.values()))
-        values = self.variable_values.coerced
-        key = (body, name, tuple((variable, repr(values.get(variable))) for variable in used))
         if key not in memo:
             result = super().execute_operation(serially)
             memo[key] = asyncio.ensure_future(result) if isinstance(result, Awaitable) else result
-        found = memo[key]
-        return _shared(found) if isinstance(found, asyncio.Future) else found
+        return _Rendered(memo[key]).execute_operation(serially)
+
+    def _shape(self) -> tuple[Any, ...] | None:
+        """What a subscription's event renders by: the query's text, its operation and the
+        variables its selection set uses; None for anything but a subscription. The same for
+        every event of one subscription, so worked out once (the per-event copies share it)."""
+        try:
+            return self._shape_key
+        except AttributeError:
+            pass
+        operation = self.operation
+        key = None
+        if operation.operation is OperationType.SUBSCRIPTION and operation.loc is not None:
+            body = operation.loc.source.body
+            name = operation.name.value if operation.name else None
+            used = _selection_variables(body, name, operation, list(self.fragments.values()))
+            values = self.variable_values.coerced
+            key = (body, name, tuple((variable, repr(values.get(variable))) for variable in used))
+        self._shape_key: tuple[Any, ...] | None = key
+        return key
 
     # -- plain objects ------------------------------------------------------------------------
 
@@ -252,6 +271,19 @@ def _object(project: Complete, required: bool) -> Complete:
         return _absent(required) if value is None else project(value)
 
     return complete
+
+
+class _Rendered:
+    """An event already rendered for another screen of the same shape: its result, shared."""
+
+    __slots__ = ("found",)
+
+    def __init__(self, found: Any) -> None:
+        self.found = found
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        found = self.found
+        return _shared(found) if isinstance(found, asyncio.Future) else found
 
 
 async def _shared(future: asyncio.Future[Any]) -> Any:
