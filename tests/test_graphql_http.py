@@ -53,11 +53,14 @@ async def socket(
         yield ws
 
 
-async def receive(ws: ClientConnection, *, skip_pings: bool = True) -> dict[str, Any]:
-    while True:
-        message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
-        if not (skip_pings and message["type"] == "ping"):
-            return message
+async def receive(ws: ClientConnection, *, skip_pings: bool = True, seconds: float = 10) -> dict[str, Any]:
+    """The next message (pings skipped), within `seconds` however many pings come meanwhile: the
+    server pings every few seconds, and a wait per message let a missing change hang a test."""
+    async with asyncio.timeout(seconds):
+        while True:
+            message: dict[str, Any] = orjson.loads(await ws.recv())
+            if not (skip_pings and message["type"] == "ping"):
+                return message
 
 
 async def subscribe(ws: ClientConnection, since: int | None, op: str = "1") -> None:

@@ -66,12 +66,14 @@ async def subscriber(
         yield ws
 
 
-async def next_change(ws: ClientConnection) -> dict[str, Any]:
-    while True:
-        message = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
-        if message["type"] == "next":
-            change: dict[str, Any] = message["payload"]["data"]["orderChanges"]
-            return change
+async def next_change(ws: ClientConnection, seconds: float = 10) -> dict[str, Any]:
+    """The next change, within `seconds` however many pings come meanwhile."""
+    async with asyncio.timeout(seconds):
+        while True:
+            message = orjson.loads(await ws.recv())
+            if message["type"] == "next":
+                change: dict[str, Any] = message["payload"]["data"]["orderChanges"]
+                return change
 
 
 async def until(check: Any, seconds: float = 15) -> None:
