@@ -233,16 +233,19 @@ def _each(inner: Complete, required: bool) -> Complete:
     return complete
 
 
+def _serialized(serialize: Callable[[Any], Any], value: Any, required: bool) -> Any:
+    """A leaf's value as graphql-core's complete_leaf_value gives it, or _Unplain where that is an error."""
+    if value is None:
+        return _absent(required)
+    done = serialize(value)
+    if done is None or done is Undefined:
+        raise _Unplain
+    return done
+
+
 def _leaf(serialize: Callable[[Any], Any], itself: type | None, required: bool) -> Complete:
     def complete(value: Any) -> Any:
-        if type(value) is itself:
-            return value
-        if value is None:
-            return _absent(required)
-        done = serialize(value)
-        if done is None or done is Undefined:
-            raise _Unplain
-        return done
+        return value if type(value) is itself else _serialized(serialize, value, required)
 
     return complete
 
@@ -253,15 +256,11 @@ def _enum(serialize: Callable[[Any], Any], required: bool) -> Complete:
 
     def complete(value: Any) -> Any:
         found = names.get(value)
-        if found is not None:
-            return found
-        if value is None:
-            return _absent(required)
-        done = serialize(value)
-        if done is None or done is Undefined:
-            raise _Unplain
-        names[value] = done
-        return done
+        if found is None:
+            found = _serialized(serialize, value, required)
+            if found is not None:
+                names[value] = found
+        return found
 
     return complete
 

@@ -4,7 +4,7 @@ schema/history_types.py), and `order()`, the one way a domain Order becomes an `
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -276,24 +276,23 @@ def order(order: DomainOrder) -> OrderNode:
             for m in item.modifiers
         ]
 
+    def line(item: OrderSubItem) -> dict[str, Any]:
+        """What an Item and a SubItem share."""
+        return {
+            "name": item.name,
+            "plu": item.plu,
+            "quantity": item.quantity,
+            "note": item.note,
+            "amount_per_item": money(item.amount_per_item.value),
+            "modifiers": modifiers(item),
+        }
+
     def sub_item(item: OrderSubItem) -> SubItem:
-        return SubItem(
-            name=item.name,
-            plu=item.plu,
-            quantity=item.quantity,
-            note=item.note,
-            amount_per_item=money(item.amount_per_item.value),
-            modifiers=modifiers(item),
-        )
+        return SubItem(**line(item))
 
     def item(n: int, given: OrderItem, at: PrepLine | None) -> Item:
         return Item(
-            name=given.name,
-            plu=given.plu,
-            quantity=given.quantity,
-            note=given.note,
-            amount_per_item=money(given.amount_per_item.value),
-            modifiers=modifiers(given),
+            **line(given),
             sub_items=[sub_item(s) for s in given.sub_items],
             line=at.line if at else n,
             station=at.station if at else None,
