@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -44,8 +44,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         transport = traced.dojo_transport() if traced else None
-        running = Services.running(settings, clock=clock, metrics=metrics, dojo_transport=transport)
-        async with running as services, traced.running(services) if traced else nullcontext():
+        running = Services.running(
+            settings,
+            clock=clock,
+            metrics=metrics,
+            dojo_transport=transport,
+            instrumented=traced.running if traced else None,
+        )
+        async with running as services:
             socket = _dojo_socket(services)  # the door orderpass dials itself, where configured
             if socket is not None:
                 await socket.start()

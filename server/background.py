@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import ClassVar
+import logging
+from typing import ClassVar, Final
+
+log = logging.getLogger("orderpass.worker")
+RESTART_SECONDS: Final = (1.0, 30.0)  # the first wait before running a failed worker again, the longest
 
 
 class Worker:
     """`start` returns once `run` says it is ready (a subscription taken, say), or raises what
-    stopped it first; `stop` cancels it and waits for it to finish."""
+    stopped it first; `stop` cancels it and waits for it to finish. A `run` that fails after it
+    was ready is logged at once and run again, after a wait that doubles: a worker that died
+    silently left every kitchen screen without its live feed until the process stopped."""
 
     name: ClassVar[str] = "orderpass-worker"
     _task: asyncio.Task[None] | None = None
@@ -19,9 +25,13 @@ class Worker:
     async def run(self, ready: asyncio.Event) -> None:
         raise NotImplementedError
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         ready = asyncio.Event()
-        self._task = asyncio.create_task(self.run(ready), name=self.name)
+        self._task = asyncio.create_task(self._kept_running(ready), name=self.name)
         waiting = asyncio.ensure_future(ready.wait())
         await asyncio.wait({self._task, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.is_set():
@@ -34,3 +44,16 @@ class Worker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _kept_running(self, ready: asyncio.Event) -> None:
+        wait, longest = RESTART_SECONDS
+        while True:
+            try:
+                await self.run(ready)
+                return  # a run that ends of itself ends the worker
+            except Exception:
+                if not ready.is_set():
+                    raise  # it never started: start() raises this
+                log.exception("%s failed; running it again in %.0f s", self.name, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, longest)

@@ -6,8 +6,8 @@ Dojo outbox and resolver) and stops it all in reverse."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -125,9 +125,13 @@ class Services:
         clock: Clock | None = None,
         metrics: Metrics | None = None,
         dojo_transport: httpx.AsyncBaseTransport | None = None,
+        instrumented: Callable[[Services], AbstractAsyncContextManager[None]] | None = None,
     ) -> AsyncIterator[Services]:
         """The store, the broker and the services, with every worker started; all stopped after.
-        `dojo_transport`: how calls to Dojo travel (traced, where tracing is on)."""
+        `dojo_transport`: how calls to Dojo travel (traced, where tracing is on); `instrumented`:
+        entered once the services are built and before any worker starts, left after every worker
+        stopped (tracing: its listeners added to the engine while a worker's first connection ran
+        through them killed the live feed, one start in ten, tests/test_tracing.py)."""
         async with AsyncExitStack() as stack:
             store = create_store(settings)
             stack.push_async_callback(store.close)
@@ -141,6 +145,8 @@ class Services:
                 clock=clock or SystemClock(),
                 metrics=metrics or Metrics(),
             )
+            if instrumented is not None:
+                await stack.enter_async_context(instrumented(services))
             workers = (
                 services.feed,
                 services.sessions,

@@ -4,7 +4,9 @@ subscribers that fall behind catching up from the store."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -136,3 +138,52 @@ async def test_a_burst_past_the_queue_while_the_reader_waits_still_arrives_whole
         rest = await take(deliveries, 11)
         await nothing_more(deliveries)
     assert sorted(d.order.id for d in [first, *rest]) == sorted(o.id for o in placed)
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not done():  # noqa: ASYNC110 (a worker's restart sets no event to wait on)
+            await asyncio.sleep(0.01)
+
+
+class _FailsOnce:
+    """The broker the feed listens on, whose first subscription breaks at its first message (an
+    error the feed does not expect, as a driver's own bug would be); every later one works."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        self.broker = broker
+        self.subscriptions = 0
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
+        self.subscriptions += 1
+        async with self.broker.subscribe(channel) as messages:
+            yield messages if self.subscriptions > 1 else self._broken(messages)
+
+    async def _broken(self, messages: AsyncIterator[str]) -> AsyncIterator[str]:
+        await anext(messages)
+        raise RuntimeError("deque mutated during iteration")
+        yield ""  # an async generator
+
+
+async def test_a_feed_that_fails_runs_again_and_misses_nothing(orders: Orders, broker: MemoryBroker, caplog):
+    """A feed whose reader died stayed dead, and every screen went without live changes until the
+    process stopped (a tracing listener added mid-connect did it, tests/test_tracing.py). It is
+    logged and run again, and goes on from the change it had reached, not from the newest."""
+    flaky = _FailsOnce(broker)
+    feed = Feed(orders=orders, broker=flaky, poll_seconds=30)  # type: ignore[arg-type]
+    await feed.start()
+    try:
+        async with feed.subscribe() as deliveries:
+            waiting = asyncio.ensure_future(anext(deliveries))
+            await asyncio.sleep(0.05)  # past its replay: what comes now comes live
+            with caplog.at_level(logging.ERROR, logger="orderpass.worker"):
+                placed = await orders.place(make_draft(), by=STAFF)  # its wake-up breaks the reader
+                await _until(lambda: flaky.subscriptions == 2)  # run again, a second later
+                later = await orders.place(make_draft(), by=STAFF)  # wakes it
+                got = [await asyncio.wait_for(waiting, 5), *await take(deliveries, 1)]
+    finally:
+        await feed.stop()
+    assert [d.order.id for d in got] == [placed.id, later.id]
+    (record,) = [r for r in caplog.records if r.name == "orderpass.worker"]
+    assert "orderpass-feed failed; running it again" in record.getMessage()

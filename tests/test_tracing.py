@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -25,8 +26,10 @@ from opentelemetry.trace import SpanKind
 
 from server import spans, tracing
 from server.logs import JsonFormatter
-from server.settings import SettingsError
+from server.services import Services
+from server.settings import Settings, SettingsError
 from server.staff.roles import Role
+from server.tracing import Traces
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint, place
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
@@ -238,6 +241,30 @@ async def test_a_bump_reaches_the_screens_feed_in_its_own_trace(traced: Traced):
     assert child_of(feed, publish)
     assert any(child_of(span, feed) for span in mine)  # the feed's reads of the change
     assert await orphans(traced) == []
+
+
+async def test_tracing_is_in_place_before_any_worker_starts_and_until_every_one_stopped(settings: Settings):
+    """Tracing added its listeners to the engine after the workers started; one start in ten the
+    feed's first connection was running through them, failed ("deque mutated during iteration"),
+    and the live feed was dead from the start (test_a_bump_reaches_the_screens_feed_...)."""
+    provider, _ = in_memory()
+    traces = Traces.of(provider)
+    assert traces is not None
+    seen: list[list[bool]] = []
+
+    def workers(services: Services) -> list[bool]:
+        return [worker.running for worker in (services.feed, services.sessions, services.ordering)]
+
+    @contextlib.asynccontextmanager
+    async def instrumented(services: Services) -> AsyncIterator[None]:
+        seen.append(workers(services))
+        async with traces.running(services):
+            yield
+        seen.append(workers(services))
+
+    async with Services.running(settings, instrumented=instrumented) as services:
+        assert workers(services) == [True, True, True]
+    assert seen == [[False, False, False], [False, False, False]]
 
 
 async def test_a_call_on_dojos_websocket_is_a_span_whose_trace_its_eposerror_quotes(

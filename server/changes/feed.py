@@ -109,7 +109,8 @@ class Feed(Worker):
         self.replays_peak = 0  # the most that ever read at once (tests check the bound holds)
         self._replays = asyncio.Semaphore(max_replays)
         self._subscribers: set[_Subscriber] = set()
-        self._last = 0
+        self._last = 0  # the newest change fanned out (or skipped)
+        self._placed = False  # whether _last was set: a run after a failure goes on from it
 
     @property
     def subscriber_count(self) -> int:
@@ -184,7 +185,8 @@ class Feed(Worker):
         """The one reader: wakes on the broker (or a poll), fans each change out to subscribers."""
         async with self.broker.subscribe(CHANNEL) as messages:
             ready.set()
-            self._last = await self._newest()
+            if not self._placed:
+                self._last, self._placed = await self._newest(), True
             woken: asyncio.Future[str] | None = None
             try:
                 while True:
