@@ -17,12 +17,12 @@ from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
 from server.orders.filters import SearchFilters
-from server.orders.model import Order
+from server.orders.model import Order, OrderDraft
 from server.orders.service import Orders, new_order_id
 from server.payments.cashier import Cashier, EventOutcome
 from server.payments.model import Event, PaymentStatus
 from server.store import Store
-from tests.factories import make_draft, payment_event
+from tests.factories import make_draft, make_order, payment_event
 
 DOJO = Actor.dojo(
     {
@@ -62,6 +62,20 @@ async def test_one_order_read_alone_is_the_order_read_among_others(orders: Order
     assert all((full.content.discounts, full.content.tax_lines, full.payments))
     assert await orders.get_many([full.id, bare.id]) == [full, bare]
     assert [await orders.get(full.id), await orders.get(bare.id)] == [full, bare]
+
+
+async def test_the_same_modifiers_read_back_in_each_orders_own_currency(orders: Orders):
+    # An item row's modifiers are read once per set and shared (server/orders/rows.py): a set
+    # met first in pounds must not come back in pounds on an order in euros.
+    euros = orjson.loads(orjson.dumps(make_order()).replace(b'"GBP"', b'"EUR"'))
+    pounds = await orders.place(make_draft(), by=DOJO)
+    other = await orders.place(OrderDraft.model_validate_json(orjson.dumps(euros)), by=DOJO)
+    for order in await orders.get_many([pounds.id, other.id]):
+        burger = order.content.items[0]
+        amounts = [m.amount_per_modifier for m in (*burger.modifiers, *burger.sub_items[0].modifiers)]
+        assert {amount.currency_code for amount in amounts} == {order.content.total_amount.currency_code}
+    assert [o.content.total_amount.currency_code for o in (pounds, other)] == ["GBP", "EUR"]
+    assert await orders.get_many([pounds.id, other.id]) == [pounds, other]
 
 
 async def test_place_computes_paid_tips_and_payable(orders: Orders):

@@ -15,10 +15,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Final, TypeVar, get_args
 
 import orjson
-from sqlalchemy import BindParameter, Connection, Row, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.errors import NotFound
@@ -44,7 +45,7 @@ from server.orders.model import (
 )
 from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
-from server.sql import grouped, insert_ignoring, insert_many, insert_returning
+from server.sql import Record, grouped, insert_ignoring, insert_many, insert_returning, records
 from server.stations.routing import PrepLine
 from server.trusted import trusted
 
@@ -92,7 +93,7 @@ class Flat:
     def written(self, part: Content | None) -> dict[str, Any]:
         return {column: _stored(getattr(part, name, None)) for name, column, _ in self.plan}
 
-    def read(self, head: Row[Any]) -> dict[str, Any]:
+    def read(self, head: Record) -> dict[str, Any]:
         currency = head.currency
         return {
             name: _money(getattr(head, column), currency) if money else getattr(head, column)
@@ -209,14 +210,14 @@ def _part_column(name: str) -> str:
 # -- rows as an order ---------------------------------------------------------------------------
 
 
-def order_of(head: Row[Any], lines: list[Row[Any]], parts: Mapping[Table, list[Row[Any]]]) -> Order:
+def order_of(head: Record, lines: list[Record], parts: Mapping[Table, list[Record]]) -> Order:
     currency = head.currency
     children: defaultdict[int, list[OrderSubItem]] = defaultdict(list)
     for row in lines:
         if row.parent_line is not None:
             children[row.parent_line].append(_sub_item(row, currency))
 
-    def item(row: Row[Any]) -> OrderItem:
+    def item(row: Record) -> OrderItem:
         fields = _line(row, currency)
         fields["sub_items"] = tuple(children[row.line])
         return trusted(OrderItem, fields)
@@ -254,35 +255,35 @@ def order_of(head: Row[Any], lines: list[Row[Any]], parts: Mapping[Table, list[R
     )
 
 
-def _sub_item(row: Row[Any], currency: str) -> OrderSubItem:
+def _sub_item(row: Record, currency: str) -> OrderSubItem:
     return trusted(OrderSubItem, _line(row, currency))
 
 
-def _line(row: Row[Any], currency: str) -> dict[str, Any]:
+def _line(row: Record, currency: str) -> dict[str, Any]:
     """What an item and a sub-item share, from an item row."""
-    modifiers = tuple(
-        trusted(
-            Modifier,
-            {
-                "name": name,
-                "plu": plu,
-                "quantity": quantity,
-                "amount_per_modifier": Money.of(price, currency),
-            },
-        )
-        for name, plu, quantity, price in (orjson.loads(row.modifiers) if row.modifiers else ())
-    )
     return {
         "name": row.name,
         "plu": row.plu,
         "quantity": row.quantity,
         "note": row.note,
         "amount_per_item": Money.of(row.amount_per_item, currency),
-        "modifiers": modifiers,
+        "modifiers": _modifiers_of(row.modifiers, currency) if row.modifiers else (),
     }
 
 
-def _details(head: Row[Any]) -> OrderDetails:
+@lru_cache(maxsize=4096)
+def _modifiers_of(stored: str, currency: str) -> tuple[Modifier, ...]:
+    """An item row's modifiers (`_modifiers`' other direction). Modifiers are frozen, and a
+    menu's items carry the same few sets of them: one tuple per set is shared, as Money is."""
+    made = []
+    for name, plu, quantity, price in orjson.loads(stored):
+        amount = Money.of(price, currency)
+        fields = {"name": name, "plu": plu, "quantity": quantity, "amount_per_modifier": amount}
+        made.append(trusted(Modifier, fields))
+    return tuple(made)
+
+
+def _details(head: Record) -> OrderDetails:
     order_type = OrderType(head.order_type)
     dine_in, collection = DINE_IN.read(head), COLLECTION.read(head)
     return trusted(
@@ -302,7 +303,7 @@ def _part(model: type[C], fields: dict[str, Any], *, kept: bool = False) -> C | 
     return None
 
 
-def _part_of(model: type[C], row: Row[Any], currency: str) -> C:
+def _part_of(model: type[C], row: Record, currency: str) -> C:
     fields = {name: getattr(row, _part_column(name)) for name in model.model_fields}
     fields["amount_total"] = Money.of(row.amount_total, currency)
     return trusted(model, fields)
@@ -387,12 +388,12 @@ async def _load_chunk(tx: AsyncConnection, ids: Sequence[str]) -> list[Order]:
 def _read_chunk(connection: Connection, ids: Sequence[str]) -> list[Order]:
     if len(ids) == 1:
         return _read_one(connection, ids[0])
-    heads = {row.id: row for row in connection.execute(_HEADS_OF, {"ids": list(ids)})}
+    heads = {row.id: row for row in records(connection.execute(_HEADS_OF, {"ids": list(ids)}))}
     if not heads:  # none of them exists: nothing more to read
         return []
     asked = {"ids": list(heads)}
-    lines = grouped(connection.execute(_LINES_OF, asked))
-    parts = {table: grouped(connection.execute(statement, asked)) for table, statement in _PARTS_OF.items()}
+    lines = grouped(records(connection.execute(_LINES_OF, asked)))
+    parts = {table: grouped(records(connection.execute(query, asked))) for table, query in _PARTS_OF.items()}
     return [
         order_of(heads[order_id], lines[order_id], {table: parts[table][order_id] for table in parts})
         for order_id in ids
@@ -402,13 +403,14 @@ def _read_chunk(connection: Connection, ids: Sequence[str]) -> list[Order]:
 
 def _read_one(connection: Connection, order_id: str) -> list[Order]:
     asked = {"id": order_id}
-    head = connection.execute(_HEAD_OF, asked).first()
-    if head is None:  # a GetOrderById of an unknown id
+    found = records(connection.execute(_HEAD_OF, asked))
+    if not found:  # a GetOrderById of an unknown id
         return []
-    lines = list(connection.execute(_LINES_OF_ONE, asked))
+    head = found[0]
+    lines = records(connection.execute(_LINES_OF_ONE, asked))
     held = {DISCOUNTS: head.has_discounts, TAX_LINES: head.has_tax_lines, PAYMENTS: True}
     parts = {
-        table: list(connection.execute(statement, asked)) if held[table] else []
+        table: records(connection.execute(statement, asked)) if held[table] else []
         for table, statement in _PARTS_OF_ONE.items()
     }
     return [order_of(head, lines, parts)]
