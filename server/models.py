@@ -6,8 +6,9 @@ refuses mixed currencies). Times are UTC. History and changes are append-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, Table, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
@@ -30,6 +31,26 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None or value.tzinfo is not None:
             return value
         return value.replace(tzinfo=UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, the stored text to an aware datetime in one step: SQLAlchemy's own parse and
+        then `process_result_value` were two Python calls for every time of every row, even an
+        empty one (~15,000 of them to read 500 open orders, bench/reads.py)."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse, slow = datetime.fromisoformat, super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if type(value) is str and len(value) == _STORED:
+                return parse(value).replace(tzinfo=UTC)
+            return slow(value) if slow else value  # any other form, as SQLAlchemy reads it
+
+        return process
+
+
+_STORED: Final = len("2026-11-30 07:50:49.123456")  # how SQLite's DATETIME writes every time
 
 
 def _time(**kwargs: Any) -> Any:

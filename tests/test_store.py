@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import literal_column, select, text
 
 from server.actors import Actor
 from server.errors import Unavailable
+from server.models import UtcDateTime
 from server.orders.filters import SearchFilters
 from server.orders.service import Orders
 from server.settings import Settings
@@ -54,3 +56,16 @@ async def test_a_lock_held_past_the_busy_timeout_is_unavailable_and_writes_nothi
     finally:
         blocker.close()
         await store.close()
+
+
+@pytest.mark.parametrize("stored", ["2026-11-30 07:50:49.123456", "2026-11-30 07:50:49", "2026-11-30 07:50"])
+async def test_a_time_reads_back_aware_in_utc_whatever_text_sqlite_holds(store: Store, sqlite_path, stored):
+    # UtcDateTime parses SQLite's own form in one step (server/models.py); any other, as before.
+    async with store.read() as tx:
+        query = select(
+            literal_column(f"'{stored}'", type_=UtcDateTime()), literal_column("NULL", type_=UtcDateTime())
+        )
+        (read, empty) = (await tx.execute(query)).one()
+    assert read == datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    assert read.tzinfo is UTC
+    assert empty is None
