@@ -5,15 +5,15 @@ handful of statements however many items it has. Nothing here commits.
 
 from __future__ import annotations
 
-from collections import defaultdict, namedtuple
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
-from sqlalchemy import Dialect, Result, Row, Table, select
+from sqlalchemy import Dialect, Row, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -157,23 +157,6 @@ def _values_sql(
 
 async def rows(tx: AsyncConnection, table: Table, where: Any, *order_by: Any) -> Sequence[Row[Any]]:
     return (await tx.execute(select(table).where(where).order_by(*order_by))).all()
-
-
-# A row read by `records`: its columns by name, as a Row's are.
-Record: TypeAlias = Any
-
-
-def records(result: Result[Any]) -> list[Record]:
-    """A result's rows as named tuples, for code that reads every column of thousands of rows:
-    a Row's attribute is found by its `__getattr__` after a failed lookup (~0.5 us), a named
-    tuple's in ~40 ns, and reading 500 open orders asks ~60,000 of them (bench/reads.py)."""
-    make = _record(tuple(result.keys()))._make
-    return [make(row) for row in result]
-
-
-@cache
-def _record(fields: tuple[str, ...]) -> Any:
-    return namedtuple("Record", fields, rename=True)  # one class per statement's columns
 
 
 def grouped(

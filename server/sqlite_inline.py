@@ -87,6 +87,11 @@ class InlineConnection:
         self._tx = _RunNow()
         self._changes = connection.total_changes
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for statements run on it straight (server/records.py)."""
+        return self._conn
+
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 

@@ -45,7 +45,8 @@ from server.orders.model import (
 )
 from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
-from server.sql import Record, grouped, insert_ignoring, insert_many, insert_returning, records
+from server.records import Record, fetch, records
+from server.sql import grouped, insert_ignoring, insert_many, insert_returning
 from server.stations.routing import PrepLine
 from server.trusted import trusted
 
@@ -403,14 +404,14 @@ def _read_chunk(connection: Connection, ids: Sequence[str]) -> list[Order]:
 
 def _read_one(connection: Connection, order_id: str) -> list[Order]:
     asked = {"id": order_id}
-    found = records(connection.execute(_HEAD_OF, asked))
+    found = fetch(connection, _HEAD_OF, asked)
     if not found:  # a GetOrderById of an unknown id
         return []
     head = found[0]
-    lines = records(connection.execute(_LINES_OF_ONE, asked))
+    lines = fetch(connection, _LINES_OF_ONE, asked)
     held = {DISCOUNTS: head.has_discounts, TAX_LINES: head.has_tax_lines, PAYMENTS: True}
     parts = {
-        table: records(connection.execute(statement, asked)) if held[table] else []
+        table: fetch(connection, statement, asked) if held[table] else []
         for table, statement in _PARTS_OF_ONE.items()
     }
     return [order_of(head, lines, parts)]
