@@ -1,13 +1,14 @@
-"""Rows as records: named tuples, read through SQLAlchemy or, for the statements a single order's
-read runs, straight from the sqlite3 connection under the inline driver.
+"""Rows as records: named tuples, read through SQLAlchemy or straight from the sqlite3
+connection under the inline driver.
 
 A Row finds a column by name in its `__getattr__`, after Python's own lookup failed: ~0.5 us,
 against ~40 ns for a named tuple's field, and reading 500 open orders asks ~60,000 of them.
 
 A statement through SQLAlchemy (an execution context, a cursor wrapper, a result object, its
 processors) cost ~45 us on SQLite, where sqlite3 itself takes ~10, and a GetOrderById runs three
-(bench/reads.py). `fetch` compiles a SELECT once and runs it on sqlite3 itself, each column
-through its type's own result processor, so a record holds what SQLAlchemy would have given.
+(bench/reads.py). `fetch` compiles a SELECT once and runs it on sqlite3 itself, its lists of
+values spread into placeholders as Core spreads them, each column through its type's own
+result processor, so a record holds what SQLAlchemy would have given.
 While tracing, or on PostgreSQL, it goes through SQLAlchemy: statement spans come from its events.
 """
 
@@ -22,6 +23,7 @@ from typing import Any, Final, TypeAlias
 
 from sqlalchemy import Connection, Result, Select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from server import spans
 from server.sqlite_inline import InlineConnection
@@ -37,25 +39,26 @@ def records(result: Result[Any]) -> list[Record]:
 
 
 def fetch(connection: Connection, query: Select[Any], parameters: Mapping[str, Any]) -> list[Record]:
-    """The rows of `query` (no expanding parameters) as records, the same whichever way they come."""
+    """The rows of `query` as records, the same whichever way they come."""
     driver = _sqlite(connection)
     if driver is None or spans.tracing():
         return records(connection.execute(query, parameters))
     plan = _plans.get(query) or _Plan.of(query, connection)
     if len(_plans) < MAX_PLANS:
         _plans[query] = plan
-    values = [parameters[name] for name in plan.names]
+    state = plan.compiled.construct_expanded_state(parameters)  # lists into placeholders, as Core does
     try:
-        rows = driver.execute(plan.sql, values).fetchall()
+        rows = driver.execute(state.statement, state.positional_parameters).fetchall()
     except sqlite3.Error as exc:  # as SQLAlchemy would have raised it: the store maps it
-        raise DBAPIError.instance(plan.sql, values, exc, sqlite3.Error, dialect=connection.dialect) from exc
+        raise DBAPIError.instance(
+            state.statement, parameters, exc, sqlite3.Error, dialect=connection.dialect
+        ) from exc
     return [plan.record(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    sql: str
-    names: tuple[str, ...]  # the parameters, in the order of the SQL's placeholders
+    compiled: SQLCompiler
     make: Callable[[Any], Record]
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, its type's result processor)
 
@@ -63,13 +66,11 @@ class _Plan:
     def of(cls, query: Select[Any], connection: Connection) -> _Plan:
         dialect = connection.dialect
         compiled = query.compile(dialect=dialect)
-        if compiled.positiontup is None or any(p.expanding for p in compiled.binds.values()):
-            raise ValueError("fetch takes a statement with plain positional parameters")
+        assert isinstance(compiled, SQLCompiler)
         columns = list(query.selected_columns)
         processors = ((n, c.type.result_processor(dialect, None)) for n, c in enumerate(columns))
         return cls(
-            sql=str(compiled),
-            names=tuple(compiled.positiontup),
+            compiled=compiled,
             make=_record(tuple(column.key for column in columns))._make,
             processors=tuple((n, processor) for n, processor in processors if processor is not None),
         )

@@ -45,7 +45,7 @@ from server.orders.model import (
 )
 from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
-from server.records import Record, fetch, records
+from server.records import Record, fetch
 from server.sql import grouped, insert_ignoring, insert_many, insert_returning
 from server.stations.routing import PrepLine
 from server.trusted import trusted
@@ -389,12 +389,12 @@ async def _load_chunk(tx: AsyncConnection, ids: Sequence[str]) -> list[Order]:
 def _read_chunk(connection: Connection, ids: Sequence[str]) -> list[Order]:
     if len(ids) == 1:
         return _read_one(connection, ids[0])
-    heads = {row.id: row for row in records(connection.execute(_HEADS_OF, {"ids": list(ids)}))}
+    heads = {row.id: row for row in fetch(connection, _HEADS_OF, {"ids": list(ids)})}
     if not heads:  # none of them exists: nothing more to read
         return []
     asked = {"ids": list(heads)}
-    lines = grouped(records(connection.execute(_LINES_OF, asked)))
-    parts = {table: grouped(records(connection.execute(query, asked))) for table, query in _PARTS_OF.items()}
+    lines = grouped(fetch(connection, _LINES_OF, asked))
+    parts = {table: grouped(fetch(connection, query, asked)) for table, query in _PARTS_OF.items()}
     return [
         order_of(heads[order_id], lines[order_id], {table: parts[table][order_id] for table in parts})
         for order_id in ids
