@@ -543,6 +543,37 @@ async def test_a_rest_create_order_reaches_a_graphql_subscriber(live_server: Liv
     assert change["order"] == {"id": created["id"], "status": "NEW"}
 
 
+async def test_screens_of_one_shape_each_get_their_own_subscription_id(
+    live_server: LiveServer, admin_token: str
+):
+    """Their result is encoded once and each id spliced in (schema/sending.py)."""
+    ids = ("1", "2", 'a "quoted" \\ id', "écran-7")
+    async with (
+        socket(live_server, token=admin_token) as one,
+        socket(live_server, token=admin_token) as two,
+        dojo_client(live_server) as dojo,
+        httpx.AsyncClient(base_url=live_server.url) as client,
+    ):
+        query = {"query": "{ lastSequence }"}
+        answer = await client.post("/graphql", json=query, headers={"Authorization": f"Bearer {admin_token}"})
+        since = answer.json()["data"]["lastSequence"]
+        await subscribe(one, since=since, op=ids[0])
+        await subscribe(two, since=since, op=ids[2])
+        for ws, op in ((one, ids[1]), (two, ids[3])):
+            payload = {"query": SUBSCRIBE, "variables": {"since": since}}
+            await ws.send(orjson.dumps({"id": op, "type": "subscribe", "payload": payload}).decode())
+        rounds = []
+        for _ in range(2):  # the second comes live to all four: one shared result
+            created = (await dojo.post("/v1/orders", json=make_order())).json()
+            frames = [await receive(ws) for ws in (one, one, two, two)]
+            assert {frame["type"] for frame in frames} == {"next"}
+            assert {frame["payload"]["data"]["orderChanges"]["order"]["id"] for frame in frames} == {
+                created["id"]
+            }
+            rounds.append(sorted(frame["id"] for frame in frames))
+    assert rounds == [sorted(ids)] * 2
+
+
 async def test_a_subscriber_that_drops_and_resubscribes_with_since_misses_nothing(
     live_server: LiveServer, admin_token: str
 ):
