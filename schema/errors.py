@@ -11,9 +11,11 @@ from typing import Any, Final, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 
+from schema.hooks import Hooks
 from server import errors
 from server.lifecycle import OrderStatus
 from server.logs import trace_id
@@ -133,6 +135,11 @@ class Schema(strawberry.Schema):
     ) -> None:
         for error in errors:
             report(error)
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return Hooks(execution_context, extensions)  # each hook looked up once, not per result
 
 
 def report(error: GraphQLError) -> None:
