@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,11 @@ class LeanWebSocket(WebSocketsSansIOProtocol):
         self.writable.set()  # as uvicorn's starts
 
     async def send(self, message: ASGISendEvent) -> None:
+        text: Any = message.get("text") if message["type"] == "websocket.send" else None
+        if type(text) is str and message.get("bytes") is None and self._framing_text():
+            data = text.encode()
+            self.transport.write(_text_head(len(data)) + data)
+            return
         await super().send(message)
         if self.handshake_complete and self.response is not None:
             self.request = self.response = None  # type: ignore[assignment]
@@ -87,6 +93,31 @@ class LeanWebSocket(WebSocketsSansIOProtocol):
             if conn.state is State.OPEN and not conn.reader.buffer:  # between frames: nothing half-read
                 conn.parser = Protocol.parse(conn)
                 next(conn.parser)
+
+    def _framing_text(self) -> bool:
+        """Whether a text message may be framed here and written at once, as uvicorn and
+        websockets would (the frame made in one step: websockets' Frame and its serializing were
+        ~5% of a thousand screens' fan-out): open, room in the buffer, nothing else queued, no
+        fragmented message or extension in play. Otherwise uvicorn sends it (or waits, or refuses)."""
+        conn = self.conn
+        return (
+            self.handshake_complete
+            and self.response is None  # the handshake is answered and let go
+            and self.writable.is_set()
+            and not (self.disconnected or self.close_sent or conn.writes or conn.extensions)
+            and self.initial_response is None
+            and conn.state is State.OPEN
+            and not conn.expect_continuation_frame
+        )
+
+
+def _text_head(length: int) -> bytes:
+    """A server's (unmasked) final text frame's head, RFC 6455 section 5.2."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 65536:
+        return struct.pack("!BBH", 0x81, 126, length)
+    return struct.pack("!BBQ", 0x81, 127, length)
 
 
 class Inbox:

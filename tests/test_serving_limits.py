@@ -19,6 +19,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 from websockets.typing import Subprotocol
 
 from server import serving
@@ -255,3 +256,10 @@ async def test_the_flag_holds_sends_while_cleared_and_lets_them_all_go_when_set(
     assert not late.done()
     flag.set()
     assert await asyncio.wait_for(late, 5) is True
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_a_text_frame_is_framed_as_websockets_frames_it(length: int):
+    data = b"x" * length
+    expected = Frame(Opcode.TEXT, data).serialize(mask=False)
+    assert serving._text_head(len(data)) + data == expected
