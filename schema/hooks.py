@@ -7,6 +7,11 @@ applied per call). A thousand screens make that walk a thousand times per change
 fan-out's profile, bench/fanout.py). Here both lists are made when the operation's runner is:
 only the extensions that have the hook are asked, the wrapped hooks are reused, and a result that
 no extension watches is yielded without any context manager but a shared null one.
+
+An extension whose stream hook only acts before the result is sent (ErrorPolicy masks its
+errors) says so with a plain `before_each_result(result)` method instead of `on_stream_result`,
+called here as the result is yielded: no generator and context manager made for it per result,
+the last of the per-result walk (~8% of the fan-out's samples).
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ class Hooks(SchemaExtensionsRunner):
     ) -> None:
         super().__init__(execution_context, extensions)
         self._results = [each for each in self.extensions if _has(each, "get_results")]
+        self._before: list[Any] = [each for each in self.extensions if hasattr(each, "before_each_result")]
         self._streamed = StreamResultContextManager(self.extensions, None).hooks  # type: ignore[arg-type]
 
     def on_stream_result(self, result: StreamExecutionResult) -> Any:
+        for extension in self._before:
+            extension.before_each_result(result)
         if not self._streamed:
             return _NOTHING
         return _EachResult(self._streamed, result)
