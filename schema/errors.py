@@ -11,9 +11,11 @@ from typing import Any, Final, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 
+from schema.hooks import Hooks
 from server import errors
 from server.lifecycle import OrderStatus
 from server.logs import trace_id
@@ -95,6 +97,14 @@ class ErrorPolicy(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_unexpected, error_message="Unexpected error.")
 
+    # Each streamed result is masked before it is sent by Schema's runner (schema/hooks.py), with
+    # a plain call, not MaskErrors' generator hook wrapped in a context manager per result.
+    on_stream_result = SchemaExtension.on_stream_result  # type: ignore[assignment]
+
+    def before_each_result(self, result: Any) -> None:
+        self._stream_result_processed = True  # MaskErrors.on_operation then leaves the last one be
+        self._process_stream_result(result)
+
     def _process_result(self, result: object) -> None:
         # MaskErrors asks isinstance() of a runtime Protocol, for every result every screen gets:
         # ~6% of the server's time with a thousand screens (bench/fanout.py).
@@ -133,6 +143,11 @@ class Schema(strawberry.Schema):
     ) -> None:
         for error in errors:
             report(error)
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return Hooks(execution_context, extensions)  # each hook looked up once, not per result
 
 
 def report(error: GraphQLError) -> None:

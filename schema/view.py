@@ -26,7 +26,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import orjson
 from cross_web import HTTPException
@@ -43,6 +43,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from schema.access import REFUSED
 from schema.context import Context
 from schema.over_http import GraphQLOverHTTP, problem
+from schema.sending import Frames, Watchdog
 from server.actors import Actor
 from server.origins import same_origin
 from server.services import Services
@@ -169,6 +170,7 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     ping: asyncio.Task[None] | None = None  # the one being sent
     session: Session | None = None
     credential: str | None = None
+    watchdog: Watchdog | None = None  # made by the first send
 
     @property
     def door(self) -> GraphQLDoor:
@@ -219,15 +221,26 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def send_message(self, message: Any) -> None:
         """A screen that stops reading (a frozen tablet) fills its socket, and every send to it
         would wait forever: past the view's send timeout the socket is closed (1013, try again
-        later). Nothing is lost: the screen resumes from the last sequence it applied."""
+        later). Nothing is lost: the screen resumes from the last sequence it applied. One
+        watchdog per socket times its sends (schema/sending.py)."""
+        watchdog = self.watchdog
+        if watchdog is None:
+            watchdog = self.watchdog = Watchdog(self.door.send_timeout)
+        task = watchdog.began()
         try:
-            async with asyncio.timeout(self.door.send_timeout):  # no task per send, as wait_for made
-                await super().send_message(message)
-        except TimeoutError:
-            log.warning("closed a WebSocket that stopped reading; its screen will resume from its cursor")
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.websocket.close(code=1013, reason="not reading; reconnect"), 1.0)
-            raise WebSocketDisconnected from None
+            await super().send_message(message)
+        except asyncio.CancelledError:
+            if not watchdog.ended(task, cancelled=True):
+                raise
+            await self._not_reading()
+        finally:
+            watchdog.ended(task)
+
+    async def _not_reading(self) -> NoReturn:
+        log.warning("closed a WebSocket that stopped reading; its screen will resume from its cursor")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code=1013, reason="not reading; reconnect"), 1.0)
+        raise WebSocketDisconnected from None
 
     def _ping_later(self) -> None:
         self.pinger = asyncio.get_running_loop().call_later(self.door.ping_seconds, self._ping)
@@ -245,6 +258,8 @@ class StaffTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             self.state.sessions.end(self.session)
         if self.pinger is not None:
             self.pinger.cancel()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.ping is not None:
             self.ping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -309,6 +324,7 @@ class GraphQLDoor(GraphQLOverHTTP):
         self.ping_seconds = ping_seconds
         self.send_timeout = send_timeout
         self.max_frame_bytes = max_frame_bytes
+        self.frames = Frames()
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson refuses bytes that are not UTF-8 and lone surrogates (a JSONDecodeError, so 400
@@ -321,7 +337,9 @@ class GraphQLDoor(GraphQLOverHTTP):
         return parsed
 
     def encode_json(self, data: object) -> str:
-        return orjson.dumps(data).decode()  # several times faster than json, for every screen's every change
+        """orjson: several times faster than json; and a result every screen of one shape is sent
+        is encoded once, not once per screen (schema/sending.py)."""
+        return self.frames.encode(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return Context(

@@ -543,6 +543,67 @@ async def test_a_rest_create_order_reaches_a_graphql_subscriber(live_server: Liv
     assert change["order"] == {"id": created["id"], "status": "NEW"}
 
 
+async def test_screens_of_one_shape_each_get_their_own_subscription_id(
+    live_server: LiveServer, admin_token: str
+):
+    """Their result is encoded once and each id spliced in (schema/sending.py)."""
+    ids = ("1", "2", 'a "quoted" \\ id', "écran-7")
+    async with (
+        socket(live_server, token=admin_token) as one,
+        socket(live_server, token=admin_token) as two,
+        dojo_client(live_server) as dojo,
+        httpx.AsyncClient(base_url=live_server.url) as client,
+    ):
+        query = {"query": "{ lastSequence }"}
+        answer = await client.post("/graphql", json=query, headers={"Authorization": f"Bearer {admin_token}"})
+        since = answer.json()["data"]["lastSequence"]
+        await subscribe(one, since=since, op=ids[0])
+        await subscribe(two, since=since, op=ids[2])
+        for ws, op in ((one, ids[1]), (two, ids[3])):
+            payload = {"query": SUBSCRIBE, "variables": {"since": since}}
+            await ws.send(orjson.dumps({"id": op, "type": "subscribe", "payload": payload}).decode())
+        rounds = []
+        for _ in range(2):  # the second comes live to all four: one shared result
+            created = (await dojo.post("/v1/orders", json=make_order())).json()
+            frames = [await receive(ws) for ws in (one, one, two, two)]
+            assert {frame["type"] for frame in frames} == {"next"}
+            assert {frame["payload"]["data"]["orderChanges"]["order"]["id"] for frame in frames} == {
+                created["id"]
+            }
+            rounds.append(sorted(frame["id"] for frame in frames))
+    assert rounds == [sorted(ids)] * 2
+
+
+async def test_frames_of_every_size_arrive_whole_and_in_order(live_server: LiveServer, admin_token: str):
+    """Text frames are framed by orderpass itself (server/serving.py): frames under 126 bytes,
+    under 64 KiB and over it must all read back whole, in the order they were sent."""
+    types = "__schema { types { name description fields { name description } } }"
+    queries = {
+        "tiny": "{ __typename }",
+        "medium": '{ __type(name: "Order") { name description fields { name description } } }',
+        "large": f"{{ a: {types} b: {types} }}",
+        "tiny again": "{ __typename }",
+    }
+    async with socket(live_server, token=admin_token) as ws:
+        assert (await receive(ws))["type"] == "connection_ack"
+        for op, query in queries.items():
+            await ws.send(orjson.dumps({"id": op, "type": "subscribe", "payload": {"query": query}}).decode())
+        raw: list[Any] = []
+        while len(raw) < 8:
+            frame = await asyncio.wait_for(ws.recv(), 10)
+            if orjson.loads(frame)["type"] != "ping":
+                raw.append(frame)
+    answers = [orjson.loads(frame) for frame in raw]
+    assert [(a["id"], a["type"]) for a in answers] == [
+        (op, t) for op in queries for t in ("next", "complete")
+    ]
+    assert all("errors" not in a["payload"] for a in answers if a["type"] == "next")
+    tiny, medium, large, _ = (
+        len(frame) for frame, a in zip(raw, answers, strict=True) if a["type"] == "next"
+    )
+    assert tiny < 126 <= medium < 65536 <= large
+
+
 async def test_a_subscriber_that_drops_and_resubscribes_with_since_misses_nothing(
     live_server: LiveServer, admin_token: str
 ):

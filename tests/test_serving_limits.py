@@ -19,6 +19,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 from websockets.typing import Subprotocol
 
 from server import serving
@@ -210,3 +211,55 @@ def test_serve_runs_uvicorn_with_every_limit_from_the_settings():
     assert options["ws_max_size"] == 1024 * 1024
     assert (options["ws_ping_interval"], options["ws_ping_timeout"]) == (20, 20)
     assert options["http"].keywords["head"] == serving.HeadLimits(seconds=10, max_bytes=16 * 1024)
+
+
+# -- LeanWebSocket's own queue and flag (server/serving.py) -----------------------------------
+
+
+async def test_the_inbox_hands_messages_out_in_order_to_whoever_waits():
+    inbox = serving.Inbox()
+    waiting = [asyncio.create_task(inbox.get()) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert inbox.empty()
+    for message in ({"type": "websocket.connect"}, {"type": "websocket.receive", "text": "x"}, {"n": 3}):
+        inbox.put_nowait(message)
+    got = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    assert sorted(map(str, got)) == sorted(
+        map(str, [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "x"}])
+    )
+    assert not inbox.empty()
+    assert await inbox.get() == {"n": 3}
+    assert inbox.empty()
+
+
+async def test_a_cancelled_getter_leaves_the_next_message_to_the_next_one():
+    inbox = serving.Inbox()
+    gone = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    gone.cancel()
+    inbox.put_nowait("kept")
+    assert await asyncio.wait_for(inbox.get(), 5) == "kept"
+
+
+async def test_the_flag_holds_sends_while_cleared_and_lets_them_all_go_when_set():
+    flag = serving.Flag()
+    assert not flag.is_set()
+    waiting = [asyncio.create_task(flag.wait()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert not any(task.done() for task in waiting)
+    flag.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiting), 5) == [True] * 3
+    assert await flag.wait() is True  # set: no wait at all
+    flag.clear()
+    late = asyncio.create_task(flag.wait())
+    await asyncio.sleep(0.01)
+    assert not late.done()
+    flag.set()
+    assert await asyncio.wait_for(late, 5) is True
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_a_text_frame_is_framed_as_websockets_frames_it(length: int):
+    data = b"x" * length
+    expected = Frame(Opcode.TEXT, data).serialize(mask=False)
+    assert serving._text_head(len(data)) + data == expected
