@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 class InlineCursor:
@@ -136,3 +139,13 @@ def connector(path: str) -> Callable[[], Any]:
         return InlineConnection(sqlite3.connect(path, check_same_thread=False, isolation_level=None))
 
     return connect
+
+
+def inline_sqlite(tx: AsyncConnection) -> sqlite3.Connection | None:
+    """The sqlite3 connection under one of this module's connections (None on any other), for
+    statements that go to it straight: SQLAlchemy's way to the driver (a greenlet, an execution
+    context, a cursor wrapper, a result) cost more than SQLite's own work on CreateOrder's
+    inserts (bench/RESULTS.md)."""
+    connection = tx.sync_connection
+    driver = connection.connection.driver_connection if connection is not None else None
+    return driver._conn if isinstance(driver, InlineConnection) else None
