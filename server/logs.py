@@ -177,24 +177,28 @@ class Tracing:
             seconds = time.perf_counter() - started
             if self.observe is not None:
                 self.observe(scope, status, seconds)
-            elapsed = round(seconds * 1000, 2)
-            quiet = status < 400 and self.routine(scope["path"])
-            access.log(
-                logging.DEBUG if quiet else logging.INFO,
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": elapsed,
-                    "traceId": current,
-                },
-            )
+            level = logging.DEBUG if status < 400 and self.routine(scope["path"]) else logging.INFO
+            if access.isEnabledFor(level):  # else the line is not even built
+                _log_access(scope, status, seconds, current, level=level)
             trace_id.reset(token)
         return status
+
+
+def _log_access(scope: Scope, status: int, seconds: float, current: str, *, level: int) -> None:
+    access.log(
+        level,
+        "%s %s %s",
+        scope["method"],
+        scope["path"],
+        status,
+        extra={
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "ms": round(seconds * 1000, 2),
+            "traceId": current,
+        },
+    )
 
 
 def _describe(span: Span, scope: Scope, status: int) -> None:

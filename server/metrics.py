@@ -34,6 +34,8 @@ class Metrics:
             ["operation", "type"],
             buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self._counted: dict[tuple[str, int], Any] = {}  # each label's child of `requests`
+        self._timed: dict[str, Any] = {}  # and of `latency`
 
         self.socket_calls = Counter(
             "orderpass_dojo_socket_calls", "Calls Dojo made over the WebSocket, by method and outcome",
@@ -50,8 +52,17 @@ class Metrics:
         )  # fmt: skip
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
-        self.requests.labels(operation, str(status)).inc()
-        self.latency.labels(operation).observe(seconds)
+        """Count and time one request. Each label's child is looked up once (`labels()` takes
+        a lock and builds its key on every call, which is most of the cost of an observation);
+        the labels are a fixed set (server/app.py), so these stay as small as the registry."""
+        counted = self._counted.get((operation, status))
+        if counted is None:
+            counted = self._counted[operation, status] = self.requests.labels(operation, str(status))
+        timed = self._timed.get(operation)
+        if timed is None:
+            timed = self._timed[operation] = self.latency.labels(operation)
+        counted.inc()
+        timed.observe(seconds)
 
     def render(self, snapshot: Mapping[str, Any]) -> bytes:
         collector = _Snapshot(snapshot)

@@ -17,6 +17,8 @@ from sqlalchemy import Dialect, Row, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.sqlite_inline import run_straight, straight
+
 
 def dialect_insert(tx: AsyncConnection, table: Table) -> Any:
     """INSERT in the current dialect, for its ON CONFLICT clauses (SQLite and PostgreSQL agree)."""
@@ -37,7 +39,25 @@ async def insert_many(tx: AsyncConnection, table: Table, rows: Sequence[Mapping[
     if not rows:
         return
     plan = _insert_plan(tx.dialect, table, tuple(rows[0]))
-    await tx.exec_driver_sql(plan.sql, plan.parameters(rows))
+    direct = straight(tx.sync_connection)
+    if direct is None:
+        await tx.exec_driver_sql(plan.sql, plan.parameters(rows))
+    else:
+        run_straight(tx.dialect, direct.executemany, plan.sql, plan.parameters(rows))
+
+
+async def insert_values(
+    tx: AsyncConnection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """`insert_many` of rows given as tuples of these columns' values, with no dict a row."""
+    if not rows:
+        return
+    plan = _insert_plan(tx.dialect, table, columns)
+    direct = straight(tx.sync_connection)
+    if direct is None:
+        await tx.exec_driver_sql(plan.sql, plan.bound(rows))
+    else:
+        run_straight(tx.dialect, direct.executemany, plan.sql, plan.bound(rows))
 
 
 async def insert_returning(
@@ -55,11 +75,16 @@ async def insert_returning(
     if not rows:
         return []
     plan = _insert_plan(tx.dialect, table, tuple(rows[0]))
+    direct = straight(tx.sync_connection)
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), plan.rows_per_statement):
         chunk = plan.parameters(rows[start : start + plan.rows_per_statement])
         sql = plan.values_for(len(chunk), returning=returning, ignore_conflicts=ignore_conflicts)
-        found += [tuple(row) for row in await tx.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))]
+        values = tuple(chain.from_iterable(chunk))
+        if direct is None:
+            found += [tuple(row) for row in await tx.exec_driver_sql(sql, values)]
+        else:
+            found += run_straight(tx.dialect, direct.execute, sql, values).fetchall()
     return found
 
 
@@ -84,10 +109,15 @@ class _InsertPlan:
         return max(1, MAX_PARAMETERS // len(self.names))
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        given, defaults = self.given, self.defaults
+        given = self.given
+        return self.bound([given(row) for row in rows])
+
+    def bound(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Rows of the keys' values, in order, with the defaults after them, as bound."""
+        defaults = self.defaults
         if not self.processed:
-            return [given(row) + defaults for row in rows]
-        values = [[*given(row), *defaults] for row in rows]
+            return [row + defaults for row in rows] if defaults else list(rows)
+        values = [[*row, *defaults] for row in rows]
         for position, process in self.processed:  # a column at a time: no call per value but these
             for row_values in values:
                 if row_values[position] is not None:

@@ -17,6 +17,11 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+
+from server import spans
+
 
 class InlineCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
@@ -141,3 +146,26 @@ def connector(path: str) -> Callable[[], Any]:
         return InlineConnection(sqlite3.connect(path, check_same_thread=False, isolation_level=None))
 
     return connect
+
+
+def straight(connection: Connection | None) -> sqlite3.Connection | None:
+    """The sqlite3 connection under one of this module's connections, for a statement run on it
+    straight: SQLAlchemy's way to the driver (an execution context, a cursor wrapper, a result)
+    cost more than SQLite's own work on CreateOrder's inserts and a GetOrderById's reads
+    (bench/RESULTS.md). None on any other connection, and while tracing: the spans of
+    statements come from SQLAlchemy's events."""
+    if connection is None or spans.tracing():
+        return None
+    driver = connection.connection.driver_connection
+    return driver.sqlite if isinstance(driver, InlineConnection) else None
+
+
+def run_straight(
+    dialect: Dialect, call: Callable[[str, Any], sqlite3.Cursor], sql: str, values: Any
+) -> sqlite3.Cursor:
+    """A statement on sqlite3 itself; its failure raised as SQLAlchemy would have raised it (an
+    IntegrityError, an OperationalError), so the store maps it as it maps every other."""
+    try:
+        return call(sql, values)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, values, exc, sqlite3.Error, dialect=dialect) from exc

@@ -131,6 +131,24 @@ async def test_a_screens_routine_fetches_are_logged_at_debug_and_everything_else
     assert levels["/kds/tickets/ord_nosuch"] == "INFO"  # a failure is worth a line
 
 
+async def test_at_info_a_routine_fetch_leaves_no_line_and_every_other_request_still_one(
+    live_server: LiveServer, caplog: pytest.LogCaptureFixture
+):
+    """The access line is built only at a level that keeps it: this is the other side of it."""
+    caplog.set_level(logging.INFO, logger="orderpass.access")
+    token = await mint(live_server.settings, Role.KITCHEN, "pass")
+    async with httpx.AsyncClient(base_url=live_server.url) as screen:
+        await screen.get(f"/kds?token={token}")
+        assert (await screen.get("/static/kds.js")).status_code == 200
+        assert (await screen.get("/kds?stage=all")).status_code == 200
+        assert (await screen.get("/kds/tickets/ord_nosuch?station=nowhere")).status_code == 404
+    await asyncio.sleep(0.1)  # the server's thread logs after answering
+    lines = [(record.path, record.levelname) for record in caplog.records if hasattr(record, "path")]
+    assert ("/kds", "INFO") in lines
+    assert ("/kds/tickets/ord_nosuch", "INFO") in lines
+    assert [path for path, _ in lines if path == "/static/kds.js"] == []
+
+
 def test_a_traceback_stays_on_its_events_one_line_redacted_with_the_standard_fields():
     try:
         raise RuntimeError("Dojo said no to Basic c2stbGl2ZS1zZWNyZXQ= and SuperSecretPw")

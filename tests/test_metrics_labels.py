@@ -11,6 +11,7 @@ import httpx
 
 from schema import build_schema
 from server.dojo.operations import OPERATIONS
+from server.metrics import Metrics
 from server.staff.roles import Role
 from tests.conftest import LiveServer, mint
 
@@ -106,3 +107,20 @@ async def test_a_graphql_operation_is_labelled_by_the_root_fields_it_selects(liv
         text = (await client.get("/metrics")).text
     assert labels(text, "orderpass_graphql_seconds_count", "operation") == set(documents.values())
     assert {label for found in documents.values() for label in found.split("+")} - {"unknown"} <= ROOT_FIELDS
+
+
+def test_each_observation_counts_under_its_own_operation_and_status():
+    metrics = Metrics()
+    for operation, status in [
+        ("CreateOrder", 200),
+        ("CreateOrder", 409),
+        ("CreateOrder", 200),
+        ("GetOrderById", 200),
+    ]:
+        metrics.observe(operation, status, 0.003)
+    page = metrics.render({}).decode()
+    assert 'orderpass_requests_total{operation="CreateOrder",status="200"} 2.0' in page
+    assert 'orderpass_requests_total{operation="CreateOrder",status="409"} 1.0' in page
+    assert 'orderpass_requests_total{operation="GetOrderById",status="200"} 1.0' in page
+    assert 'orderpass_request_seconds_count{operation="CreateOrder"} 3.0' in page
+    assert 'orderpass_request_seconds_bucket{le="0.005",operation="GetOrderById"} 1.0' in page

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from server.errors import invalid
 from server.money import MAX_VALUE
-from server.orders.model import OrderDraft
+from server.orders.model import OrderContent, OrderDraft
 from tests.factories import item, make_order, modifier, money
 
 
@@ -95,3 +95,17 @@ def test_timestamps_without_an_offset_are_taken_as_utc():
     assert draft.details.collection is not None
     assert draft.details.collection.collect_at is not None
     assert draft.details.collection.collect_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "body", [make_order(), make_order(customer=None, discounts=None, taxLines=None, note=None)]
+)
+def test_a_drafts_content_is_its_content_fields_exactly_as_validated(body: dict[str, Any]):
+    draft = parse(body)
+    fields = set(OrderContent.model_fields)
+    validated = OrderContent.model_validate(draft.model_dump(include=fields))
+    content = draft.content()
+    assert type(content) is OrderContent
+    assert content == validated
+    assert content.model_fields_set == fields  # every field named, as model_construct(**all) set them
+    assert content.model_dump_json(exclude_defaults=True) == validated.model_dump_json(exclude_defaults=True)

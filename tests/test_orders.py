@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from datetime import timedelta
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from server.actors import Actor, ActorKind
 from server.broker.memory import MemoryBroker
@@ -16,6 +18,7 @@ from server.changes.model import CHANNEL, Change, ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
+from server.models import ORDERS
 from server.orders.filters import SearchFilters
 from server.orders.model import Order, OrderDraft
 from server.orders.service import Orders, new_order_id
@@ -101,6 +104,18 @@ async def test_the_same_dojo_order_id_with_a_different_body_is_a_conflict(orders
     await orders.place(draft, by=DOJO)
     with pytest.raises(Conflict, match="different order"):
         await orders.place(draft.model_copy(update={"note": "changed"}), by=DOJO)
+
+
+async def test_a_placed_orders_fingerprint_is_the_one_orders_placed_by_older_builds_stored(
+    orders: Orders, store: Store
+):
+    """A retry is told from a clash by this digest: one worked out any other way would turn the
+    retry of an order placed before an upgrade into a Conflict."""
+    draft = make_draft()
+    placed = await orders.place(draft, by=DOJO)
+    async with store.read() as tx:
+        stored = (await tx.execute(select(ORDERS.c.fingerprint).where(ORDERS.c.id == placed.id))).scalar_one()
+    assert stored == hashlib.sha256(draft.model_dump_json().encode()).hexdigest()
 
 
 async def test_twenty_concurrent_retries_create_one_order(orders: Orders):

@@ -56,7 +56,9 @@ class Placement:
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
-        digest = hashlib.sha256(self.draft.model_dump_json().encode()).hexdigest()
+        # model_dump_json's bytes, without its str and the str's encoding back (a retry's
+        # fingerprint must stay what it always was: orders placed before compare with it)
+        digest = hashlib.sha256(self.draft.__pydantic_serializer__.to_json(self.draft)).hexdigest()
         object.__setattr__(self, "fingerprint", digest)
 
     @property

@@ -45,8 +45,8 @@ from server.orders.model import (
 )
 from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
-from server.records import Record, fetch
-from server.sql import grouped, insert_ignoring, insert_many, insert_returning
+from server.records import Record, fetch, select_all
+from server.sql import grouped, insert_ignoring, insert_many, insert_returning, insert_values
 from server.stations.routing import PrepLine
 from server.trusted import trusted
 
@@ -154,40 +154,52 @@ def head_row(new: NewOrder, *, now: datetime) -> dict[str, Any]:
     }
 
 
-def line_rows(
+# An item line's columns, in the order `line_values` gives them.
+LINE_COLUMNS: Final = (
+    "order_id", "line", "parent_line", "name", "plu", "quantity", "amount_per_item", "note", "modifiers",
+    "station", "routed_at", "done_at",
+)  # fmt: skip
+
+
+def line_values(
     order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine], *, first_line: int = 1
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     """Items take lines first_line.. in order, each with its station; sub-items follow, each
-    naming its parent's line."""
-    lines: list[dict[str, Any]] = []
+    naming its parent's line. A row is a tuple of LINE_COLUMNS' values: CreateOrder writes ~7
+    lines an order, and a dict a line (then read back into a tuple) was most of their cost."""
     stations = {p.line: p for p in prep}
-
-    def add(item: OrderSubItem, parent: int | None) -> int:
-        line = first_line + len(lines)
-        at = stations.get(line) if parent is None else None
+    lines = []
+    for line, item in enumerate(items, start=first_line):
+        at = stations.get(line)
         lines.append(
-            {
-                "order_id": order_id,
-                "line": line,
-                "parent_line": parent,
-                "name": item.name,
-                "plu": item.plu,
-                "quantity": item.quantity,
-                "amount_per_item": item.amount_per_item.value,
-                "note": item.note,
-                "modifiers": _modifiers(item.modifiers),
-                "station": at.station if at else None,
-                "routed_at": at.routed_at if at else None,
-                "done_at": None,
-            }
+            _line_value(order_id, line, None, item, at.station if at else None, at.routed_at if at else None)
         )
-        return line
-
-    parents = [add(item, None) for item in items]
-    for item, parent in zip(items, parents, strict=True):
+    line = first_line + len(items)
+    for parent, item in enumerate(items, start=first_line):
         for sub_item in item.sub_items:
-            add(sub_item, parent)
+            lines.append(_line_value(order_id, line, parent, sub_item, None, None))
+            line += 1
     return lines
+
+
+def _line_value(
+    order_id: str, line: int, parent: int | None, item: OrderSubItem, station: str | None, at: datetime | None
+) -> tuple[Any, ...]:
+    price, modifiers = item.amount_per_item.value, _modifiers(item.modifiers)
+    return (
+        order_id,
+        line,
+        parent,
+        item.name,
+        item.plu,
+        item.quantity,
+        price,
+        item.note,
+        modifiers,
+        station,
+        at,
+        None,
+    )
 
 
 def _modifiers(modifiers: Sequence[Modifier]) -> str | None:
@@ -318,12 +330,14 @@ async def insert_orders(tx: AsyncConnection, news: Sequence[NewOrder], *, now: d
     inserted (an order whose Dojo id or client key another process just took is left out)."""
     heads = [head_row(new, now=now) for new in news]
     inserted = {row[0] for row in await insert_returning(tx, ORDERS, heads, ("id",), ignore_conflicts=True)}
-    tables: dict[Table, list[dict[str, Any]]] = {ITEMS: [], DISCOUNTS: [], TAX_LINES: [], PAYMENTS: []}
+    tables: dict[Table, list[dict[str, Any]]] = {DISCOUNTS: [], TAX_LINES: [], PAYMENTS: []}
+    lines: list[tuple[Any, ...]] = []
     for new in (new for new in news if new.order_id in inserted):
-        tables[ITEMS] += line_rows(new.order_id, new.draft.items, new.prep)
+        lines += line_values(new.order_id, new.draft.items, new.prep)
         tables[DISCOUNTS] += [part_row(new.order_id, n, d) for n, d in enumerate(new.draft.discounts)]
         tables[TAX_LINES] += [part_row(new.order_id, n, t) for n, t in enumerate(new.draft.tax_lines)]
         tables[PAYMENTS] += [payment_row(new.order_id, n, p, now) for n, p in enumerate(new.payments)]
+    await insert_values(tx, ITEMS, LINE_COLUMNS, lines)
     for table, found in tables.items():
         await insert_many(tx, table, found)
     return inserted
@@ -442,7 +456,7 @@ async def find_placed_many(
     client_keys = {value for kind, value in keys if kind == "client"}
     found: dict[tuple[str, str], tuple[str, str | None]] = {}
     asked = {"dojo_ids": list(dojo_ids), "client_keys": list(client_keys)}
-    for row in await tx.execute(_PLACED, asked):
+    for row in await select_all(tx, _PLACED, asked):
         if row.dojo_order_id in dojo_ids:
             found[("dojo", row.dojo_order_id)] = (row.id, row.fingerprint)
         if row.client_key in client_keys:
@@ -488,7 +502,7 @@ async def insert_items(
     tx: AsyncConnection, order_id: str, items: Sequence[OrderItem], prep: Sequence[PrepLine]
 ) -> None:
     """Items added to a placed order, on the lines `prep` gives them (from `next_line`)."""
-    await insert_many(tx, ITEMS, line_rows(order_id, items, prep, first_line=prep[0].line))
+    await insert_values(tx, ITEMS, LINE_COLUMNS, line_values(order_id, items, prep, first_line=prep[0].line))
 
 
 async def claim_addition(tx: AsyncConnection, order_id: str, client_key: str, *, now: datetime) -> bool:

@@ -17,6 +17,7 @@ from server.models import (
     PAYMENTS,
 )
 from server.payments.model import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
+from server.records import select_all
 from server.sql import dialect_insert, insert_ignoring
 
 # -- payments and Dojo's events -----------------------------------------------------------------
@@ -35,12 +36,15 @@ _LATEST: Final = (
 
 async def owners_of(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, str]:
     """Which order already holds each of these payment intents."""
-    return {row.payment_intent_id: row.order_id for row in await tx.execute(_OWNERS, {"intents": intent_ids})}
+    return {
+        row.payment_intent_id: row.order_id for row in await select_all(tx, _OWNERS, {"intents": intent_ids})
+    }
 
 
-async def latest_events(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Row[Any]]:
-    """The newest event (by Dojo's createdAt) already received for each of these intents."""
-    return {row.payment_intent_id: row for row in await tx.execute(_LATEST, {"intents": intent_ids})}
+async def latest_events(tx: AsyncConnection, intent_ids: Sequence[str]) -> dict[str, Any]:
+    """The newest event (by Dojo's createdAt) already received for each of these intents: its
+    row, each column by name."""
+    return {row.payment_intent_id: row for row in await select_all(tx, _LATEST, {"intents": intent_ids})}
 
 
 async def record_event(tx: AsyncConnection, event: Event, *, now: datetime) -> bool:

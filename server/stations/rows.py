@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import ITEMS, ORDERS, RULES, STATIONS
+from server.records import select_all
 from server.sql import insert_many
 from server.stations.routing import Routing, Rule, RuleKind, Station
 
@@ -19,11 +20,11 @@ _RULES = select(RULES).order_by(RULES.c.station_id, RULES.c.position, RULES.c.id
 async def routing(tx: AsyncConnection) -> Routing:
     stations = tuple(
         Station(row.id, row.name, row.position, row.is_default, row.prep_minutes)
-        for row in await tx.execute(_STATIONS)
+        for row in await select_all(tx, _STATIONS)
     )
     rules = tuple(
         Rule(row.station_id, RuleKind(row.kind), row.pattern, row.position)
-        for row in await tx.execute(_RULES)
+        for row in await select_all(tx, _RULES)
     )
     return Routing(stations, rules)
 
