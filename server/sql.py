@@ -39,11 +39,7 @@ async def insert_many(tx: AsyncConnection, table: Table, rows: Sequence[Mapping[
     if not rows:
         return
     plan = _insert_plan(tx.dialect, table, tuple(rows[0]))
-    direct = straight(tx.sync_connection)
-    if direct is None:
-        await tx.exec_driver_sql(plan.sql, plan.parameters(rows))
-    else:
-        run_straight(tx.dialect, direct.executemany, plan.sql, plan.parameters(rows))
+    await _executemany(tx, plan.sql, plan.parameters(rows))
 
 
 async def insert_values(
@@ -53,11 +49,15 @@ async def insert_values(
     if not rows:
         return
     plan = _insert_plan(tx.dialect, table, columns)
+    await _executemany(tx, plan.sql, plan.bound(rows))
+
+
+async def _executemany(tx: AsyncConnection, sql: str, values: list[tuple[Any, ...]]) -> None:
     direct = straight(tx.sync_connection)
     if direct is None:
-        await tx.exec_driver_sql(plan.sql, plan.bound(rows))
+        await tx.exec_driver_sql(sql, values)
     else:
-        run_straight(tx.dialect, direct.executemany, plan.sql, plan.bound(rows))
+        run_straight(tx.dialect, direct.executemany, sql, values)
 
 
 async def insert_returning(
