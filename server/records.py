@@ -9,7 +9,8 @@ processors) cost ~45 us on SQLite, where sqlite3 itself takes ~10, and a GetOrde
 (bench/reads.py). `fetch` compiles a SELECT once and runs it on sqlite3 itself, its lists of
 values spread into placeholders as Core spreads them, each column through its type's own
 result processor, so a record holds what SQLAlchemy would have given.
-While tracing, or on PostgreSQL, it goes through SQLAlchemy: statement spans come from its events.
+On PostgreSQL, and whenever something listens to the engine's statements (tracing's spans of
+statements come from those events), it goes through SQLAlchemy (server/sqlite_inline.straight).
 """
 
 from __future__ import annotations

@@ -20,8 +20,6 @@ from typing import Any
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
-from server import spans
-
 
 class InlineCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
@@ -152,9 +150,13 @@ def straight(connection: Connection | None) -> sqlite3.Connection | None:
     """The sqlite3 connection under one of this module's connections, for a statement run on it
     straight: SQLAlchemy's way to the driver (an execution context, a cursor wrapper, a result)
     cost more than SQLite's own work on CreateOrder's inserts and a GetOrderById's reads
-    (bench/RESULTS.md). None on any other connection, and while tracing: the spans of
-    statements come from SQLAlchemy's events."""
-    if connection is None or spans.tracing():
+    (bench/RESULTS.md). None on any other connection, and whenever something listens to the
+    engine's statements: tracing's instrumentation (the spans of statements come from those
+    events), a test counting statements, an operator's own hook all see every one."""
+    if connection is None:
+        return None
+    events = connection.dispatch
+    if events.before_cursor_execute or events.after_cursor_execute:
         return None
     driver = connection.connection.driver_connection
     return driver.sqlite if isinstance(driver, InlineConnection) else None

@@ -1,23 +1,23 @@
-"""server/sql.py: the batched inserts, on SQLite straight to the driver (past SQLAlchemy) unless
-tracing is on, and through SQLAlchemy everywhere else; both ways must write the same rows and
-fail the same way."""
+"""server/sql.py and server/records.py: the batched inserts and the selects, on SQLite straight to
+the driver (past SQLAlchemy) unless something listens to the engine's statements (tracing, this
+file's own counting), and through SQLAlchemy everywhere else; both ways must write and read the
+same rows and fail the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import pytest
-from opentelemetry.trace import NoOpTracer
 from sqlalchemy import bindparam, event, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from server import spans
 from server.models import STATIONS
 from server.records import select_all
 from server.sql import insert_many, insert_returning
+from server.sqlite_inline import straight
 from server.store import Store
 
 AT = datetime(2026, 11, 30, 8, 15, 30, 123000, tzinfo=UTC)
@@ -30,15 +30,6 @@ def _stations(prefix: str) -> list[dict[str, Any]]:
         {"id": f"{prefix}-bar", "name": "Bar", "position": 2, "is_default": False, "prep_minutes": None,
          "created_at": AT},
     ]  # fmt: skip
-
-
-@contextmanager
-def _traced() -> Iterator[None]:
-    spans.turn_on(NoOpTracer())
-    try:
-        yield
-    finally:
-        spans.turn_off()
 
 
 @contextmanager
@@ -64,25 +55,24 @@ async def _read(store: Store, prefix: str) -> list[tuple[Any, ...]]:
 
 
 async def test_an_insert_writes_the_same_rows_past_sqlalchemy_as_through_it(store: Store):
-    with _traced(), _statements(store) as through:
+    with _statements(store) as through:  # a listener: every statement goes through SQLAlchemy
         async with store.write() as tx:
+            assert straight(tx.sync_connection) is None
             await insert_many(tx, STATIONS, _stations("through"))
             await insert_returning(tx, STATIONS, _stations("through-returning"), ("id",))
-    with _statements(store) as past:
-        async with store.write() as tx:
-            await insert_many(tx, STATIONS, _stations("past"))
-            await insert_returning(tx, STATIONS, _stations("past-returning"), ("id",))
+    async with store.write() as tx:
+        assert (straight(tx.sync_connection) is not None) == (store.dialect == "sqlite")
+        await insert_many(tx, STATIONS, _stations("past"))
+        await insert_returning(tx, STATIONS, _stations("past-returning"), ("id",))
     assert len([s for s in through if s.startswith("INSERT")]) == 2
-    straight = store.dialect == "sqlite"  # SQLAlchemy never saw the inserts on SQLite
-    assert len([s for s in past if s.startswith("INSERT")]) == (0 if straight else 2)
     assert await _read(store, "past") == await _read(store, "through")
     assert await _read(store, "past-returning") == await _read(store, "through-returning")
     assert (await _read(store, "past"))[0][-1] == AT  # a datetime bound as SQLAlchemy binds it
 
 
-@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("watched", [False, True])
 async def test_a_clash_is_sqlalchemys_integrity_error_either_way_and_writes_nothing(
-    store: Store, traced: bool
+    store: Store, watched: bool
 ):
     async with store.write() as tx:
         await insert_many(tx, STATIONS, _stations("first"))
@@ -92,7 +82,7 @@ async def test_a_clash_is_sqlalchemys_integrity_error_either_way_and_writes_noth
             await insert_many(tx, STATIONS, _stations("second"))
             await insert_many(tx, STATIONS, _stations("first")[1:])  # the bar again
 
-    with _traced() if traced else _statements(store), pytest.raises(IntegrityError):
+    with _statements(store) if watched else nullcontext(), pytest.raises(IntegrityError):
         await clash()
     assert await _read(store, "second") == []
 
@@ -126,14 +116,13 @@ async def test_a_select_reads_the_same_values_of_the_same_types_past_sqlalchemy_
 ):
     async with store.write() as tx:
         await insert_many(tx, STATIONS, _stations("in"))
-    with _traced(), _statements(store) as through:
+    with _statements(store) as through:
         async with store.read() as tx:
             expected = [tuple(row) for row in await select_all(tx, _IN, asked)]
-    with _statements(store) as past:
-        async with store.read() as tx:
-            found = await select_all(tx, _IN, asked)
+    async with store.read() as tx:
+        assert (straight(tx.sync_connection) is not None) == (store.dialect == "sqlite")
+        found = await select_all(tx, _IN, asked)
     assert [s for s in through if s.startswith("SELECT")] != []
-    assert [s for s in past if s.startswith("SELECT")] == ([] if store.dialect == "sqlite" else past)
     assert [tuple(row) for row in found] == expected
     assert [[type(value) for value in row] for row in found] == [
         [type(value) for value in row] for row in expected
