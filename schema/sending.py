@@ -5,7 +5,8 @@ handed the same result (schema/execution.py); only its subscription's id differs
 message carrying nothing but `data` is written as that payload's JSON, encoded once per result,
 with the id spliced in: the very text orjson makes of the whole message. The payloads of the
 last few results are kept by the result's identity (each held, so its id cannot be reused while
-it is kept); a result is never changed once executed.
+it is kept); a result is never changed once executed. Only small ones are kept: a change is a
+ticket's worth, and sixty-four whole boards (a query sent over the socket) would be ~100 MB.
 
 **One watchdog per socket, not a timer per send.** A screen that stops reading fills its socket,
 and a send to it waits for room. A send that has waited `seconds` is cut off, as `asyncio.timeout`
@@ -26,8 +27,9 @@ _NEXT: Final = ("id", "type", "payload")
 class Frames:
     """The text of each message; `next` frames from payloads encoded once per result."""
 
-    def __init__(self, *, kept: int = 64) -> None:
+    def __init__(self, *, kept: int = 64, largest: int = 64 * 1024) -> None:
         self.kept = kept
+        self.largest = largest  # a larger payload (a whole board asked over the socket) is not kept
         self._payloads: dict[int, tuple[object, str]] = {}
 
     def encode(self, message: Any) -> str:
@@ -44,6 +46,8 @@ class Frames:
         if found is not None and found[0] is data:
             return found[1]
         text = orjson.dumps({"data": data}).decode()
+        if len(text) > self.largest:
+            return text
         if len(self._payloads) >= self.kept:
             del self._payloads[next(iter(self._payloads))]  # the oldest
         self._payloads[id(data)] = (data, text)

@@ -4,6 +4,7 @@ watchdog per socket cutting off a send that waits too long."""
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 import orjson
@@ -40,6 +41,21 @@ def test_results_are_told_apart_by_identity_however_many_come():
         for result in results:
             message = {"id": "1", "type": "next", "payload": {"data": result}}
             assert orjson.loads(frames.encode(message))["payload"]["data"] == result
+
+
+class _Result(dict[str, Any]):
+    """A result that can be watched for being let go (orjson encodes it as the dict it is)."""
+
+
+def test_a_large_result_is_not_kept_once_sent():
+    frames = Frames(largest=100)
+    large, small = _Result(orderChanges="x" * 200), _Result(orderChanges="x")
+    watched = [weakref.ref(large), weakref.ref(small)]
+    for data in (large, small):
+        message = {"id": "1", "type": "next", "payload": {"data": data}}
+        assert frames.encode(message) == orjson.dumps(message).decode()
+    del large, small, data, message
+    assert [ref() is None for ref in watched] == [True, False]  # the small one is kept, to splice again
 
 
 @pytest.mark.parametrize(
