@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,6 +17,7 @@ from server.changes.model import ChangeKind
 from server.lifecycle import OrderStatus
 from server.orders.service import Orders
 from tests.factories import make_draft
+from tests.test_dojo_socket import until
 
 STAFF = Actor.staff("expo")
 S = OrderStatus
@@ -140,12 +141,6 @@ async def test_a_burst_past_the_queue_while_the_reader_waits_still_arrives_whole
     assert sorted(d.order.id for d in [first, *rest]) == sorted(o.id for o in placed)
 
 
-async def _until(done: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not done():  # noqa: ASYNC110 (a worker's restart sets no event to wait on)
-            await asyncio.sleep(0.01)
-
-
 class _FailsOnce:
     """The broker the feed listens on, whose first subscription breaks at its first message (an
     error the feed does not expect, as a driver's own bug would be); every later one works."""
@@ -179,7 +174,7 @@ async def test_a_feed_that_fails_runs_again_and_misses_nothing(orders: Orders, b
             await asyncio.sleep(0.05)  # past its replay: what comes now comes live
             with caplog.at_level(logging.ERROR, logger="orderpass.worker"):
                 placed = await orders.place(make_draft(), by=STAFF)  # its wake-up breaks the reader
-                await _until(lambda: flaky.subscriptions == 2)  # run again, a second later
+                await until(lambda: flaky.subscriptions == 2)  # run again, a second later
                 later = await orders.place(make_draft(), by=STAFF)  # wakes it
                 got = [await asyncio.wait_for(waiting, 5), *await take(deliveries, 1)]
     finally:

@@ -118,19 +118,26 @@ async def test_each_send_is_timed_from_its_own_start_and_quick_ones_are_left_alo
     watchdog.stop()
 
 
-async def test_a_send_cancelled_by_someone_else_stays_cancelled():
-    watchdog, never = Watchdog(0.05), asyncio.Event()
-    told: list[bool] = []
+def _stalled_send(watchdog: Watchdog, told: list[bool], *, cancel_again: bool = False) -> asyncio.Task[None]:
+    """A send that never gets room; `told`, whether the watchdog says it cut it off. With
+    `cancel_again`, the screen unsubscribes just as the watchdog cuts its send off."""
 
     async def send() -> None:
         task = watchdog.began()
         try:
-            await never.wait()
+            await asyncio.Event().wait()
         except asyncio.CancelledError:
+            if cancel_again:
+                task.cancel()
             told.append(watchdog.ended(task, cancelled=True))
             raise
 
-    task = asyncio.create_task(send())
+    return asyncio.create_task(send())
+
+
+async def test_a_send_cancelled_by_someone_else_stays_cancelled():
+    watchdog, told = Watchdog(0.05), list[bool]()
+    task = _stalled_send(watchdog, told)
     await asyncio.sleep(0)
     task.cancel()  # a screen that unsubscribes, before the watchdog is due
     with pytest.raises(asyncio.CancelledError):
@@ -141,17 +148,7 @@ async def test_a_send_cancelled_by_someone_else_stays_cancelled():
 
 
 async def test_a_cancellation_that_comes_on_top_of_the_cut_off_is_kept():
-    watchdog, never = Watchdog(0.05), asyncio.Event()
-    told: list[bool] = []
-
-    async def send() -> None:
-        task = watchdog.began()
-        try:
-            await never.wait()
-        except asyncio.CancelledError:
-            task.cancel()  # the screen unsubscribes just as the watchdog cuts its send off
-            told.append(watchdog.ended(task, cancelled=True))
-
+    watchdog, told = Watchdog(0.05), list[bool]()
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(asyncio.create_task(send()), 5)
+        await asyncio.wait_for(_stalled_send(watchdog, told, cancel_again=True), 5)
     assert told == [False]
