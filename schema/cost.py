@@ -136,7 +136,10 @@ class CostLimit(SchemaExtension):
         # subscription's context lives as long as its screen stays subscribed.
         context = self.execution_context
         rules = context.validation_rules
-        context.validation_rules = (*rules, _rule(context.variables or {}, context.operation_name))
+        # The name the client sent: Strawberry's `operation_name` falls back to the document's
+        # first operation, which would run the first of several where GraphQL asks for an error.
+        asked = context._provided_operation_name
+        context.validation_rules = (*rules, _rule(context.variables or {}, asked))
         yield
         context.validation_rules = rules
 
@@ -144,6 +147,11 @@ class CostLimit(SchemaExtension):
 def _rule(variables: Mapping[str, Any], operation_name: str | None) -> type[ValidationRule]:
     class OverBudget(ValidationRule):
         def enter_document(self, node: DocumentNode, *_: Any) -> None:
+            operations = sum(isinstance(each, OperationDefinitionNode) for each in node.definitions)
+            if operations > 1 and operation_name is None:
+                message = "the document holds several operations: say which to run in `operationName`"
+                self.report_error(GraphQLError(message, extensions={"code": "OPERATION_NAME_REQUIRED"}))
+                return
             found = cost(self.context.schema, node, variables=variables, operation_name=operation_name)
             if found > MAX_COST:
                 message = f"the operation costs {found}, more than the limit of {MAX_COST}"

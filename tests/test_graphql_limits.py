@@ -165,3 +165,29 @@ async def test_a_costly_query_over_http_is_refused_with_its_cost_and_the_limit(l
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "TOO_COSTLY"
     assert str(MAX_COST) in body["errors"][0]["message"]
+
+
+async def test_a_document_of_several_operations_runs_none_until_one_is_named(context: Context):
+    document = "query First { lastSequence } query Second { activeOrders { id } }"
+    unnamed = await SCHEMA.execute(document, context_value=context)
+    assert unnamed.data is None
+    assert unnamed.errors is not None
+    [error] = unnamed.errors
+    assert error.extensions == {"code": "OPERATION_NAME_REQUIRED"}
+    named = await SCHEMA.execute(document, context_value=context, operation_name="Second")
+    assert named.errors is None
+    assert named.data == {"activeOrders": []}
+    alone = await SCHEMA.execute("query Only { lastSequence }", context_value=context)
+    assert alone.errors is None
+
+
+async def test_several_operations_over_http_without_a_name_are_refused(live_server: LiveServer):
+    token = await mint(live_server.settings, Role.VIEWER)
+    document = "query Sequence { lastSequence } query Other { activeOrders { id } }"
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        response = await client.post(
+            "/graphql", json={"query": document}, headers={"Authorization": f"Bearer {token}"}
+        )
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "OPERATION_NAME_REQUIRED"
