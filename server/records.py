@@ -64,8 +64,7 @@ def _straight_rows(
     plan = _plans.get(query) or _Plan.of(query, connection)
     if len(_plans) < MAX_PLANS:
         _plans[query] = plan
-    state = plan.compiled.construct_expanded_state(parameters)  # lists into placeholders, as Core does
-    found = run_straight(connection.dialect, driver.execute, state.statement, state.positional_parameters)
+    found = run_straight(connection.dialect, driver.execute, *plan.statement(parameters))
     return [plan.record(row) for row in found.fetchall()]
 
 
@@ -74,6 +73,12 @@ class _Plan:
     compiled: SQLCompiler
     make: Callable[[Any], Record]
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, its type's result processor)
+    binds: Mapping[str, Callable[[Any], Any]]  # a parameter's type's bind processor, where it has one
+    # The statement as compiled, its placeholders' names in order and the values the statement
+    # binds itself; None where a list is spread into placeholders (Core expands it per call).
+    text: str | None
+    names: tuple[str, ...]
+    fixed: Mapping[str, Any]
 
     @classmethod
     def of(cls, query: Select[Any], connection: Connection) -> _Plan:
@@ -84,11 +89,44 @@ class _Plan:
         processors = (
             (n, c.type.dialect_impl(dialect).result_processor(dialect, None)) for n, c in enumerate(columns)
         )
+        binds = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in compiled.binds.items()
+        }
+        names = tuple(compiled.positiontup or ())
+        plain = all(
+            name in compiled.binds
+            and not compiled.binds[name].expanding
+            and not compiled.binds[name].callable
+            for name in names
+        )
         return cls(
             compiled=compiled,
             make=_record(tuple(column.key for column in columns))._make,
             processors=tuple((n, processor) for n, processor in processors if processor is not None),
+            binds={name: processor for name, processor in binds.items() if processor is not None},
+            text=compiled.string if plain and not compiled.escaped_bind_names else None,
+            names=names,
+            fixed={name: bind.value for name, bind in compiled.binds.items() if not bind.required},
         )
+
+    def statement(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and its values for these parameters, each through its type's bind processor as
+        Core would send it. Where nothing is spread, without Core's per-call expansion (~10 us)."""
+        binds: Mapping[str, Callable[[Any], Any]]
+        if self.text is None:
+            state = self.compiled.construct_expanded_state(parameters)  # lists into placeholders
+            text, names, values = state.statement, state.positiontup or (), list(state.positional_parameters)
+            binds = {**self.binds, **state.processors}
+        else:
+            text, names, binds = self.text, self.names, self.binds
+            values = [parameters[name] if name in parameters else self.fixed[name] for name in names]
+        if binds:
+            for n, name in enumerate(names):
+                bind = binds.get(name)
+                if bind is not None:
+                    values[n] = bind(values[n])
+        return text, values
 
     def record(self, row: tuple[Any, ...]) -> Record:
         if not self.processors:

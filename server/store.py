@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from server.background import Worker
 from server.errors import InvalidRequest, Unavailable
 from server.settings import Settings
-from server.sqlite_inline import connector
+from server.sqlite_inline import connector, run_straight, straight
 from server.text import NUL_REFUSED
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
@@ -167,7 +167,12 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('begin', 'DEFERRED')}")
+        begin = f"BEGIN {connection.get_execution_options().get('begin', 'DEFERRED')}"
+        driver = straight(connection)  # SQLAlchemy's way to run it cost ~70 us of every read's ~250
+        if driver is None:
+            connection.exec_driver_sql(begin)
+        else:
+            run_straight(connection.dialect, driver.execute, begin, ())
 
 
 log = logging.getLogger("orderpass.store")

@@ -6,14 +6,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from server.actors import Actor
 from server.clock import ManualClock
+from server.floor import rows as floor_rows
+from server.floor.model import Area, Table
+from server.models import ORDERS, STAFF_TOKENS
 from server.orders import rows as order_rows
 from server.orders.service import Orders
 from server.payments.cashier import Cashier
 from server.records import fetch, records
+from server.services import Services
+from server.staff import tokens as token_rows
+from server.staff.roles import Role
 from server.store import Store
 from tests.factories import make_draft
 
@@ -50,3 +56,35 @@ async def test_an_orders_statements_read_the_same_records_straight_as_through_sq
 async def tx_read(store: Store, order_id: str) -> list[Any]:
     async with store.read() as tx:
         return await tx.run_sync(lambda c: fetch(c, order_rows._HEAD_OF, {"id": order_id}))
+
+
+async def test_parameters_reach_sqlite_as_their_types_send_them_and_fixed_values_as_written(
+    services: Services, orders: Orders, store: Store, clock: ManualClock
+):
+    """A time is sent as its column stores it (sqlite3 would send a bare datetime as other text,
+    and compare it wrongly at the very instant a token expires), a value the statement holds
+    itself is sent with it, and a list spreads as Core spreads it."""
+    admin = Actor.staff("admin", Role.ADMIN)
+    await services.tokens.create(name="pass", role=Role.VIEWER, expires_at=clock.now() + timedelta(minutes=5))
+    (held,) = await services.tokens.list()
+    await services.floor.save_area(Area("terrace", "Terrace"), by=admin)
+    await services.floor.save_table(Table("t1", "One", "terrace"), by=admin)
+    placed = await orders.place(make_draft(), by=DOJO)
+    async with store.read() as tx:  # the token itself is shown once: its row is found by its hash
+        stored = (await tx.execute(select(STAFF_TOKENS.c.token_hash))).scalar_one()
+    new = select(ORDERS.c.id).where(ORDERS.c.status == placed.status.value, ORDERS.c.id == bindparam("id"))
+    asked: list[tuple[Any, dict[str, Any]]] = [
+        (token_rows._HOLDER, {"hash": stored, "now": clock.now()}),
+        (token_rows._HOLDER, {"hash": stored, "now": clock.now() + timedelta(minutes=5)}),  # expires now
+        (token_rows._HOLDER, {"hash": token_rows.digest("opt_other"), "now": clock.now()}),
+        (floor_rows._PLACES, {"ids": ["t1", "t2"]}),
+        (new, {"id": placed.id}),
+    ]
+    async with store.read() as tx:
+        found = await tx.run_sync(
+            lambda c: [(fetch(c, query, given), records(c.execute(query, given))) for query, given in asked]
+        )
+    assert [len(straight) for straight, _ in found] == [1, 0, 0, 1, 1]  # each case asks what it means to
+    for straight, through in found:
+        assert straight == through
+    assert found[0][0][0].name == held.name

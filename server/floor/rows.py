@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.floor.model import MAX_NAME, Area, FloorPlan, Place, Table
 from server.models import AREA_WAITERS, AREAS, FLOOR_TABLES, TABLE_WAITERS
 from server.paging import Key
+from server.records import select_all
 from server.sql import grouped, insert_many
 
 T: Final = FLOOR_TABLES
@@ -45,7 +46,8 @@ _PLACES: Final = (
 
 
 async def places(tx: AsyncConnection, table_ids: Collection[str]) -> dict[str, Place]:
-    return {row.id: Place(row.name, row.area) for row in await tx.execute(_PLACES, {"ids": list(table_ids)})}
+    found = await select_all(tx, _PLACES, {"ids": list(table_ids)})
+    return {row.id: Place(row.name, row.area) for row in found}
 
 
 async def search(

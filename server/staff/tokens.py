@@ -23,6 +23,7 @@ from server.broker import Broker
 from server.clock import Clock
 from server.errors import Conflict, InvalidRequest, NotFound
 from server.models import STAFF_TOKENS
+from server.records import select_all
 from server.sql import insert_ignoring
 from server.staff.roles import Role
 from server.store import Store
@@ -93,8 +94,8 @@ class Tokens:
             return None
         asked = {"hash": digest(token), "now": self.clock.now()}
         async with self.store.read() as tx:
-            row = (await tx.execute(_HOLDER, asked)).first()
-        return Actor.staff(row.name, Role(row.role)) if row else None
+            found = await select_all(tx, _HOLDER, asked)
+        return Actor.staff(found[0].name, Role(found[0].role)) if found else None
 
     async def holding(self, digests: Collection[str]) -> set[str]:
         """Which of these token digests still authenticate: neither revoked nor expired."""
