@@ -13,7 +13,7 @@ from server.models import UtcDateTime
 from server.orders.filters import SearchFilters
 from server.orders.service import Orders
 from server.settings import Settings
-from server.store import Store, async_url, create_store
+from server.store import MAX_KEPT, Store, async_url, create_store
 from tests.factories import make_draft
 
 
@@ -69,3 +69,39 @@ async def test_a_time_reads_back_aware_in_utc_whatever_text_sqlite_holds(store: 
     assert read == datetime.fromisoformat(stored).replace(tzinfo=UTC)
     assert read.tzinfo is UTC
     assert empty is None
+
+
+async def test_reads_on_sqlite_keep_a_few_connections_and_never_a_failed_one(store: Store, sqlite_path):
+    """A read takes a kept connection rather than SQLAlchemy's pool's (server/store.py): one read
+    after another uses one; at most MAX_KEPT stay open after a rush; a read that raised rolls
+    back and gives its connection back to the pool; and closing the store closes them all."""
+    pool = store.engine.pool
+    for _ in range(5):
+        async with store.read() as tx:
+            await tx.execute(text("SELECT 1"))
+    assert pool.checkedout() == 1  # kept between reads, the same one each time
+
+    release = asyncio.Event()
+
+    async def holding() -> None:
+        async with store.read() as tx:
+            await tx.execute(text("SELECT 1"))
+            await release.wait()
+
+    rush = [asyncio.create_task(holding()) for _ in range(MAX_KEPT + 4)]
+    await asyncio.sleep(0.05)
+    assert pool.checkedout() == MAX_KEPT + 4
+    release.set()
+    await asyncio.gather(*rush)
+    assert pool.checkedout() == MAX_KEPT
+
+    with pytest.raises(RuntimeError):
+        async with store.read() as tx:
+            await tx.execute(text("SELECT 1"))
+            raise RuntimeError("a reader's own failure")
+    assert pool.checkedout() == MAX_KEPT - 1  # that one went back, rolled back
+    async with store.read() as tx:  # and the next read begins a fresh transaction
+        assert tx.in_transaction()
+        assert (await tx.execute(text("SELECT 1"))).scalar() == 1
+    await store.close()
+    assert pool.checkedout() == 0
