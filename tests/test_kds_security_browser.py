@@ -56,10 +56,12 @@ def csp_complaints(page: Page) -> list[str]:
 
 
 async def pair_through_the_form(page: Page, server: LiveServer, token: str, screen: str) -> None:
-    """An unpaired screen opens its address, gets the pairing form, and pairs from it."""
+    """An unpaired screen opens its address, gets the pairing form, and pairs from it: done once
+    the board it lands back on is live (a reload before then raced the form's navigation)."""
     await page.goto(f"{server.url}{screen}")
     await page.fill("#token", token)
     await page.click("button[type=submit]")
+    await expect(page.locator(LIVE)).to_be_visible()
 
 
 async def test_the_board_works_under_its_content_security_policy(live_server, context):
