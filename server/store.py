@@ -53,6 +53,7 @@ class Store:
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self._checkpointer: Checkpointer | None = None
         self._kept: list[AsyncConnection] = []  # SQLite: connections between reads (`read`)
+        self._kept_writer: AsyncConnection | None = None  # SQLite: the connection between writes
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -60,18 +61,25 @@ class Store:
         queue: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
         async with queue, _mapped_errors():
             connection = await self._begin_write()
+            kept = False
             try:
                 yield connection
                 await connection.commit()
+                # SQLite's writers take turns (the lock above): the next one begins on this
+                # connection rather than on one checked out of the pool, as a read does (`read`).
+                kept = self._write_lock is not None and not connection.invalidated
             finally:
-                await connection.close()  # rolls back whatever was not committed
+                if kept:
+                    self._kept_writer = connection
+                else:
+                    await connection.close()  # rolls back whatever was not committed
 
     async def _begin_write(self) -> AsyncConnection:
         """Begin a write transaction, waiting (without holding up the event loop) while another
         process holds SQLite's write lock; past `patience`, the database is unavailable."""
         deadline, pause = time.monotonic() + self.patience.total_seconds(), 0.005
         while True:
-            connection = await self._writer.connect()
+            connection, self._kept_writer = self._kept_writer or await self._writer.connect(), None
             try:
                 await connection.begin()
                 return connection
@@ -122,6 +130,9 @@ class Store:
     async def close(self) -> None:
         if self._checkpointer is not None:
             await self._checkpointer.stop()
+        if self._kept_writer is not None:
+            self._kept.append(self._kept_writer)
+            self._kept_writer = None
         while self._kept:
             await self._kept.pop().close()
         await self.engine.dispose()

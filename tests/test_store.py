@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import literal_column, select, text
+from sqlalchemy.pool import QueuePool
 
 from server.actors import Actor
 from server.errors import Unavailable
@@ -75,11 +76,10 @@ async def test_reads_on_sqlite_keep_a_few_connections_and_never_a_failed_one(sto
     """A read takes a kept connection rather than SQLAlchemy's pool's (server/store.py): one read
     after another uses one; at most MAX_KEPT stay open after a rush; a read that raised rolls
     back and gives its connection back to the pool; and closing the store closes them all."""
-    pool = store.engine.pool
     for _ in range(5):
         async with store.read() as tx:
             await tx.execute(text("SELECT 1"))
-    assert pool.checkedout() == 1  # kept between reads, the same one each time
+    assert checked_out(store) == 1  # kept between reads, the same one each time
 
     release = asyncio.Event()
 
@@ -90,18 +90,51 @@ async def test_reads_on_sqlite_keep_a_few_connections_and_never_a_failed_one(sto
 
     rush = [asyncio.create_task(holding()) for _ in range(MAX_KEPT + 4)]
     await asyncio.sleep(0.05)
-    assert pool.checkedout() == MAX_KEPT + 4
+    assert checked_out(store) == MAX_KEPT + 4
     release.set()
     await asyncio.gather(*rush)
-    assert pool.checkedout() == MAX_KEPT
+    assert checked_out(store) == MAX_KEPT
 
-    with pytest.raises(RuntimeError):
+    async def failing() -> None:
         async with store.read() as tx:
             await tx.execute(text("SELECT 1"))
             raise RuntimeError("a reader's own failure")
-    assert pool.checkedout() == MAX_KEPT - 1  # that one went back, rolled back
+
+    with pytest.raises(RuntimeError):
+        await failing()
+    assert checked_out(store) == MAX_KEPT - 1  # that one went back, rolled back
     async with store.read() as tx:  # and the next read begins a fresh transaction
         assert tx.in_transaction()
         assert (await tx.execute(text("SELECT 1"))).scalar() == 1
     await store.close()
-    assert pool.checkedout() == 0
+    assert checked_out(store) == 0
+
+
+async def test_writes_on_sqlite_take_turns_on_one_kept_connection(store: Store, sqlite_path):
+    for n in range(3):
+        async with store.write() as tx:
+            await tx.execute(text("CREATE TABLE IF NOT EXISTS scratch (n INTEGER)"))
+            await tx.execute(text("INSERT INTO scratch VALUES (:n)"), {"n": n})
+    assert checked_out(store) == 1
+
+    async def failing() -> None:
+        async with store.write() as tx:
+            await tx.execute(text("INSERT INTO scratch VALUES (99)"))
+            raise RuntimeError("a writer's own failure")
+
+    with pytest.raises(RuntimeError):
+        await failing()
+    assert checked_out(store) == 0  # rolled back and given back, not kept
+    async with store.write() as tx:
+        await tx.execute(text("INSERT INTO scratch VALUES (3)"))
+    async with store.read() as tx:
+        assert (await tx.execute(text("SELECT n FROM scratch ORDER BY n"))).scalars().all() == [0, 1, 2, 3]
+    await store.close()
+    assert checked_out(store) == 0
+
+
+def checked_out(store: Store) -> int:
+    """Connections out of the engine's pool: the ones in use and the ones the store keeps."""
+    pool = store.engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedout()
