@@ -20,7 +20,7 @@ from server.staff.screens import COOKIE
 from server.stages import STAGES
 from server.store import Store
 from tests.conftest import LiveServer, dojo_client, lay, mint
-from tests.factories import collection_order, make_draft, make_order
+from tests.factories import collection_order, item, make_draft, make_order, modifier
 
 
 @pytest.fixture
@@ -85,6 +85,32 @@ async def test_a_ticket_fragment_says_whether_it_belongs_on_the_stage(
     assert int(on_kitchen.headers["x-server-time"]) > 0
     assert (await kitchen.get(f"/kds/tickets/{created['id']}?stage=expo")).headers["x-on-stage"] == "0"
     assert (await kitchen.get("/kds/tickets/ord_gone?stage=expo")).status_code == 204
+
+
+async def test_a_tickets_text_is_escaped_and_marks_exactly_the_parts_naming_an_allergen(
+    live_server, kitchen: httpx.AsyncClient
+):
+    """Names, modifiers and notes are the guest's and the menu's words: shown as text, never as
+    markup, each in its own element, and marked `allergy` (with the allergens it names) alone."""
+    lines = [
+        item(
+            "<b>Satay</b> & rice",
+            900,
+            note='"extra" peanut sauce',
+            modifiers=[modifier("Whole <i>milk</i>"), modifier("Lime")],
+            subItems=[{**item("Side <salad>", 0), "note": "no dressing"}],
+        )
+    ]
+    async with dojo_client(live_server) as dojo:
+        created = (await dojo.post("/v1/orders", json=make_order(items=lines, note=None))).json()
+    fragment = (await kitchen.get(f"/kds/tickets/{created['id']}")).text
+    assert not any(tag in fragment for tag in ("<b>", "<i>", "<salad>"))
+    assert '<span class="name">&lt;b&gt;Satay&lt;/b&gt; &amp; rice</span>' in fragment
+    assert '<li class="modifier allergy" data-allergens="MILK">Whole &lt;i&gt;milk&lt;/i&gt;</li>' in fragment
+    assert '<li class="modifier">Lime</li>' in fragment
+    assert '<span class="name">Side &lt;salad&gt;</span>' in fragment
+    assert '<p class="note">no dressing</p>' in fragment
+    assert '<p class="note allergy" data-allergens="PEANUTS">&#34;extra&#34; peanut sauce</p>' in fragment
 
 
 async def test_a_ticket_names_its_table_and_area_where_the_floor_knows_them(

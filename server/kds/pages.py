@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,6 +23,7 @@ from server.errors import InvalidRequest, NotFound, OrderpassError
 from server.kds.board import Board
 from server.kds.guard import Guard
 from server.kds.insights import Endpoint, InsightsPages
+from server.kds.tickets import Said
 from server.origins import local_destination, navigated_from_elsewhere
 from server.services import Services
 from server.settings import Settings
@@ -52,9 +54,9 @@ class KitchenDisplay:
         # Starlette's own environment, without a check of each template file's time on every
         # render (~5% of a ticket fragment, bench/reads.py): the templates change with a release.
         loader = FileSystemLoader(ROOT / "kds_templates")
-        return cls(
-            settings, Jinja2Templates(env=Environment(loader=loader, autoescape=True, auto_reload=False))
-        )
+        env = Environment(loader=loader, autoescape=True, auto_reload=False)
+        env.globals["said"] = said
+        return cls(settings, Jinja2Templates(env=env))
 
     @staticmethod
     def routine(path: str) -> bool:
@@ -275,3 +277,13 @@ def _partial(stage: Stage) -> str:
     if stage.station is not None:
         return "_station_ticket.html"
     return "_ready_ticket.html" if stage.name == "ready" else "_ticket.html"
+
+
+def said(part: Said, tag: str, kind: str) -> Markup:
+    """A piece of a ticket's text in its own element (kds_templates/_lines.html), marked where it
+    names an allergen: `<span class="name allergy" data-allergens="milk">Latte</span>`. The tag
+    and class are the template's own words; the text and allergens are escaped."""
+    if not part.allergens:
+        return Markup(f'<{tag} class="{kind}">{escape(part.text)}</{tag}>')
+    named = escape(" ".join(part.allergens))
+    return Markup(f'<{tag} class="{kind} allergy" data-allergens="{named}">{escape(part.text)}</{tag}>')
