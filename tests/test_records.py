@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, event, select
 
 from server.actors import Actor
 from server.clock import ManualClock
@@ -88,3 +88,25 @@ async def test_parameters_reach_sqlite_as_their_types_send_them_and_fixed_values
     for straight, through in found:
         assert straight == through
     assert found[0][0][0].name == held.name
+
+
+async def test_an_order_reads_the_same_whether_its_statements_go_straight_or_are_watched(
+    orders: Orders, store: Store
+):
+    """Straight to sqlite3, a whole order is read without SQLAlchemy's greenlet; once something
+    listens to the engine's statements, through it, every statement seen, the order the same."""
+    placed = await orders.place(make_draft(), by=DOJO)
+    straight = await orders.get(placed.id)
+    seen: list[str] = []
+
+    def watch(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", watch)
+    try:
+        watched = await orders.get(placed.id)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", watch)
+    assert watched == straight
+    assert any("FROM orders" in sql for sql in seen)
+    assert any("FROM order_items" in sql for sql in seen)

@@ -45,7 +45,7 @@ from server.orders.model import (
 )
 from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
-from server.records import Record, fetch, select_all
+from server.records import Record, fetch, reading, select_all
 from server.sql import grouped, insert_ignoring, insert_many, insert_returning, insert_values
 from server.stations.routing import PrepLine
 from server.trusted import trusted
@@ -397,7 +397,7 @@ async def _load_chunk(tx: AsyncConnection, ids: Sequence[str]) -> list[Order]:
     # The chunk's statements in one go on the synchronous connection underneath: each awaited
     # statement costs a greenlet switch and an async result of its own, a sixth of a
     # GetOrderById (bench/reads.py).
-    return await tx.run_sync(_read_chunk, ids) if ids else []
+    return await reading(tx, _read_chunk, ids) if ids else []
 
 
 def _read_chunk(connection: Connection, ids: Sequence[str]) -> list[Order]:
