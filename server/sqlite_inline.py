@@ -162,6 +162,12 @@ def straight(connection: Connection | None) -> sqlite3.Connection | None:
     return driver.sqlite if isinstance(driver, InlineConnection) else None
 
 
+def in_transaction(connection: Connection) -> bool:
+    """Whether SQLite itself holds a transaction open on this connection (one of this module's)."""
+    driver = connection.connection.driver_connection
+    return isinstance(driver, InlineConnection) and driver.sqlite.in_transaction
+
+
 def run_straight(
     dialect: Dialect, call: Callable[[str, Any], sqlite3.Cursor], sql: str, values: Any
 ) -> sqlite3.Cursor:

@@ -3,9 +3,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import literal_column, select, text
+from sqlalchemy import Select, literal_column, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import QueuePool
 
 from server.actors import Actor
@@ -13,7 +15,9 @@ from server.errors import Unavailable
 from server.models import UtcDateTime
 from server.orders.filters import SearchFilters
 from server.orders.service import Orders
+from server.records import select_all
 from server.settings import Settings
+from server.sqlite_inline import InlineConnection
 from server.store import MAX_KEPT, Store, async_url, create_store
 from tests.factories import make_draft
 
@@ -104,7 +108,7 @@ async def test_reads_on_sqlite_keep_a_few_connections_and_never_a_failed_one(sto
         await failing()
     assert checked_out(store) == MAX_KEPT - 1  # that one went back, rolled back
     async with store.read() as tx:  # and the next read begins a fresh transaction
-        assert tx.in_transaction()
+        assert sqlite_of(tx).in_transaction
         assert (await tx.execute(text("SELECT 1"))).scalar() == 1
     await store.close()
     assert checked_out(store) == 0
@@ -138,3 +142,40 @@ def checked_out(store: Store) -> int:
     pool = store.engine.pool
     assert isinstance(pool, QueuePool)
     return pool.checkedout()
+
+
+async def test_a_read_on_sqlite_is_one_snapshot_whichever_way_its_statements_go(store: Store, sqlite_path):
+    """BEGIN and COMMIT go straight to sqlite3 (Store._snapshot); a statement through SQLAlchemy
+    in the middle joins the same transaction, so a write committed meanwhile stays unseen until
+    the read ends, and the connection is kept with no transaction left open."""
+    async with store.write() as tx:
+        await tx.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        await tx.execute(text("INSERT INTO scratch VALUES (1)"))
+    count: Select[Any] = select(literal_column("count(*)")).select_from(text("scratch"))
+
+    async def add(n: int) -> None:
+        async with store.write() as tx:
+            await tx.execute(text("INSERT INTO scratch VALUES (:n)"), {"n": n})
+
+    async with store.read() as tx:
+        (before,) = await select_all(tx, count)
+        await add(2)  # another connection commits while this snapshot is open
+        through = (await tx.execute(count)).scalar()  # SQLAlchemy's way: autobegins on the same one
+        (straight,) = await select_all(tx, count)
+        await add(3)
+        assert tx.in_transaction()
+    assert (before[0], through, straight[0]) == (1, 1, 1)
+    async with store.read() as tx:
+        (after,) = await select_all(tx, count)
+        assert sqlite_of(tx).in_transaction
+        assert not tx.in_transaction()  # straight: SQLAlchemy has not begun one of its own
+    assert after[0] == 3
+    assert not sqlite_of(tx).in_transaction
+
+
+def sqlite_of(tx: AsyncConnection) -> sqlite3.Connection:
+    """The sqlite3 connection under a store's connection (server/sqlite_inline.py)."""
+    assert tx.sync_connection is not None
+    driver = tx.sync_connection.connection.driver_connection
+    assert isinstance(driver, InlineConnection)
+    return driver.sqlite
