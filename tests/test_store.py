@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,13 +100,8 @@ async def test_reads_on_sqlite_keep_a_few_connections_and_never_a_failed_one(sto
     await asyncio.gather(*rush)
     assert checked_out(store) == MAX_KEPT
 
-    async def failing() -> None:
-        async with store.read() as tx:
-            await tx.execute(text("SELECT 1"))
-            raise RuntimeError("a reader's own failure")
-
     with pytest.raises(RuntimeError):
-        await failing()
+        await fail_within(store.read(), "SELECT 1")
     assert checked_out(store) == MAX_KEPT - 1  # that one went back, rolled back
     async with store.read() as tx:  # and the next read begins a fresh transaction
         assert sqlite_of(tx).in_transaction
@@ -121,13 +117,8 @@ async def test_writes_on_sqlite_take_turns_on_one_kept_connection(store: Store, 
             await tx.execute(text("INSERT INTO scratch VALUES (:n)"), {"n": n})
     assert checked_out(store) == 1
 
-    async def failing() -> None:
-        async with store.write() as tx:
-            await tx.execute(text("INSERT INTO scratch VALUES (99)"))
-            raise RuntimeError("a writer's own failure")
-
     with pytest.raises(RuntimeError):
-        await failing()
+        await fail_within(store.write(), "INSERT INTO scratch VALUES (99)")
     assert checked_out(store) == 0  # rolled back and given back, not kept
     async with store.write() as tx:
         await tx.execute(text("INSERT INTO scratch VALUES (3)"))
@@ -179,3 +170,10 @@ def sqlite_of(tx: AsyncConnection) -> sqlite3.Connection:
     driver = tx.sync_connection.connection.driver_connection
     assert isinstance(driver, InlineConnection)
     return driver.sqlite
+
+
+async def fail_within(transaction: AbstractAsyncContextManager[AsyncConnection], statement: str) -> None:
+    """Run a statement in this read or write, then fail as the caller's own code might."""
+    async with transaction as tx:
+        await tx.execute(text(statement))
+        raise RuntimeError("the caller's own failure")
