@@ -129,7 +129,9 @@ class SizeLimits(SchemaExtension):
 
 
 class CostLimit(SchemaExtension):
-    """Adds, to each operation's validation, a rule that knows its variables and its name."""
+    """Adds, to each operation's validation, a rule that knows its variables and the name the
+    client sent: it refuses a document of several operations that names none, then one that
+    costs too much."""
 
     def on_validate(self) -> Iterator[None]:
         # Only while validating: the rule is a class made for this operation (~2 KB), and a
