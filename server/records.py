@@ -53,11 +53,7 @@ async def select_all(
 ) -> list[Record]:
     """`fetch` on an async connection: straight to sqlite3 with no greenlet to cross, where it can
     (CreateOrder's batch asks four of these)."""
-    connection = tx.sync_connection
-    driver = straight(connection)
-    if driver is None or connection is None:
-        return records(await tx.execute(query, parameters))
-    return _straight_rows(driver, connection, query, parameters or {})
+    return await reading(tx, lambda connection, asked: fetch(connection, query, asked), parameters or {})
 
 
 async def reading(tx: AsyncConnection, reader: Callable[[Connection, A], R], argument: A) -> R:
