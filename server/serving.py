@@ -120,60 +120,70 @@ def _text_head(length: int) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, length)
 
 
-class Inbox:
-    """What uvicorn's socket asks of its queue: put_nowait, get, empty; any number of getters."""
+class _Waiters:
+    """Futures of whoever waits, made only when someone does: what Inbox and Flag share."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._items: list[Any] = []
         self._waiters: list[asyncio.Future[None]] | None = None
 
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
+    def _wake(self) -> None:
         waiters, self._waiters = self._waiters, None
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def _sleep(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters = [*(self._waiters or ()), waiter]
+        await waiter
+
+
+class Inbox(_Waiters):
+    """What uvicorn's socket asks of its queue: put_nowait, get, empty; any number of getters."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Any] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake()
 
     def empty(self) -> bool:
         return not self._items
 
     async def get(self) -> Any:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters = [*(self._waiters or ()), waiter]
-            await waiter
+            await self._sleep()
         return self._items.pop(0)
 
 
-class Flag:
+class Flag(_Waiters):
     """asyncio.Event's set, clear, is_set and wait, with no deque until someone waits."""
 
-    __slots__ = ("_set", "_waiters")
+    __slots__ = ("_set",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._set = False
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._set
 
     def set(self) -> None:
         self._set = True
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def clear(self) -> None:
         self._set = False
 
     async def wait(self) -> bool:
         while not self._set:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters = [*(self._waiters or ()), waiter]
-            await waiter
+            await self._sleep()
         return True
 
 
