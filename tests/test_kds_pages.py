@@ -22,6 +22,8 @@ from server.store import Store
 from tests.conftest import LiveServer, dojo_client, lay, mint
 from tests.factories import collection_order, item, make_draft, make_order, modifier
 
+MOVE = "mutation($id: ID!, $to: OrderStatus!) { moveOrder(id: $id, to: $to) { __typename } }"
+
 
 @pytest.fixture
 async def kitchen(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
@@ -130,6 +132,40 @@ async def test_a_ticket_names_its_table_and_area_where_the_floor_knows_them(
     assert '<span class="serves">Window seat</span>' in fragment
     assert '<span class="area">Terrace</span>' in fragment
     assert '<span class="area">' not in (await kitchen.get(f"/kds/tickets/{unknown['id']}")).text
+
+
+async def test_a_ticket_fetched_again_says_what_is_true_now_for_this_screen(
+    live_server, kitchen: httpx.AsyncClient
+):
+    """Tickets are rendered once for each different ticket and remembered (server/kds/pages.py):
+    a screen with other rights, the floor renaming its table and a move of the order each make
+    another ticket, never the one rendered before."""
+    async with dojo_client(live_server) as dojo:
+        created = (await dojo.post("/v1/orders", json=make_order())).json()  # table 5
+    path = f"/kds/tickets/{created['id']}?stage=kitchen"
+    first = await kitchen.get(path)
+    assert 'data-action="bump"' in first.text
+    assert '<span class="serves">Table 5</span>' in first.text
+    assert first.headers["content-type"] == "text/html; charset=utf-8"
+    assert first.headers["cache-control"] == "no-store"
+    assert (await kitchen.get(path)).text == first.text  # nothing changed: the same ticket
+    token = await mint(live_server.settings, Role.VIEWER, "wall")
+    async with httpx.AsyncClient(base_url=live_server.url, cookies={COOKIE: token}) as viewer:
+        seen = await viewer.get(path)
+    assert seen.status_code == 200
+    assert 'data-action="bump"' not in seen.text
+    await lay(
+        live_server.settings,
+        FloorPlan((Area("terrace", "Terrace"),), (Table("5", "Window seat", "terrace"),)),
+    )
+    assert '<span class="serves">Window seat</span>' in (await kitchen.get(path)).text
+    staff = {"Authorization": f"Bearer {await mint(live_server.settings, Role.KITCHEN)}"}
+    move = {"query": MOVE, "variables": {"id": created["id"], "to": "ACCEPTED"}}
+    moved = await kitchen.post("/graphql", json=move, headers=staff)
+    assert moved.json() == {"data": {"moveOrder": {"__typename": "Order"}}}, moved.text
+    now = (await kitchen.get(path)).text
+    assert 'data-status="Accepted"' in now
+    assert 'data-status="Accepted"' not in first.text
 
 
 async def test_a_board_reads_the_floor_once_for_all_its_tickets(services: Services, store: Store):
