@@ -110,3 +110,20 @@ async def test_an_order_reads_the_same_whether_its_statements_go_straight_or_are
     assert watched == straight
     assert any("FROM orders" in sql for sql in seen)
     assert any("FROM order_items" in sql for sql in seen)
+
+
+async def test_an_order_read_again_unchanged_is_built_once_and_anew_after_any_change(
+    orders: Orders, cashier: Cashier, clock: ManualClock
+):
+    """`order_rows.order_of` keeps the Order its rows made: the same rows give the same object
+    (a screen re-reads a ticket's order after every change); a change to any of them, here
+    only Dojo's lock beside the order, gives a new one."""
+    placed = await orders.place(make_draft(), by=DOJO)
+    first = await orders.get(placed.id)
+    assert await orders.get(placed.id) is first
+    await cashier.lock(placed.id, lock_id="lock-1", expiry=clock.now() + timedelta(minutes=2), by=DOJO)
+    locked = await orders.get(placed.id)
+    assert locked is not first
+    assert locked.lock is not None
+    assert first.lock is None
+    assert locked.version == first.version  # nothing but the lock's row moved

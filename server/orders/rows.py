@@ -223,7 +223,28 @@ def _part_column(name: str) -> str:
 # -- rows as an order ---------------------------------------------------------------------------
 
 
-def order_of(head: Record, lines: list[Record], parts: Mapping[Table, list[Record]]) -> Order:
+def order_of(head: Record, lines: Sequence[Record], parts: Mapping[Table, Sequence[Record]]) -> Order:
+    """The order these rows hold. An order read again unchanged is built once: every screen
+    fetches a ticket after every change to it, a board reads every open order, and building one
+    cost ~30 us (bench/reads.py). The rows are the key, compared value by value, so a change to
+    any of them is another order; an Order is frozen all the way down, so sharing one is safe."""
+    kept = (tuple(parts[DISCOUNTS]), tuple(parts[TAX_LINES]), tuple(parts[PAYMENTS]))
+    return _built(head, tuple(lines), *kept)
+
+
+# A full board (ORDERPASS_KDS_BOARD_LIMIT, 1000) and more: ~14 KB each with its rows, ~15 MB at most.
+KEPT_ORDERS: Final = 1024
+
+
+@lru_cache(maxsize=KEPT_ORDERS)
+def _built(
+    head: Record,
+    lines: tuple[Record, ...],
+    discounts: tuple[Record, ...],
+    tax_lines: tuple[Record, ...],
+    payments: tuple[Record, ...],
+) -> Order:
+    parts = {DISCOUNTS: discounts, TAX_LINES: tax_lines, PAYMENTS: payments}
     currency = head.currency
     children: defaultdict[int, list[OrderSubItem]] = defaultdict(list)
     for row in lines:
