@@ -14,6 +14,7 @@ from websockets.typing import Subprotocol
 
 from server.actors import POS, Actor
 from server.floor.model import Area, FloorPlan, Table
+from server.lifecycle import OrderStatus
 from server.services import Services
 from server.staff.roles import Role
 from server.staff.screens import COOKIE
@@ -166,6 +167,26 @@ async def test_a_ticket_fetched_again_says_what_is_true_now_for_this_screen(
     now = (await kitchen.get(path)).text
     assert 'data-status="Accepted"' in now
     assert 'data-status="Accepted"' not in first.text
+
+
+async def test_a_ticket_is_made_once_for_each_order_as_read_and_each_stage(services: Services):
+    """`Board` keeps the ticket it made for an order as read (the same Order object for the same
+    rows) on a stage; another stage, or the order changed, makes another."""
+    placed = await services.orders.place(make_draft(), by=POS)
+    screen = Actor.staff("pass", Role.KITCHEN)
+    kitchen = await services.board.ticket(placed.id, STAGES["kitchen"], screen)
+    assert kitchen is not None
+    again = await services.board.ticket(placed.id, STAGES["kitchen"], screen)
+    assert again is not None
+    assert again.ticket is kitchen.ticket
+    everything = await services.board.ticket(placed.id, STAGES["all"], screen)
+    assert everything is not None
+    assert everything.ticket is not kitchen.ticket
+    await services.orders.move(placed.id, OrderStatus.ACCEPTED, by=screen)
+    moved = await services.board.ticket(placed.id, STAGES["kitchen"], screen)
+    assert moved is not None
+    assert moved.ticket.status is OrderStatus.ACCEPTED
+    assert kitchen.ticket.status is OrderStatus.NEW
 
 
 async def test_a_board_reads_the_floor_once_for_all_its_tickets(services: Services, store: Store):

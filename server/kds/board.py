@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, TypeAlias
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -22,7 +22,7 @@ from server.clock import Clock
 from server.floor import rows as floor_rows
 from server.floor.model import Place
 from server.floor.service import Floor
-from server.kds.tickets import Ticket, station_names, tables_of, ticket
+from server.kds.tickets import Ticket, station_names, table_of, tables_of, ticket
 from server.lifecycle import RECALL
 from server.ordering.model import LABELS, PAUSABLE, DojoProduct, Pause
 from server.ordering.service import Ordering
@@ -37,6 +37,12 @@ from server.stations import rows as prep_rows
 from server.stations.prep import Prep
 from server.stations.routing import Routing, Station
 from server.store import Store
+
+# Tickets made and kept (`Board._ticket`): a busy venue's open tickets on each of its stages;
+# ~2.5 KB each beside its order (kept by server/orders/rows.order_of).
+KEPT_TICKETS: Final = 1024
+# What a kept ticket was made from: its order (by identity), the stage, the station names, the table.
+_MadeKey: TypeAlias = tuple[int, Stage, tuple[tuple[str, str], ...], Place | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +133,7 @@ class Board:
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
         self.allergens = Matcher(settings.kds_allergen_words)
+        self._tickets_made: dict[_MadeKey, tuple[Order, Ticket]] = {}
 
     @staticmethod
     def may_bump(screen: Actor) -> bool:
@@ -281,18 +288,34 @@ class Board:
     def _made(
         self, orders: list[Order], stage: Stage, routing: Routing, places: Mapping[str, Place]
     ) -> tuple[Ticket, ...]:
+        """Each order's ticket, made once for each order as read (server/orders/rows.order_of
+        gives the same Order for the same rows), stage, station names and table: every screen
+        fetches a ticket after every change, and making one cost ~50 us (bench/reads.py)."""
         names = station_names(routing)
-        return tuple(
-            ticket(
-                order,
-                timezone=self.zone,
-                stage=stage,
-                stations=names,
-                places=places,
-                allergens=self.allergens,
-            )
-            for order in orders
+        named = tuple(names.items())
+        return tuple(self._ticket(order, stage, names, named, places) for order in orders)
+
+    def _ticket(
+        self,
+        order: Order,
+        stage: Stage,
+        names: Mapping[str, str],
+        named: tuple[tuple[str, str], ...],
+        places: Mapping[str, Place],
+    ) -> Ticket:
+        place = places.get(table_of(order) or "")
+        key = (id(order), stage, named, place)
+        kept = self._tickets_made.get(key)
+        # The entry holds its order, so no other object can have that id while it is kept.
+        if kept is not None and kept[0] is order:
+            return kept[1]
+        made = ticket(
+            order, timezone=self.zone, stage=stage, stations=names, places=places, allergens=self.allergens
         )
+        if len(self._tickets_made) >= KEPT_TICKETS:
+            self._tickets_made.clear()  # a fresh start: the next fetches make them again
+        self._tickets_made[key] = (order, made)
+        return made
 
 
 _KINDS: Final = {

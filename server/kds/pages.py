@@ -44,9 +44,9 @@ FRAGMENTS: Final = (
     "/kds/pause",
     "/kds/insights/live",
 )
-# Tickets rendered, remembered by what they say (below): a board's open tickets on each of its
-# screens' stages, a few thousand at most; a ticket is ~3 KB of HTML.
-RENDERED: Final = 2048
+# Tickets rendered, remembered by what they say (below): a busy venue's open tickets on each of
+# its screens' stages; ~5.5 KB each with its key, ~6 MB at most.
+RENDERED: Final = 1024
 
 
 @dataclass(frozen=True)
