@@ -292,19 +292,12 @@ class Board:
         gives the same Order for the same rows), stage, station names and table: every screen
         fetches a ticket after every change, and making one cost ~50 us (bench/reads.py)."""
         names = station_names(routing)
-        named = tuple(names.items())
-        return tuple(self._ticket(order, stage, names, named, places) for order in orders)
+        return tuple(self._ticket(order, stage, names, places) for order in orders)
 
     def _ticket(
-        self,
-        order: Order,
-        stage: Stage,
-        names: Mapping[str, str],
-        named: tuple[tuple[str, str], ...],
-        places: Mapping[str, Place],
+        self, order: Order, stage: Stage, names: Mapping[str, str], places: Mapping[str, Place]
     ) -> Ticket:
-        place = places.get(table_of(order) or "")
-        key = (id(order), stage, named, place)
+        key = (id(order), stage, tuple(names.items()), places.get(table_of(order) or ""))
         kept = self._tickets_made.get(key)
         # The entry holds its order, so no other object can have that id while it is kept.
         if kept is not None and kept[0] is order:
