@@ -1,15 +1,24 @@
 """Where CreateOrder's time goes: py-spy samples `orderpass serve` while wrk drives it, then the
-event loop's thread is summed up by phase (a flame graph's summary: parse, plan, rows, SQL, the
-answer, HTTP) and the functions that held it are printed, by their own samples and inclusive.
-The phases and the top functions go to RESULTS.md's `profile` section.
+event loop's thread is summed up by phase (a flame graph's summary: parse, plan, rows, SQLite,
+the answer, HTTP) and the functions that held it are printed, by their own samples and
+inclusive. Each phase is also given in microseconds of the loop's CPU an order: its share of the
+samples times the loop thread's own CPU time (read from /proc while sampled) over the orders
+placed. The phases and the top functions go to RESULTS.md's `profile` section.
 
-    .venv/bin/python -m bench.profile [--seconds 12]   (needs py-spy: pip install py-spy)
+py-spy stops the process for each sample (its default). Sampling without stopping it
+(`--nonblocking`, used here until 2026-11-30) reads a stack while Python changes it: one sample
+in nine failed (304 of 2,881 in a run), and the rest overstated the time inside C calls: SQLite's
+statements came out at a third of the loop, where timing each statement in the server (wall
+clock and the thread's CPU alike) gave 15%, as stopping it does.
+
+    .venv/bin/python -m bench.profile [--seconds 12] [--keep FILE]   (py-spy is in the test extras)
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from bench.common import machine, orderpass, write_section
+from bench.common import machine, orderpass, serving_pid, write_section
 from bench.create_order import script, wrk
 
 
@@ -26,31 +35,37 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--keep", type=Path, help="keep py-spy's raw samples in this file")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     print(f"profiling CreateOrder on {machine()}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as folder, orderpass() as url:
         lua = script(Path(folder))
         wrk(url, lua, seconds=2, connections=32)  # warm up
-        pid = subprocess.check_output(["pgrep", "-f", f"orderpass serve --port {url.rsplit(':', 1)[1]}"])
+        pid = serving_pid(url)
         raw = Path(folder) / "profile.raw"
-        command = [spy, "record", "-p", pid.split()[0].decode(), "-d", str(args.seconds), "-r", "200"]
-        sampler = subprocess.Popen([*command, "--format", "raw", "-o", str(raw), "--nonblocking"])
+        command = [spy, "record", "-p", str(pid), "-d", str(args.seconds), "-r", "200"]
+        used = loop_seconds(pid)
+        sampler = subprocess.Popen([*command, "--format", "raw", "-o", str(raw)])
         run = wrk(url, lua, seconds=args.seconds, connections=32)
-        print(f"under py-spy: {run}")
         sampler.wait()
+        per_order = (loop_seconds(pid) - used) / max(run.requests, 1) * 1e6
+        print(f"under py-spy: {run}; the event loop's thread: {per_order:.0f} us of CPU an order")
+        if args.keep:
+            shutil.copyfile(raw, args.keep)
         phases, own = report(raw.read_text(), args.top)
     lines = [
         "## CreateOrder: where the event loop's time goes",
         "",
         f"`python -m bench.profile --seconds {args.seconds}` on {machine()}: py-spy at 200 Hz on",
-        f"`orderpass serve` (SQLite) under wrk, 32 connections ({run.rps:.0f} orders/s while sampled).",
-        "Each sample of the event loop's thread goes to the innermost phase on its stack; SQLAlchemy's",
-        "greenlets (Core executing a statement, and SQLite inside it) are a phase of their own.",
+        f"`orderpass serve` (SQLite) under wrk, 32 connections ({run.rps:.0f} orders/s while sampled,",
+        f"the process stopped for each sample); the event loop's thread used {per_order:.0f} us of CPU an order.",
+        "Each sample of the event loop's thread goes to the innermost phase on its stack; SQLite",
+        "running a statement (straight on sqlite3, or for SQLAlchemy) is a phase of its own.",
         "",
-        "| phase | share of the loop |",
-        "|---|---|",
-        *(f"| {name} | {share:.1f}% |" for name, share in phases),
+        "| phase | share of the loop | us an order |",
+        "|---|---|---|",
+        *(f"| {name} | {share:.1f}% | {share * per_order / 100:.0f} |" for name, share in phases),
         "",
         "Functions by their own samples: "
         + "; ".join(f"{frame.split(' (')[0]} {share:.1f}%" for frame, share in own[:12]),
@@ -70,15 +85,26 @@ PHASES: Final = (
     ("begin and commit", ("Store.write (", "Store._begin_write (")),
 )
 HTTP: Final = "HTTP: uvicorn, Starlette, middleware, the loop itself"
-STATEMENTS: Final = "SQLAlchemy Core and SQLite running statements (greenlets)"
+STATEMENTS: Final = "SQLite running statements (and SQLAlchemy's way to it)"
+# SQLite at work, whoever asked: a statement on sqlite3 straight, or SQLAlchemy's through our cursor
+STATEMENT_MARKS: Final = ("run_straight (", "InlineCursor.execute")
 
 
 def phase_of(frames: list[str]) -> str:
     for frame in reversed(frames):
+        if frame.startswith(STATEMENT_MARKS):
+            return STATEMENTS
         for name, marks in PHASES:
             if frame.startswith(marks):
                 return name
+    # a greenlet's own stack (py-spy shows one apart, rooted in it): SQLAlchemy at work
     return HTTP if any(frame.startswith("<module> (") for frame in frames) else STATEMENTS
+
+
+def loop_seconds(pid: int) -> float:
+    """The CPU time the process's main thread (the event loop's) has used so far."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def report(raw: str, top: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
