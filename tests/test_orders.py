@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import re
 import time
@@ -457,3 +458,15 @@ def test_order_ids_keep_dojos_shape_and_sort_by_when_they_were_made():
     assert all(re.fullmatch(r"ord_[a-z2-7]{20}", order_id) for order_id in made)
     same_millisecond = [new_order_id() for _ in range(200_000)]
     assert len(set(same_millisecond)) == len(same_millisecond)
+
+
+def test_an_order_id_is_rfc_4648_base_32_of_when_it_was_made_and_random_bits():
+    """The characters are base 32's own, reordered into ASCII order: read back with Python's
+    base64 module, an id's first 50 bits are the millisecond it was made."""
+    to_rfc = str.maketrans("234567abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    for _ in range(1000):
+        before = time.time_ns() // 1_000_000
+        order_id = new_order_id()
+        after = time.time_ns() // 1_000_000
+        number = int.from_bytes(base64.b32decode(order_id[4:].translate(to_rfc) + "AAAA")) >> 20
+        assert before <= number >> 50 <= after
