@@ -14,7 +14,7 @@ from strawberry.tools import merge_types
 
 import schema.enums  # noqa: F401  (registers the domain's enums first)
 from schema.access import SocketSubscriptions, StaffOnly, guard
-from schema.cost import CostLimit, SizeLimits
+from schema.cost import TokenLimit
 from schema.errors import ErrorPolicy, Schema
 from schema.execution import Execution
 from schema.floor import FloorMutation, FloorQuery
@@ -26,7 +26,8 @@ from schema.queries import Query
 from schema.scalars import SCALARS
 from schema.stations import StationMutation, StationQuery
 from schema.subscriptions import Subscription
-from schema.text import NulGuard
+from schema.text import NoNulText
+from schema.validation import Validation
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
@@ -62,15 +63,14 @@ def build_schema(*, tracer: Tracer | None = None) -> strawberry.Schema:
         extensions=[  # factories: each operation gets fresh extension state
             StaffOnly,
             SocketSubscriptions,
-            partial(SizeLimits, max_tokens=MAX_TOKENS, rules=LIMITS),
+            partial(TokenLimit, max_tokens=MAX_TOKENS),
             # Every kitchen screen subscribes with the same text: one parsed document for all of
             # them (each kept its own, ~25 KB, for as long as it stayed subscribed). Keyed by the
             # text and max_tokens, so the token limit still applies; 128 texts at most.
             partial(ParserCache, maxsize=128),
             ErrorPolicy,
             OperationTimer,
-            CostLimit,
-            NulGuard,
+            partial(Validation, rules=(*LIMITS, NoNulText)),
             *([partial(OperationSpan, tracer=tracer)] if tracer is not None else []),
         ],
     )

@@ -9,8 +9,8 @@ Aliases and fragments count each time they are used, and every member of a union
 of them may come. Introspection reads the schema, not the orders, and counts one.
 
 Twenty aliases of `activeOrders` on a busy day held the event loop for seconds; an operation
-that costs more than MAX_COST is refused at validation, with `extensions.code` TOO_COSTLY and a
-message naming its cost and the limit.
+that costs more than MAX_COST is refused at validation (schema/validation.py), with
+`extensions.code` TOO_COSTLY and a message naming its cost and the limit.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
     VariableNode,
     get_named_type,
     get_nullable_type,
@@ -106,61 +105,34 @@ def cost(
     return max((counter.operation(op) for op in _chosen(operations, operation_name)), default=0)
 
 
-class SizeLimits(SchemaExtension):
-    """Strawberry's MaxTokensLimiter, QueryDepthLimiter and MaxAliasesLimiter in one, the rules
-    made once and nothing held past validation: theirs made new rule classes for every operation
-    and held hooks open for its whole life, and a subscription lives as long as its screen stays
-    on (~8 KB a screen, bench/fanout.py). Before ParserCache: parsing reads max_tokens."""
+class TokenLimit(SchemaExtension):
+    """Strawberry's MaxTokensLimiter without its hooks held open for the operation's whole life
+    (a subscription lives as long as its screen stays on). Before ParserCache: parsing reads
+    max_tokens. The depth and alias limits are rules of schema/validation.py."""
 
-    def __init__(self, *, max_tokens: int, rules: tuple[type[ValidationRule], ...]) -> None:
+    def __init__(self, *, max_tokens: int) -> None:
         self.max_tokens = max_tokens
-        self.rules = rules
 
     def on_parse(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self.max_tokens
         yield
 
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        rules = context.validation_rules
-        context.validation_rules = (*rules, *self.rules)
-        yield
-        context.validation_rules = rules
 
-
-class CostLimit(SchemaExtension):
-    """Adds, to each operation's validation, a rule that knows its variables and the name the
-    client sent: it refuses a document of several operations that names none, then one that
-    costs too much."""
-
-    def on_validate(self) -> Iterator[None]:
-        # Only while validating: the rule is a class made for this operation (~2 KB), and a
-        # subscription's context lives as long as its screen stays subscribed.
-        context = self.execution_context
-        rules = context.validation_rules
-        # The name the client sent: Strawberry's `operation_name` falls back to the document's
-        # first operation, which would run the first of several where GraphQL asks for an error.
-        asked = context._provided_operation_name
-        context.validation_rules = (*rules, _rule(context.variables or {}, asked))
-        yield
-        context.validation_rules = rules
-
-
-def _rule(variables: Mapping[str, Any], operation_name: str | None) -> type[ValidationRule]:
-    class OverBudget(ValidationRule):
-        def enter_document(self, node: DocumentNode, *_: Any) -> None:
-            operations = sum(isinstance(each, OperationDefinitionNode) for each in node.definitions)
-            if operations > 1 and operation_name is None:
-                message = "the document holds several operations: say which to run in `operationName`"
-                self.report_error(GraphQLError(message, extensions={"code": "OPERATION_NAME_REQUIRED"}))
-                return
-            found = cost(self.context.schema, node, variables=variables, operation_name=operation_name)
-            if found > MAX_COST:
-                message = f"the operation costs {found}, more than the limit of {MAX_COST}"
-                extensions = {"code": "TOO_COSTLY", "cost": found, "limit": MAX_COST}
-                self.report_error(GraphQLError(message, extensions=extensions))
-
-    return OverBudget
+def over_budget(
+    schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any], operation_name: str | None
+) -> GraphQLError | None:
+    """A document of several operations that names none (the name the client sent: Strawberry's
+    `operation_name` falls back to the document's first operation, which would run the first of
+    several where GraphQL asks for an error), then one that costs too much."""
+    operations = sum(isinstance(each, OperationDefinitionNode) for each in document.definitions)
+    if operations > 1 and operation_name is None:
+        message = "the document holds several operations: say which to run in `operationName`"
+        return GraphQLError(message, extensions={"code": "OPERATION_NAME_REQUIRED"})
+    found = cost(schema, document, variables=variables, operation_name=operation_name)
+    if found > MAX_COST:
+        message = f"the operation costs {found}, more than the limit of {MAX_COST}"
+        return GraphQLError(message, extensions={"code": "TOO_COSTLY", "cost": found, "limit": MAX_COST})
+    return None
 
 
 def _chosen(operations: list[OperationDefinitionNode], name: str | None) -> list[OperationDefinitionNode]:

@@ -2,45 +2,31 @@
 every operation, on what GraphQL decoded rather than on the bytes it came in. A NUL can be
 spelled `\\u{0}`, `\\u{000000}` or `\\u0000` in a string, raw in a block string, or sent in the
 variables, over HTTP or a WebSocket; every one of them is refused before anything runs, with
-`extensions.code` INVALID_INPUT."""
+`extensions.code` INVALID_INPUT (schema/validation.py runs both checks)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, StringValueNode, ValidationRule
-from strawberry.extensions import SchemaExtension
+from graphql import BREAK, GraphQLError, StringValueNode, ValidationRule
 
 from server.text import NUL_REFUSED, has_nul
 
 
-class NulGuard(SchemaExtension):
-    """Adds, to each operation's validation, a rule that also knows its variables."""
+class NoNulText(ValidationRule):
+    """A NUL in any string the document spells out (one error is enough, however many)."""
 
-    def on_validate(self) -> Iterator[None]:
-        # Only while validating: the rule is a class made for this operation (~2 KB), and a
-        # subscription's context lives as long as its screen stays subscribed.
-        context = self.execution_context
-        rules = context.validation_rules
-        context.validation_rules = (*rules, _rule(context.variables or {}))
-        yield
-        context.validation_rules = rules
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+        if "\x00" in node.value:  # graphql-core has decoded every escape into `value`
+            self.report_error(refused(node))
+            return BREAK
+        return None
 
 
-def _rule(variables: Mapping[str, Any]) -> type[ValidationRule]:
-    class NoNul(ValidationRule):
-        def enter_document(self, node: DocumentNode, *_: Any) -> None:
-            if has_nul(dict(variables)):
-                self.refuse()
+def nul_in_variables(variables: Mapping[str, Any]) -> GraphQLError | None:
+    return refused() if has_nul(dict(variables)) else None
 
-        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
-            if "\x00" in node.value:  # graphql-core has decoded every escape into `value`
-                self.refuse(node)
 
-        def refuse(self, node: StringValueNode | None = None) -> None:
-            if not getattr(self, "refused", False):  # one error is enough, however many NULs
-                self.refused = True
-                self.report_error(GraphQLError(NUL_REFUSED, node, extensions={"code": "INVALID_INPUT"}))
-
-    return NoNul
+def refused(node: StringValueNode | None = None) -> GraphQLError:
+    return GraphQLError(NUL_REFUSED, node, extensions={"code": "INVALID_INPUT"})
