@@ -173,7 +173,7 @@ def run(base: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
     url = base.replace("http://", "ws://") + "/graphql"
     shares = [args.screens // args.clients + (k < args.screens % args.clients) for k in range(args.clients)]
     handshakes = max(1, HANDSHAKES // args.clients)
-    began = time.monotonic()
+    began, connecting = time.monotonic(), cpu_seconds(pid)
     children = [
         subprocess.Popen(
             [
@@ -196,7 +196,7 @@ def run(base: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         for child in children:
             assert _hear(child)["ready"]
-        connected = time.monotonic() - began
+        connected, connecting = time.monotonic() - began, cpu_seconds(pid) - connecting
         time.sleep(3)
         with_screens = rss_mb(pid)
         server_before, own_before = cpu_seconds(pid), resource.getrusage(resource.RUSAGE_SELF)
@@ -226,6 +226,7 @@ def run(base: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
         "idle": idle,
         "with": with_screens,
         "connected": connected,
+        "connect_cpu": connecting,
         "loaded": loaded,
         "server_cpu": server_cpu,
         "client_cpu": [report["cpu"] for report in reports],
@@ -266,7 +267,8 @@ def report(found: dict[str, Any], args: argparse.Namespace) -> list[str]:
         "|---|---|",
         f"| idle | {found['idle']:.0f} |",
         f"| with {args.screens} idle screens | {found['with']:.0f} (+{grew:.0f}, {grew * 1024 / args.screens:.0f} KB"
-        f" each; all subscribed in {found['connected']:.0f} s) |",
+        f" each; all subscribed in {found['connected']:.0f} s, the server's CPU {found['connect_cpu']:.1f} s:"
+        f" {found['connect_cpu'] * 1000 / args.screens:.1f} ms a screen) |",
         "",
         f"CPU over the loaded period ({wall:.1f} s, from the first POST to the last delivery):",
         "",
