@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, select
+from sqlalchemy import Connection, bindparam, event, select, tuple_
 
 from server.actors import Actor
 from server.clock import ManualClock
@@ -16,7 +16,7 @@ from server.models import ORDERS, STAFF_TOKENS
 from server.orders import rows as order_rows
 from server.orders.service import Orders
 from server.payments.cashier import Cashier
-from server.records import fetch, records
+from server.records import _plans, fetch, records
 from server.services import Services
 from server.staff import tokens as token_rows
 from server.staff.roles import Role
@@ -127,3 +127,51 @@ async def test_an_order_read_again_unchanged_is_built_once_and_anew_after_any_ch
     assert locked.lock is not None
     assert first.lock is None
     assert locked.version == first.version  # nothing but the lock's row moved
+
+
+async def test_lists_spread_as_core_spreads_them_however_long_and_whenever_a_length_comes_again(
+    orders: Orders, store: Store
+):
+    """A statement with lists keeps the SQL each set of their lengths spreads into (records._Shape):
+    every length, none included, and each again, reads what SQLAlchemy reads; a list of tuples,
+    or a value written into the SQL itself, is left to Core every time."""
+    placed = [(await orders.place(make_draft(), by=DOJO)).id for _ in range(4)]
+    two_lists = select(ORDERS.c.id, ORDERS.c.status).where(
+        ORDERS.c.id.in_(bindparam("ids", expanding=True)),
+        ORDERS.c.status.in_(bindparam("statuses", expanding=True)),
+        ORDERS.c.version == bindparam("version"),
+    )
+    pairs = select(ORDERS.c.id).where(
+        tuple_(ORDERS.c.id, ORDERS.c.version).in_(bindparam("pairs", expanding=True))
+    )
+    written = select(ORDERS.c.id).where(
+        ORDERS.c.id.in_(bindparam("ids", expanding=True, literal_execute=True))
+    )
+    asked: list[tuple[Any, dict[str, Any]]] = []
+    for ids in ([], placed[:1], placed[:3], ["nope", *placed[1:]], placed[2:3], placed[:3][::-1], []):
+        asked += [
+            (order_rows._HEADS_OF, {"ids": ids}),
+            (two_lists, {"ids": ids, "statuses": ["New"], "version": 1}),
+        ]
+        asked += [(two_lists, {"ids": ids, "statuses": ["New", "Accepted"], "version": 2})]
+        asked += [(pairs, {"pairs": [(i, 1) for i in ids]}), (written, {"ids": ids})]
+    async with store.read() as tx:
+        found = await tx.run_sync(
+            lambda c: [(fetch(c, query, given), records(c.execute(query, given))) for query, given in asked]
+        )
+    assert sum(len(straight) for straight, _ in found) > len(placed)  # something to compare
+    for straight, through in found:
+        assert straight == through
+    kept = _plans[two_lists].shapes
+    assert {lengths for lengths, shape in kept.items() if shape is not None} == {
+        (0, 1),
+        (1, 1),
+        (3, 1),
+        (4, 1),
+        (0, 2),
+        (1, 2),
+        (3, 2),
+        (4, 2),
+    }
+    assert _plans[pairs].spread is None  # tuples
+    assert _plans[written].spread is None  # literal_execute
