@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from graphql import ASTValidationRule, parse, specified_rules
 from schema import build_schema
 from schema.context import Context
 from schema.cost import MAX_COST
-from schema.validation import KEPT, document_errors
+from schema.validation import _PASSED, KEPT, document_errors
 from server.actors import Actor
 from server.services import Services
 from server.staff.roles import Role
@@ -109,3 +110,16 @@ async def test_a_kept_text_is_still_refused_without_an_actor(services: Services)
     assert nobody.data is None
     assert nobody.errors is not None
     assert [error.extensions for error in nobody.errors] == [{"code": "UNAUTHORIZED"}]
+
+
+def test_a_schema_let_go_takes_what_it_remembered_with_it():
+    """Each schema remembers its own texts, weakly: a test's app, built and dropped, leaves
+    nothing behind (the memo once held every schema it had seen)."""
+    other = build_schema()
+    text = "{ lastSequence }"
+    document_errors(other._schema, text, parse(text), tuple(specified_rules))
+    assert other._schema in _PASSED
+    held = len(_PASSED)
+    del other
+    gc.collect()
+    assert len(_PASSED) == held - 1
