@@ -162,6 +162,8 @@ async def test_lists_spread_as_core_spreads_them_however_long_and_whenever_a_len
     assert sum(len(straight) for straight, _ in found) > len(placed)  # something to compare
     for straight, through in found:
         assert straight == through
+    if store.engine.dialect.name != "sqlite":
+        return  # PostgreSQL's statements go through SQLAlchemy: no plan to look at
     kept = _plans[two_lists].shapes
     assert {lengths for lengths, shape in kept.items() if shape is not None} == {
         (0, 1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from sqlalchemy import Row, func, select, text
@@ -17,6 +17,7 @@ from server.models import (
     CHANGES,
     HISTORY,
 )
+from server.records import select_all
 from server.sql import insert_many, insert_returning
 
 SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for change numbers
@@ -101,7 +102,13 @@ async def changes_after(tx: AsyncConnection, sequence: int, *, limit: int) -> li
 
 
 async def last_sequence(tx: AsyncConnection) -> int:
-    return int((await tx.execute(select(func.coalesce(func.max(CHANGES.c.sequence), 0)))).scalar_one())
+    """The newest change's number (0 before any): asked by every board a screen loads, every
+    subscription that starts and GraphQL's `lastSequence`; built once, run straight where it can."""
+    (found,) = await select_all(tx, _LAST)
+    return int(found.last)
+
+
+_LAST: Final = select(func.coalesce(func.max(CHANGES.c.sequence), 0).label("last"))
 
 
 async def histories(tx: AsyncConnection, order_ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
