@@ -129,6 +129,8 @@ class _Plan:
         fetch on a busy server) where nothing is spread or these lengths were spread before."""
         names: Sequence[str]
         binds: Mapping[str, Callable[[Any], Any]]
+        if self.spread is not None:  # a list the statement holds itself is spread like a given one
+            parameters = {**self.fixed, **parameters}
         shape = self._shape(parameters) if self.text is None else None
         if shape is not None:
             text, names, binds = shape.text, shape.names, shape.binds

@@ -141,6 +141,9 @@ async def test_lists_spread_as_core_spreads_them_however_long_and_whenever_a_len
         ORDERS.c.status.in_(bindparam("statuses", expanding=True)),
         ORDERS.c.version == bindparam("version"),
     )
+    own_list = select(ORDERS.c.id).where(  # a list the statement holds itself, beside a given one
+        ORDERS.c.status.in_(["New", "Accepted"]), ORDERS.c.id.in_(bindparam("ids", expanding=True))
+    )
     pairs = select(ORDERS.c.id).where(
         tuple_(ORDERS.c.id, ORDERS.c.version).in_(bindparam("pairs", expanding=True))
     )
@@ -154,7 +157,11 @@ async def test_lists_spread_as_core_spreads_them_however_long_and_whenever_a_len
             (two_lists, {"ids": ids, "statuses": ["New"], "version": 1}),
         ]
         asked += [(two_lists, {"ids": ids, "statuses": ["New", "Accepted"], "version": 2})]
-        asked += [(pairs, {"pairs": [(i, 1) for i in ids]}), (written, {"ids": ids})]
+        asked += [
+            (pairs, {"pairs": [(i, 1) for i in ids]}),
+            (written, {"ids": ids}),
+            (own_list, {"ids": ids}),
+        ]
     async with store.read() as tx:
         found = await tx.run_sync(
             lambda c: [(fetch(c, query, given), records(c.execute(query, given))) for query, given in asked]
@@ -174,6 +181,12 @@ async def test_lists_spread_as_core_spreads_them_however_long_and_whenever_a_len
         (1, 2),
         (3, 2),
         (4, 2),
+    }
+    assert {lengths[-1] for lengths, shape in _plans[own_list].shapes.items() if shape is not None} == {
+        0,
+        1,
+        3,
+        4,
     }
     assert _plans[pairs].spread is None  # tuples
     assert _plans[written].spread is None  # literal_execute
