@@ -5,10 +5,12 @@ filters and payableOnly; GraphQL's `orders` all of them; a kitchen screen its st
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.lifecycle import ACTIVE, TERMINAL, OrderStatus
@@ -16,6 +18,7 @@ from server.models import ITEMS, ORDERS
 from server.orders.filters import SearchFilters
 from server.orders.model import OrderType
 from server.paging import Key
+from server.records import select_all
 
 
 async def search_ids(
@@ -90,6 +93,39 @@ def open_where(
         )
         where.append(exists().where(undone))
     return where
+
+
+@dataclass(frozen=True, slots=True)
+class OnScreen:
+    """A screen's first page of open orders and how many it holds in all, built once for each
+    screen (its statuses, collection orders only, its station): a board or GraphQL's
+    `activeOrders` asks both every time, and building them (and SQLAlchemy's cache keys of them)
+    cost more than SQLite's running them; built once, they also go straight to sqlite3
+    (server/records.py). The page's size is a parameter, `limit`."""
+
+    page: Select[Any]
+    count: Select[Any]
+
+
+@lru_cache(maxsize=256)  # a venue's screens: its stages and its stations
+def on_screen(statuses: frozenset[OrderStatus], collection_only: bool, station: str | None) -> OnScreen:
+    where = open_where(statuses, collection_only=collection_only, station=station)
+    page = select(ORDERS.c.id).where(*where).order_by(ORDERS.c.created_at, ORDERS.c.id)
+    return OnScreen(
+        page.limit(bindparam("limit", type_=Integer)),
+        select(func.count().label("n")).select_from(ORDERS).where(*where),
+    )
+
+
+async def first_on_screen(tx: AsyncConnection, screen: OnScreen, limit: int) -> tuple[list[str], int]:
+    """The ids of the screen's first `limit` orders, oldest first, and how many it holds in all."""
+    ids = [found.id for found in await select_all(tx, screen.page, {"limit": limit})]
+    return ids, await count_on_screen(tx, screen)
+
+
+async def count_on_screen(tx: AsyncConnection, screen: OnScreen) -> int:
+    (counted,) = await select_all(tx, screen.count)
+    return int(counted.n)
 
 
 def at_tables(table_ids: Collection[str]) -> Any:

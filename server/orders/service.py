@@ -146,11 +146,14 @@ class Orders(Service):
         it leaves out (past the limit it is always the newest that wait)."""
         if not 1 <= limit <= MAX_ACTIVE:
             raise InvalidRequest(f"{fields.limit}: must be between 1 and {MAX_ACTIVE}", field=fields.limit)
-        where = _on(stage)
         async with self.store.read() as tx:
-            key = await search.key_of(tx, after) if after is not None else None
-            if after is not None and key is None:
+            if after is None:  # a board as it loads: its statements built once (search.OnScreen)
+                ids, total = await search.first_on_screen(tx, _screen(stage), limit)
+                return ActiveOrders(await order_rows.load_orders(tx, ids), total)
+            key = await search.key_of(tx, after)
+            if key is None:
                 raise InvalidRequest(f"{fields.after}: no order {after}", field=fields.after)
+            where = _on(stage)
             ids, _ = await search.search_ids(tx, where=where, after=key, before=None, limit=limit)
             total = await search.count(tx, where)
             return ActiveOrders(await order_rows.load_orders(tx, ids), total)
@@ -179,7 +182,7 @@ class Orders(Service):
     async def active_count(self, stage: Stage = ALL_ACTIVE) -> int:
         """How many open orders a stage's screen holds, however many that is."""
         async with self.store.read() as tx:
-            return await search.count(tx, _on(stage))
+            return await search.count_on_screen(tx, _screen(stage))
 
     async def last_sequence(self) -> int:
         """The newest change's sequence: load the board, then subscribe since this, and miss nothing."""
@@ -283,6 +286,10 @@ class Orders(Service):
 
 def _on(stage: Stage) -> list[Any]:
     return search.open_where(stage.statuses, collection_only=stage.collection_only, station=stage.station)
+
+
+def _screen(stage: Stage) -> search.OnScreen:
+    return search.on_screen(stage.statuses, stage.collection_only, stage.station)
 
 
 def _moved(
