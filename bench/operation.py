@@ -1,7 +1,8 @@
 """What one GraphQL operation costs the server before its data: a staff tool's small query over
 HTTP (a board's first orders' heads and the last change number, on a venue with none open),
-driven by wrk with a staff token, with the server's own CPU per request. With `--against REV`,
-an older build serves its own database beside this one and is measured in the same rounds.
+driven by wrk with a staff token (bench/create_order.measure: a warm-up, then the run), with the
+server's own CPU per request. With `--against REV`, an older build serves its own database
+beside this one and is measured in the same rounds.
 
     python -m bench.operation [--against REV] [--rounds 5] [--seconds 5] [--connections 16]
 """
@@ -11,9 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Final
@@ -21,14 +20,12 @@ from typing import Final
 from bench.common import (
     ROOT,
     build,
-    cpu_seconds,
     machine,
-    need,
     orderpass,
     orderpass_env,
-    serving_pid,
     write_section,
 )
+from bench.create_order import measure
 from bench.latency import mint
 
 QUERY: Final = (
@@ -57,13 +54,16 @@ def main() -> None:
             token = mint(orderpass_env(database, checkout=checkout))
             script = Path(folder) / f"{len(served)}.lua"
             script.write_text(
-                'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                'wrk.method = "POST"\nwrk.path = "/graphql"\nwrk.headers["Content-Type"] = "application/json"\n'
                 f'wrk.headers["Authorization"] = "Bearer {token}"\nwrk.body = {json.dumps(body)}\n'
             )
             served[name] = (url, script)
         for _ in range(args.rounds):
             for name, (url, script) in served.items():
-                used.setdefault(name, []).append(_cpu_per_request(url, script, args))
+                run = measure(url, script, seconds=args.seconds, connections=args.connections)
+                if run.errors:
+                    raise RuntimeError(f"{run.errors} of {run.requests} requests failed on {name}")
+                used.setdefault(name, []).append(run.cpu_us)
     rows = {name: statistics.median(values) for name, values in used.items()}
     for name, values in used.items():
         print(f"{name}: {' '.join(f'{v:.0f}' for v in values)} us a request, median {rows[name]:.0f}")
@@ -86,26 +86,6 @@ def main() -> None:
             f"**This build / {args.against}: {rows['this build'] / rows[args.against]:.2f}** of the CPU a request.",
         ]
     write_section("operation", "\n".join(lines))
-
-
-def _cpu_per_request(url: str, script: Path, args: argparse.Namespace) -> float:
-    command = [
-        need("wrk"),
-        "-t2",
-        f"-c{args.connections}",
-        f"-d{args.seconds}s",
-        "-s",
-        str(script),
-        url + "/graphql",
-    ]
-    pid = serving_pid(url)
-    before = cpu_seconds(pid)
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    spent = cpu_seconds(pid) - before
-    if found := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        raise RuntimeError(f"{found.group(1)} requests were refused: {out}")
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    return spent / max(requests, 1) * 1e6
 
 
 if __name__ == "__main__":
