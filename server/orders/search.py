@@ -103,15 +103,17 @@ class OnScreen:
     cost more than SQLite's running them; built once, they also go straight to sqlite3
     (server/records.py). The page's size is a parameter, `limit`."""
 
+    where: tuple[Any, ...]  # its open orders (open_where), for a later page or a narrower search
     page: Select[Any]
     count: Select[Any]
 
 
 @lru_cache(maxsize=256)  # a venue's screens: its stages and its stations
 def on_screen(statuses: frozenset[OrderStatus], collection_only: bool, station: str | None) -> OnScreen:
-    where = open_where(statuses, collection_only=collection_only, station=station)
+    where = tuple(open_where(statuses, collection_only=collection_only, station=station))
     page = select(ORDERS.c.id).where(*where).order_by(ORDERS.c.created_at, ORDERS.c.id)
     return OnScreen(
+        where,
         page.limit(bindparam("limit", type_=Integer)),
         select(func.count().label("n")).select_from(ORDERS).where(*where),
     )

@@ -285,7 +285,7 @@ class Orders(Service):
 
 
 def _on(stage: Stage) -> list[Any]:
-    return search.open_where(stage.statuses, collection_only=stage.collection_only, station=stage.station)
+    return list(_screen(stage).where)
 
 
 def _screen(stage: Stage) -> search.OnScreen:
