@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--postgres", help="measure on this PostgreSQL URL instead of a SQLite file")
     args = parser.parse_args()
-    this = _describe(args.newer or "HEAD")
+    this = _describe(args.newer) if args.newer else _this_checkout()
     older = _describe(args.revision)
     print(f"CreateOrder, {older} against {this}, on {machine()}", file=sys.stderr)
     runs: dict[str, list[Run]] = {older: [], this: []}
@@ -57,6 +57,17 @@ def _describe(revision: str) -> str:
         check=True,
     )
     return found.stdout.strip()
+
+
+def _this_checkout() -> str:
+    """This checkout's label, never the same as its HEAD's: the two are one dict's keys."""
+    changed = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"{_describe('HEAD')}{' with uncommitted changes' if changed else ', this checkout'}"
 
 
 def report(runs: dict[str, list[Run]], older: str, this: str, args: argparse.Namespace) -> None:

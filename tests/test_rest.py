@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from server.floor.model import Area, FloorPlan, Table
 from tests.conftest import LiveServer, dojo_client, lay
@@ -347,6 +349,33 @@ async def test_a_malformed_authorization_header_is_401(live_server):
 async def test_unknown_paths_and_methods_answer_eposerror(dojo: httpx.AsyncClient):
     error_of(await dojo.get("/v1/tables"), 404, "NotFound")
     error_of(await dojo.put("/v1/orders/abc"), 405, "InvalidRequest")
+
+
+async def test_a_path_spelt_with_a_trailing_slash_is_not_found_not_redirected(dojo: httpx.AsyncClient):
+    """Dojo calls exact paths: `/v1/orders/` is no path of the contract, and a redirect would
+    send a POST somewhere else (Starlette's router did, with a 307)."""
+    error_of(await dojo.post("/v1/orders/", json=make_order()), 404, "NotFound")
+    error_of(await dojo.get("/v1/areas/"), 404, "NotFound")
+    assert (await dojo.post("/v1/orders/search", json={})).json()["data"] == []
+
+
+async def test_head_answers_as_get_does_without_a_body(dojo: httpx.AsyncClient):
+    created = (await dojo.post("/v1/orders", json=make_order())).json()
+    found = await dojo.head(f"/v1/orders/{created['id']}")
+    assert (found.status_code, found.content) == (200, b"")
+    assert int(found.headers["content-length"]) == len((await dojo.get(f"/v1/orders/{created['id']}")).content)
+    assert (await dojo.head("/v1/orders/ord_missing")).status_code == 404
+
+
+async def test_no_websocket_opens_on_dojos_rest_paths(live_server: LiveServer):
+    """Dojo's socket is one orderpass dials out (server/dojo/socket.py); under /v1 none is taken,
+    with Dojo's credentials or without."""
+    url = live_server.url.replace("http://", "ws://") + "/v1/orders"
+    for headers in ({}, {"Authorization": "Basic ZG9qbzp0ZXN0LXNlY3JldA=="}):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
 
 
 async def test_the_trace_id_in_the_body_is_in_the_log_line(dojo: httpx.AsyncClient, caplog):

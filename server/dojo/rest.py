@@ -1,6 +1,6 @@
 """The Dojo EPOS Data REST shim: every operation of the one table (server/dojo/operations.py)
 as a route under /v1, behind Dojo's HTTP Basic credentials. Every error leaves through
-`error_response` as an `EPOSError` with the right status.
+`refusal` as an `EPOSError` with the right status.
 """
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ import binascii
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import Final
 
-from pydantic import BaseModel
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Match, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from server.actors import Actor
 from server.dojo import contract
@@ -27,71 +24,119 @@ from server.dojo.operations import OPERATIONS, Call, Operation
 from server.errors import OrderpassError, PayloadTooLarge, Unauthorized, Unavailable
 
 log = logging.getLogger("orderpass.dojo")
-M = TypeVar("M", bound=BaseModel)
+
+# An answer as it goes on the wire: status, headers, body.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+# An operation's endpoint: the request's scope and body stream in, Dojo's JSON out.
+Endpoint = Callable[[Scope, Receive], Awaitable[bytes]]
 
 
 def mount(*, username: str, password: str) -> Mount:
-    """Dojo's routes under /v1, from the one operations table, as an app of their own: behind
-    Basic auth, and with every error (ours, and Starlette's own 404/405) answered as Dojo's
-    EPOSError, here and nowhere else."""
-    routes = [Route(op.path, endpoint(op), methods=[op.http]) for op in OPERATIONS]
-    guard = Middleware(BasicAuth, username=username, password=password)
-    handlers = {OrderpassError: error_response, HTTPException: error_response, Exception: _bug}
-    return Mount("/v1", app=Starlette(routes=routes, middleware=[guard], exception_handlers=handlers))
+    """Dojo's routes under /v1, from the one operations table, as an app of their own."""
+    return Mount("/v1", app=DojoDoor(username=username, password=password))
+
+
+class DojoDoor:
+    """Dojo's routes as one ASGI app: the credentials, the route, the body, the operation, its
+    answer, and every refusal (ours, an unknown path, a wrong method) as Dojo's `EPOSError`.
+
+    Starlette's app inside the mount did the same through a second middleware stack, a Request, a
+    Response and three wrappers round `send`: a third of CreateOrder's HTTP time went there
+    (bench/RESULTS.md). The routes are still Starlette's: they match (path values, HEAD with GET)
+    and list the door for /openapi.json and the entry-point tests. A bug raises on to the app's
+    Tracing, which logs it with its traceback and answers Dojo's 500 (server/app.py)."""
+
+    def __init__(self, *, username: str, password: str) -> None:
+        self.routes = [Route(op.path, endpoint(op), methods=[op.http]) for op in OPERATIONS]
+        self.credentials = BasicAuth(username=username, password=password)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # a WebSocket: Dojo's socket is one orderpass dials, not one it takes
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        try:
+            status, headers, body = await self.answer(scope, receive)
+        except (OrderpassError, HTTPException) as exc:
+            status, headers, body = refusal(exc, scope.get("state", {}).get("trace_id", "-"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def answer(self, scope: Scope, receive: Receive) -> Answer:
+        if not self.credentials.authorized(scope):
+            raise Unauthorized("missing or wrong Dojo credentials")
+        allowed = None
+        for route in self.routes:
+            match, found = route.matches(scope)
+            if match is Match.FULL:
+                scope["route"] = route
+                scope.update(found)
+                body = await found["endpoint"](scope, receive)
+                return 200, _headers(body), body
+            if match is Match.PARTIAL and allowed is None:
+                allowed = route
+        if allowed is not None:
+            scope["route"] = allowed
+            raise HTTPException(405)
+        raise HTTPException(404)
 
 
 # The capability each REST endpoint serves, for the metrics' labels.
-CAPABILITY_OF: Final[dict[Callable[[Request], Awaitable[Response]], str]] = {}
+CAPABILITY_OF: Final[dict[Endpoint, str]] = {}
 
 
-def endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(op: Operation) -> Endpoint:
     """An operation as a REST endpoint: the body (bounded) and path values in, Dojo's JSON out."""
-    limit = None if op.body is None else "max_body_bytes"
 
-    async def answer(request: Request) -> Response:
-        services = request.state.services
-        body = await read_body(request, limit=services.settings.max_body_bytes) if limit else b"{}"
-        call = Call(services, Actor.dojo(request.headers), request.path_params, body)
-        return render(await op.handler(call))
+    async def answer(scope: Scope, receive: Receive) -> bytes:
+        services = scope["state"]["services"]
+        body = await read_body(scope, receive, limit=services.settings.max_body_bytes) if op.body else b"{}"
+        call = Call(services, Actor.dojo(_header_values(scope)), scope["path_params"], body)
+        return contract.dumps(await op.handler(call))
 
     answer.__name__ = op.handler.__name__
     CAPABILITY_OF[answer] = op.capabilities[0].split(":")[0]
     return answer
 
 
-async def read_body(request: Request, *, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
+    declared = _header_values(scope).get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body is over the {limit}-byte limit")
         chunks.append(chunk)
+        more = message.get("more_body", False)
     return b"".join(chunks)
 
 
-def render(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(contract.dumps(body), status_code=status, headers=headers, media_type="application/json")
+def _header_values(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name, the first of a repeated one (as Starlette's)."""
+    found = scope.get("dojo.headers")
+    if found is None:
+        found = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+        scope["dojo.headers"] = found
+    return found
+
+
+def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
 
 
 class BasicAuth:
     """HTTP Basic against the one configured pair, compared in constant time."""
 
-    def __init__(self, app: ASGIApp, *, username: str, password: str) -> None:
-        self.app = app
+    def __init__(self, *, username: str, password: str) -> None:
         self.expected = (username.encode(), password.encode())
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self.authorized(scope):
-            refused = Unauthorized("missing or wrong Dojo credentials")
-            await (await error_response(Request(scope), refused))(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
     def authorized(self, scope: Scope) -> bool:
-        header = dict(scope["headers"]).get(b"authorization", b"")
+        header = _header_values(scope).get("authorization", "").encode("latin-1")
         scheme, _, encoded = header.partition(b" ")
         try:
             username, _, password = base64.b64decode(encoded.strip(), validate=True).partition(b":")
@@ -105,31 +150,32 @@ class BasicAuth:
 # -- errors -------------------------------------------------------------------------------------
 
 
-async def error_response(request: Request, exc: Exception) -> Response:
-    """The one translation of our error tree (and Starlette's own 404/405) into `EPOSError`."""
-    trace = request.scope.get("state", {}).get("trace_id", "-")
+def refusal(exc: OrderpassError | HTTPException, trace: str) -> Answer:
+    """The one translation of our error tree (and an unknown path or method) into `EPOSError`."""
     if isinstance(exc, HTTPException):
         error_type = "NotFound" if exc.status_code == 404 else "InvalidRequest"
-        return render(contract.eposerror(error_type, str(exc.detail), trace), exc.status_code)
-    assert isinstance(exc, OrderpassError)
+        body = contract.dumps(contract.eposerror(error_type, str(exc.detail), trace))
+        return exc.status_code, _headers(body), body
     status, error_type = contract.status_of(exc)
-    headers = {}
+    body = contract.dumps(contract.eposerror(error_type, exc.message, trace))
+    headers = _headers(body)
     if isinstance(exc, Unauthorized):
-        headers["WWW-Authenticate"] = 'Basic realm="orderpass", charset="UTF-8"'
+        headers.append((b"www-authenticate", b'Basic realm="orderpass", charset="UTF-8"'))
     if isinstance(exc, Unavailable):
-        headers["Retry-After"] = str(exc.retry_after_seconds)
+        headers.append((b"retry-after", str(exc.retry_after_seconds).encode()))
         log.warning("%s %s: %s", status, error_type, exc.message)
     else:
         log.info("%s %s: %s", status, error_type, exc.message)  # a client error: one line, no traceback
-    return render(contract.eposerror(error_type, exc.message, trace), status, headers)
+    return status, headers, body
 
 
-async def _bug(request: Request, exc: Exception) -> Response:
-    """A bug's 500 as an EPOSError without its stack trace (the middleware logs it, with the traceback)."""
-    trace = request.scope.get("state", {}).get("trace_id", "-")
-    return render(contract.eposerror("UnexpectedError", contract.UNEXPECTED, trace), 500)
+async def error_response(request: Request, exc: Exception) -> Response:
+    """`refusal` for a /v1 path the mount never saw (the app's own handler, server/app.py)."""
+    assert isinstance(exc, OrderpassError | HTTPException)
+    status, headers, body = refusal(exc, request.scope.get("state", {}).get("trace_id", "-"))
+    return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
 
 
-async def unexpected(trace: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+async def unexpected(trace: str) -> Answer:
     body = contract.dumps(contract.eposerror("UnexpectedError", contract.UNEXPECTED, trace))
-    return 500, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
+    return 500, _headers(body), body
