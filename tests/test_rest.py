@@ -4,6 +4,7 @@ Dojo's published schemas by the `dojo` client (tests/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -44,6 +45,29 @@ async def test_create_order_answers_the_new_order(dojo: httpx.AsyncClient):
     assert order["tipsAmount"] == money(200)
     assert order["payable"] is False
     assert order["payments"] == body["payments"]
+
+
+async def test_every_field_sent_comes_back_as_sent(dojo: httpx.AsyncClient):
+    """The answer's content is spliced from pydantic's JSON of it (server/dojo/contract.order):
+    every optional field, text that JSON must escape, and a time all come back as Dojo sent them,
+    between the order's own fields, once each."""
+    body = make_order(
+        note='nut allergy: "no peanuts" \\ éè 🥜',
+        reference="ref/7",
+        displayName="Table 7 – window",
+        details={"orderType": "Collection", "collection": {"collectAt": "2026-11-30T19:15:00Z"}},
+    )
+    response = await dojo.post("/v1/orders", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    keys = json.loads(response.content, object_pairs_hook=lambda pairs: [key for key, _ in pairs])
+    assert keys[:2] == ["id", "status"]
+    assert keys[-6:] == ["createdAt", "updatedAt", "payments", "paidAmount", "tipsAmount", "payable"]
+    assert len(keys) == len(set(keys))
+    for field, value in body.items():
+        if field != "dojoOrderId":
+            assert answer[field] == value, field
+    assert (await dojo.get(f"/v1/orders/{answer['id']}")).json() == answer
 
 
 async def test_a_created_order_reads_back_the_same(dojo: httpx.AsyncClient):

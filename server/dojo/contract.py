@@ -24,7 +24,7 @@ from server.errors import (
     Unavailable,
 )
 from server.floor import model as floor
-from server.orders.model import Content, Omittable, Order, OrderDraft, PaymentIn
+from server.orders.model import Content, Omittable, Order, OrderContent, OrderDraft, PaymentIn
 from server.paging import MAX_LIMIT, Page
 
 
@@ -109,29 +109,40 @@ def money(value: int, currency: str) -> dict[str, Any]:
     return {"value": value, "currencyCode": currency}
 
 
-def order(order: Order) -> dict[str, Any]:
-    """Dojo's `Order`. `payments` lists the payments that count, so that `paidAmount` and
-    `tipsAmount` are exactly their sums (Dojo's Payment has no status to show a refund by)."""
-    body: dict[str, Any] = {"id": order.id, "status": order.status.value}
-    body.update(order.content.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+# The content's own serializer: pydantic-core writes its JSON straight, without the dict of it.
+_CONTENT: Final = OrderContent.__pydantic_serializer__
+
+
+def order(order: Order) -> orjson.Fragment:
+    """Dojo's `Order`, as JSON ready to go into an answer, a page or a bill. `payments` lists the
+    payments that count, so that `paidAmount` and `tipsAmount` are exactly their sums (Dojo's
+    Payment has no status to show a refund by).
+
+    The content (items, details, amounts...) is pydantic's own JSON of it, spliced between the
+    fields around it: its dict first, then orjson of the dict, was a tenth of CreateOrder's time
+    on the event loop (bench.profile)."""
     currency = order.currency
-    counted = order.counted_payments
-    body.update(
-        createdAt=iso(order.created_at),
-        updatedAt=iso(order.updated_at),
-        payments=[
-            {
-                "paymentIntentId": p.payment_intent_id,
-                "paidAmount": money(p.paid_amount, currency),
-                "tipsAmount": money(p.tips_amount, currency),
-            }
-            for p in counted
-        ],
-        paidAmount=money(order.paid_amount, currency),
-        tipsAmount=money(order.tips_amount, currency),
-        payable=order.payable,
+    head = orjson.dumps({"id": order.id, "status": order.status.value})
+    content = _CONTENT.to_json(order.content, by_alias=True, exclude_defaults=True)
+    tail = orjson.dumps(
+        {
+            "createdAt": iso(order.created_at),
+            "updatedAt": iso(order.updated_at),
+            "payments": [
+                {
+                    "paymentIntentId": p.payment_intent_id,
+                    "paidAmount": money(p.paid_amount, currency),
+                    "tipsAmount": money(p.tips_amount, currency),
+                }
+                for p in order.counted_payments
+            ],
+            "paidAmount": money(order.paid_amount, currency),
+            "tipsAmount": money(order.tips_amount, currency),
+            "payable": order.payable,
+        }
     )
-    return body
+    # three objects made one: `{head` + `,` + content's fields + `,` + `tail}` (each has fields)
+    return orjson.Fragment(b"".join((head[:-1], b",", content[1:-1], b",", tail[1:])))
 
 
 def paged_orders(page: Page[Order]) -> dict[str, Any]:
