@@ -1,6 +1,7 @@
 """The rules an order's content keeps, whichever door it came through."""
 
-from datetime import timedelta
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -8,9 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from server.errors import invalid
+from server.lifecycle import OrderStatus
 from server.money import MAX_VALUE
-from server.orders.model import OrderContent, OrderDraft
+from server.orders.model import Order, OrderContent, OrderDraft
 from tests.factories import item, make_order, modifier, money
+
+NOW = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)
 
 
 def parse(body: dict[str, Any]) -> OrderDraft:
@@ -109,3 +113,17 @@ def test_a_drafts_content_is_its_content_fields_exactly_as_validated(body: dict[
     assert content == validated
     assert content.model_fields_set == fields  # every field named, as model_construct(**all) set them
     assert content.model_dump_json(exclude_defaults=True) == validated.model_dump_json(exclude_defaults=True)
+
+
+def test_an_orders_content_json_is_of_the_content_it_holds_now():
+    """An order just placed carries its content's JSON (its fingerprint was taken of it); an
+    order made from it with other content (an amendment, dataclasses.replace) writes its own."""
+    draft = parse(make_order(note="as placed"))
+    content = draft.content()
+    placed = Order(
+        "ord_1", None, OrderStatus.NEW, 1, content, (), NOW, NOW, written=(content, b'{"as":"kept"}')
+    )
+    assert placed.content_json() == b'{"as":"kept"}'
+    amended = dataclasses.replace(placed, content=content.model_copy(update={"note": "amended"}))
+    assert orjson.loads(amended.content_json())["note"] == "amended"
+    assert orjson.loads(dataclasses.replace(placed, written=None).content_json())["note"] == "as placed"

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.actors import Actor, ActorKind
 from server.broker.memory import MemoryBroker
@@ -20,6 +20,7 @@ from server.clock import ManualClock
 from server.errors import Conflict, InvalidMove, InvalidRequest, NotFound
 from server.lifecycle import OrderStatus
 from server.models import ORDERS
+from server.money import Money
 from server.orders.filters import SearchFilters
 from server.orders.model import Order, OrderDraft
 from server.orders.service import Orders, new_order_id
@@ -107,16 +108,40 @@ async def test_the_same_dojo_order_id_with_a_different_body_is_a_conflict(orders
         await orders.place(draft.model_copy(update={"note": "changed"}), by=DOJO)
 
 
-async def test_a_placed_orders_fingerprint_is_the_one_orders_placed_by_older_builds_stored(
-    orders: Orders, store: Store
-):
-    """A retry is told from a clash by this digest: one worked out any other way would turn the
-    retry of an order placed before an upgrade into a Conflict."""
+async def test_a_retry_of_an_order_an_older_build_placed_is_still_a_retry(orders: Orders, store: Store):
+    """Older builds stored the digest of the whole draft's JSON: a retry of an order placed
+    before an upgrade is told from a clash by that digest, not turned into a Conflict."""
     draft = make_draft()
+    placed = await orders.place(draft, by=DOJO)
+    older = hashlib.sha256(draft.model_dump_json().encode()).hexdigest()
+    async with store.write() as tx:
+        await tx.execute(update(ORDERS).where(ORDERS.c.id == placed.id).values(fingerprint=older))
+    assert (await orders.place(draft, by=DOJO)).id == placed.id
+    with pytest.raises(Conflict, match="different order"):
+        await orders.place(draft.model_copy(update={"note": "changed"}), by=DOJO)
+
+
+async def test_a_placed_orders_fingerprint_is_of_what_dojo_reads(orders: Orders, store: Store):
+    """Today's digest is of the content as Dojo reads it (the answer's own JSON) and the rest of
+    the draft: a field sent with its default value is the same order, and a change anywhere,
+    payments included, is another."""
+    draft = make_draft(discounts=None, taxLines=None)
     placed = await orders.place(draft, by=DOJO)
     async with store.read() as tx:
         stored = (await tx.execute(select(ORDERS.c.fingerprint).where(ORDERS.c.id == placed.id))).scalar_one()
-    assert stored == hashlib.sha256(draft.model_dump_json().encode()).hexdigest()
+    assert stored.startswith("2:")
+    assert len(stored) == 2 + 64
+    sent = {
+        **draft.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "discounts": [],
+        "taxLines": [],
+    }
+    spelt_out = OrderDraft.model_validate_json(orjson.dumps(sent))
+    assert (await orders.place(spelt_out, by=DOJO)).id == placed.id
+    tipped = tuple(p.model_copy(update={"tips_amount": Money.of(1, "GBP")}) for p in draft.payments)
+    for other in (draft.model_copy(update={"payments": tipped}), draft.model_copy(update={"note": "x"})):
+        with pytest.raises(Conflict, match="different order"):
+            await orders.place(other, by=DOJO)
 
 
 async def test_twenty_concurrent_retries_create_one_order(orders: Orders):

@@ -24,7 +24,7 @@ from server.errors import (
     Unavailable,
 )
 from server.floor import model as floor
-from server.orders.model import Content, Omittable, Order, OrderContent, OrderDraft, PaymentIn
+from server.orders.model import Content, Omittable, Order, OrderDraft, PaymentIn
 from server.paging import MAX_LIMIT, Page
 
 
@@ -109,21 +109,18 @@ def money(value: int, currency: str) -> dict[str, Any]:
     return {"value": value, "currencyCode": currency}
 
 
-# The content's own serializer: pydantic-core writes its JSON straight, without the dict of it.
-_CONTENT: Final = OrderContent.__pydantic_serializer__
-
-
 def order(order: Order) -> orjson.Fragment:
     """Dojo's `Order`, as JSON ready to go into an answer, a page or a bill. `payments` lists the
     payments that count, so that `paidAmount` and `tipsAmount` are exactly their sums (Dojo's
     Payment has no status to show a refund by).
 
-    The content (items, details, amounts...) is pydantic's own JSON of it, spliced between the
-    fields around it: its dict first, then orjson of the dict, was a tenth of CreateOrder's time
-    on the event loop (bench.profile)."""
+    The content (items, details, amounts...) is its own JSON (`Order.content_json`: pydantic's,
+    or the one an order just placed was fingerprinted by), spliced between the fields around
+    it: its dict first, then orjson of the dict, was a tenth of CreateOrder's time on the event
+    loop (bench.profile)."""
     currency = order.currency
     head = orjson.dumps({"id": order.id, "status": order.status.value})
-    content = _CONTENT.to_json(order.content, by_alias=True, exclude_defaults=True)
+    content = order.content_json()
     tail = orjson.dumps(
         {
             "createdAt": iso(order.created_at),

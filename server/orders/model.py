@@ -11,7 +11,7 @@ no field nullable, so `"note": null` is refused with the field's name, as `"note
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
@@ -227,6 +227,12 @@ class OrderDraft(OrderContent):
 
 
 _CONTENT_FIELDS = tuple(OrderContent.model_fields)
+_CONTENT_JSON: Final = OrderContent.__pydantic_serializer__
+
+
+def content_json(content: OrderContent) -> bytes:
+    """The content as Dojo reads it, as JSON: pydantic-core writes it straight, without a dict of it."""
+    return _CONTENT_JSON.to_json(content, by_alias=True, exclude_defaults=True)
 
 
 def item_amounts(item: OrderSubItem) -> list[Money]:
@@ -272,6 +278,15 @@ class Order:
     prep: tuple[PrepLine, ...] = ()  # each item at its station (server/stations/routing.py), in item order
     voided: tuple[VoidedItem, ...] = ()  # items taken off since it was placed (not in `content`)
     requesting_product: str | None = None  # the Dojo product that placed it (Order&Pay, ...), if Dojo did
+    # The content's JSON when it was already written (an order just placed: its fingerprint was
+    # taken of it), with the content it is of: dataclasses.replace carries it to another content.
+    written: tuple[OrderContent, bytes] | None = field(default=None, compare=False, repr=False)
+
+    def content_json(self) -> bytes:
+        """The content as Dojo reads it (camelCase, defaults left out), as JSON."""
+        if self.written is not None and self.written[0] is self.content:
+            return self.written[1]
+        return content_json(self.content)
 
     @property
     def currency(self) -> str:
