@@ -76,7 +76,7 @@ def main() -> None:
 # The phases of a CreateOrder, by a frame that marks each (the innermost one on a stack wins).
 PHASES: Final = (
     ("parse and validate Dojo's JSON", ("Call.parsed (",)),
-    ("fingerprint the order (a retry's check)", ("Placement.__post_init__ (",)),
+    ("fingerprint the order, of its content's JSON (the answer's too)", ("Placement.__post_init__ (",)),
     ("plan each order: retry or new, routing, payments", ("_plan (",)),
     ("build the batch's reads", ("find_placed_many (", "owners_of (", "latest_events (", "routing (")),
     ("turn orders into rows", ("insert_orders (",)),
