@@ -372,7 +372,9 @@ async def test_a_malformed_authorization_header_is_401(live_server):
 
 async def test_unknown_paths_and_methods_answer_eposerror(dojo: httpx.AsyncClient):
     error_of(await dojo.get("/v1/tables"), 404, "NotFound")
-    error_of(await dojo.put("/v1/orders/abc"), 405, "InvalidRequest")
+    wrong_method = await dojo.put("/v1/orders/abc")
+    error_of(wrong_method, 405, "InvalidRequest")
+    assert wrong_method.headers["allow"] == "DELETE, GET, HEAD"
 
 
 async def test_a_path_spelt_with_a_trailing_slash_is_not_found_not_redirected(dojo: httpx.AsyncClient):

@@ -64,7 +64,7 @@ class DojoDoor:
     async def answer(self, scope: Scope, receive: Receive) -> Answer:
         if not self.credentials.authorized(scope):
             raise Unauthorized("missing or wrong Dojo credentials")
-        allowed = None
+        partial: list[Route] = []  # the routes whose path this is, for other methods
         for route in self.routes:
             match, found = route.matches(scope)
             if match is Match.FULL:
@@ -72,11 +72,12 @@ class DojoDoor:
                 scope.update(found)
                 body = await found["endpoint"](scope, receive)
                 return 200, _headers(body), body
-            if match is Match.PARTIAL and allowed is None:
-                allowed = route
-        if allowed is not None:
-            scope["route"] = allowed
-            raise HTTPException(405)
+            if match is Match.PARTIAL:
+                partial.append(route)
+        if partial:
+            scope["route"] = partial[0]  # the span's name (server/logs.py), as Starlette's router did
+            allowed = sorted({method for route in partial for method in route.methods or ()})
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
         raise HTTPException(404)
 
 
@@ -117,7 +118,9 @@ async def read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
 
 
 def _header_values(scope: Scope) -> dict[str, str]:
-    """The request's headers by lower-case name, the first of a repeated one (as Starlette's)."""
+    """The request's headers by lower-case name, the first of a repeated one (as Starlette's);
+    made once a request and kept on its scope: the credentials, the body's declared length and
+    the requestor headers each read them."""
     found = scope.get("dojo.headers")
     if found is None:
         found = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
@@ -155,7 +158,8 @@ def refusal(exc: OrderpassError | HTTPException, trace: str) -> Answer:
     if isinstance(exc, HTTPException):
         error_type = "NotFound" if exc.status_code == 404 else "InvalidRequest"
         body = contract.dumps(contract.eposerror(error_type, str(exc.detail), trace))
-        return exc.status_code, _headers(body), body
+        given = [(name.lower().encode(), value.encode()) for name, value in (exc.headers or {}).items()]
+        return exc.status_code, _headers(body) + given, body
     status, error_type = contract.status_of(exc)
     body = contract.dumps(contract.eposerror(error_type, exc.message, trace))
     headers = _headers(body)
