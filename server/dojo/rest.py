@@ -101,7 +101,7 @@ def endpoint(op: Operation) -> Endpoint:
 
 async def read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
     declared = _header_values(scope).get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
     chunks, size, more = [], 0, True
     while more:
