@@ -14,6 +14,7 @@ keep slow or greedy clients from holding the server (each a setting, see server/
                         that often, and a socket whose pong is that late is closed (beneath
                         graphql-transport-ws's pings, which need a connection_init first)
     http                HeadGuard, for ORDERPASS_HEADER_TIMEOUT_SECONDS, ORDERPASS_MAX_HEADER_BYTES
+    server_header       off: no answer names the server software
 
 uvicorn (0.54, httptools) leaves three gaps, measured against a real `orderpass serve` with raw
 sockets (tests/test_serving_limits.py): nothing limits how long a request head may take to
@@ -61,6 +62,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "log_config": None,  # server/logs.py configures logging, as JSON lines
         "access_log": False,  # our access line carries the traceId
+        "server_header": False,  # `server: uvicorn` tells a stranger what to probe for; no client needs it
         "proxy_headers": False,  # X-Forwarded-For is a client's to forge unless a proxy is configured
     }
 

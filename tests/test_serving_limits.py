@@ -150,6 +150,18 @@ async def test_a_large_body_sent_with_its_head_in_one_go_is_no_oversized_head(se
     assert answer.startswith(b"HTTP/1.1 400 ")  # CreateOrder's answer to a body it read, not 431
 
 
+async def test_no_answer_names_the_server_software(server, opened):
+    """`server: uvicorn` on every answer told a stranger what to probe for, and no client needs it."""
+    for path in (b"/healthz", b"/v1/orders/x", b"/graphql", b"/nowhere"):
+        reader, _ = await connection(
+            server, opened, b"GET %s HTTP/1.1\r\nHost: orderpass\r\nConnection: close\r\n\r\n" % path
+        )
+        head = (await closed_within(reader, SLACK)).split(b"\r\n\r\n", 1)[0].lower()
+        assert head.startswith(b"http/1.1 "), head
+        assert b"\r\nserver:" not in head, head
+        assert b"uvicorn" not in head, head
+
+
 async def test_an_idle_kept_alive_connection_is_closed_after_keep_alive_seconds(server, opened):
     reader, _ = await connection(server, opened, b"GET /healthz HTTP/1.1\r\nHost: orderpass\r\n\r\n")
     assert (await asyncio.wait_for(reader.readuntil(b"\r\n"), SLACK)).startswith(b"HTTP/1.1 200 ")
