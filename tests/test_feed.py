@@ -12,7 +12,7 @@ import pytest
 
 from server.actors import Actor
 from server.broker.memory import MemoryBroker
-from server.changes.feed import Delivery, Feed
+from server.changes.feed import RECENT, Delivery, Feed
 from server.changes.model import ChangeKind
 from server.lifecycle import OrderStatus
 from server.orders.service import Orders
@@ -64,6 +64,35 @@ async def test_since_replays_what_was_missed_then_goes_live_without_a_duplicate(
     assert after.order.id == live.id
     sequences = [d.change.sequence for d in [*replayed, after]]
     assert sequences == sorted(set(sequences))
+
+
+async def test_screens_replaying_the_same_change_share_one_delivery(feed: Feed, orders: Orders):
+    """A thousand screens reconnecting replay the same changes: one Delivery (and so one
+    rendering of it, server/changes/feed.Feed._shared) for them all; once the order has changed,
+    a replay gets it as it is now, not the kept one."""
+    placed = await orders.place(make_draft(), by=STAFF)
+    async with feed.subscribe(since=0) as first, feed.subscribe(since=0) as second:
+        (one,) = await take(first, 1)
+        (other,) = await take(second, 1)
+    assert one is other
+    moved = await orders.move(placed.id, S.ACCEPTED, by=STAFF)
+    async with feed.subscribe(since=0) as later:
+        created, accepted = await take(later, 2)
+    assert created is not one
+    assert created.change == one.change
+    assert created.order.status is accepted.order.status is S.ACCEPTED
+    assert accepted.order == moved
+
+
+async def test_the_deliveries_kept_to_share_are_bounded(feed: Feed, orders: Orders):
+    for _ in range(RECENT + 20):
+        await orders.place(make_draft(), by=STAFF)
+    async with feed.subscribe(since=0) as everything:
+        replayed = await take(everything, RECENT + 20)
+    assert len({d.change.sequence for d in replayed}) == RECENT + 20
+    kept = [d.change.sequence for d in feed._recent.values()]
+    assert len(kept) == RECENT
+    assert min(kept) > replayed[19].change.sequence  # the oldest let go (the live reader read them too)
 
 
 async def test_changes_committed_while_replaying_arrive_once(feed: Feed, orders: Orders):

@@ -12,7 +12,8 @@ its queue is dropped, and it catches up from the store, from its own cursor, whe
 Replays take turns, process-wide: one socket asking for fifty replays of the whole history
 held fifty batches of orders at once (93 -> 614 MB, Dojo calls slowed to 2.5 s). A replay
 reads and hands on one batch per turn, at most `max_replays` at a time; between turns, and
-while it waits for one, it holds nothing but its cursor (bench/replays.py).
+while it waits for one, it holds nothing but its cursor (bench/replays.py). Replays of the same
+change share one Delivery, as live subscribers do: the feed keeps the newest hundred it read.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -36,6 +38,7 @@ from server.pacing import paced
 
 log = logging.getLogger("orderpass.feed")
 BATCH: Final = 100  # changes read at a time; 500 let a replay storm peak ~100 MB higher
+RECENT: Final = BATCH  # deliveries kept to share with whoever reads the same change next
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ class Feed(Worker):
         self._subscribers: set[_Subscriber] = set()
         self._last = 0  # the newest change fanned out (or skipped)
         self._placed = False  # whether _last was set: a run after a failure goes on from it
+        self._recent: OrderedDict[tuple[int, int], Delivery] = OrderedDict()  # see _shared
 
     @property
     def subscriber_count(self) -> int:
@@ -179,7 +183,25 @@ class Feed(Worker):
             return []
         ids = list(dict.fromkeys(change.order_id for change in changes))
         orders = {order.id: order for order in await self.orders.get_many(ids)}
-        return [Delivery(change, orders[change.order_id]) for change in changes]
+        return [self._shared(change, orders[change.order_id]) for change in changes]
+
+    def _shared(self, change: Change, order: Order) -> Delivery:
+        """One Delivery for a change and its order as read, however many read them. A thousand
+        screens reconnecting after a restart replay the same few changes: each made its own
+        Delivery, so each built and rendered its own copy of the order (bench/fanout.py), and
+        kept it, ~10 KB a screen, until its next change (graphql-core's iterator holds the last
+        event). An order read again unchanged is the same object (server/orders/rows.py), so
+        the key is the change and the order's identity: an order changed since is another key,
+        and a replay still gets the order as it is now. The newest RECENT are kept."""
+        key = (change.sequence, id(order))  # the kept Delivery holds the order: its id is not reused
+        found = self._recent.get(key)
+        if found is not None:
+            self._recent.move_to_end(key)
+            return found
+        found = self._recent[key] = Delivery(change, order)
+        if len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
+        return found
 
     async def run(self, ready: asyncio.Event) -> None:
         """The one reader: wakes on the broker (or a poll), fans each change out to subscribers."""
