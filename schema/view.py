@@ -31,7 +31,7 @@ from typing import Any, Final, NoReturn
 import orjson
 from cross_web import HTTPException
 from starlette.datastructures import Headers
-from starlette.requests import HTTPConnection, Request, cookie_parser
+from starlette.requests import ClientDisconnect, HTTPConnection, Request, cookie_parser
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -45,6 +45,8 @@ from schema.context import Context
 from schema.over_http import GraphQLOverHTTP, problem
 from schema.sending import Frames, Watchdog
 from server.actors import Actor
+from server.bodies import read_body
+from server.errors import PayloadTooLarge
 from server.origins import same_origin
 from server.services import Services
 from server.staff.screens import COOKIE as SCREEN_COOKIE
@@ -90,11 +92,14 @@ class TokenGate:
         if actor is None:
             await _refuse(scope, headers)(scope, receive, send)
             return
-        body = await _read_body(receive, self.max_body_bytes, headers)
-        if body is None:
+        try:
+            body = await read_body(receive, limit=self.max_body_bytes, declared=headers.get("content-length"))
+        except PayloadTooLarge:
             message = f"the request body is over the {self.max_body_bytes}-byte limit"
             await problem(413, message, "TOO_LARGE")(scope, receive, send)
             return
+        except ClientDisconnect:
+            body = b""  # the client went away; GraphQL will see an empty body and say so
         scope["orderpass.actor"] = actor
         await self.app(scope, _replay(body, receive), send)
 
@@ -103,25 +108,6 @@ def _refuse(scope: Scope, headers: Headers) -> Response:
     if scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
         return RedirectResponse(GRAPHIQL, status_code=303)  # a person in a browser: the IDE page
     return problem(401, REFUSED, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"})
-
-
-async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes | None:
-    """The whole body, or None once it is over `limit` (what was sent is not kept)."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b""  # the client went away; GraphQL will see an empty body and say so
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -13,15 +13,16 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from server.actors import Actor
+from server.bodies import read_body
 from server.dojo import contract
 from server.dojo.operations import OPERATIONS, Call, Operation
-from server.errors import OrderpassError, PayloadTooLarge, Unauthorized, Unavailable
+from server.errors import OrderpassError, Unauthorized, Unavailable
 
 log = logging.getLogger("orderpass.dojo")
 
@@ -90,31 +91,14 @@ def endpoint(op: Operation) -> Endpoint:
 
     async def answer(scope: Scope, receive: Receive) -> bytes:
         services = scope["state"]["services"]
-        body = await read_body(scope, receive, limit=services.settings.max_body_bytes) if op.body else b"{}"
+        limit, declared = services.settings.max_body_bytes, _header_values(scope).get("content-length")
+        body = await read_body(receive, limit=limit, declared=declared) if op.body else b"{}"
         call = Call(services, Actor.dojo(_header_values(scope)), scope["path_params"], body)
         return contract.dumps(await op.handler(call))
 
     answer.__name__ = op.handler.__name__
     CAPABILITY_OF[answer] = op.capabilities[0].split(":")[0]
     return answer
-
-
-async def read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
-    declared = _header_values(scope).get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks, size, more = [], 0, True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
 
 
 def _header_values(scope: Scope) -> dict[str, str]:
