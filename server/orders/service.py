@@ -153,9 +153,10 @@ class Orders(Service):
             key = await search.key_of(tx, after)
             if key is None:
                 raise InvalidRequest(f"{fields.after}: no order {after}", field=fields.after)
-            where = _on(stage)
+            screen = _screen(stage)
+            where = list(screen.where)
             ids, _ = await search.search_ids(tx, where=where, after=key, before=None, limit=limit)
-            total = await search.count(tx, where)
+            total = await search.count_on_screen(tx, screen)
             return ActiveOrders(await order_rows.load_orders(tx, ids), total)
 
     async def open_at_tables(self, table_ids: Sequence[str]) -> dict[str, list[Order]]:
