@@ -13,7 +13,8 @@ keep slow or greedy clients from holding the server (each a setting, see server/
     ws_ping_*           ORDERPASS_WS_PROTOCOL_PING_SECONDS: the WebSocket protocol's own ping
                         that often, and a socket whose pong is that late is closed (beneath
                         graphql-transport-ws's pings, which need a connection_init first)
-    http                HeadGuard, for ORDERPASS_HEADER_TIMEOUT_SECONDS, ORDERPASS_MAX_HEADER_BYTES
+    http                HeadGuard, for ORDERPASS_HEADER_TIMEOUT_SECONDS, ORDERPASS_MAX_HEADER_BYTES,
+                        and a response's head and body in one write (OneWrite)
     server_header       off: no answer names the server software
 
 uvicorn (0.54, httptools) leaves three gaps, measured against a real `orderpass serve` with raw
@@ -195,6 +196,46 @@ class HeadLimits:
     max_bytes: int
 
 
+class OneWrite:
+    """The transport uvicorn's request cycle writes a response to: the head is held until the
+    body's first write and leaves with it, one write (one send, one TCP segment) where uvicorn
+    made two. A head whose body does not follow at once (a stream) leaves on the loop's next turn."""
+
+    __slots__ = ("fresh", "held", "loop", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self.loop = loop
+        self.held: bytes | None = None
+        self.fresh = True
+
+    def write(self, data: bytes) -> None:
+        if self.fresh:  # the head
+            self.fresh = False
+            self.held = data
+            self.loop.call_soon(self.flush)
+            return
+        held = self.held
+        if held is not None:
+            self.held = None
+            data = held + data
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            if not self.transport.is_closing():
+                self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+
 class HeadGuard(HttpToolsProtocol):
     """uvicorn's httptools protocol, with a deadline and a size limit on each request head, and
     the connection limit applied to WebSocket upgrades too.
@@ -249,7 +290,10 @@ class HeadGuard(HttpToolsProtocol):
         if self.parser.should_upgrade() and self._should_upgrade() and self._full():
             self._refuse(503)  # uvicorn applies limit_concurrency to plain requests only
             return
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not before:  # a request's cycle: its head and body leave in one write
+            self.cycle.transport = OneWrite(self.transport, self.loop)  # type: ignore[assignment]
 
     def handle_websocket_upgrade(self) -> None:
         if not self.transport.is_closing():  # not refused above
