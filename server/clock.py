@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Protocol
 
 from pydantic import AfterValidator
@@ -52,7 +53,11 @@ def utc_or_invalid(moment: datetime, *, field: str) -> datetime:
         raise InvalidRequest(str(exc), field=field) from None
 
 
+@lru_cache(maxsize=1024)
 def iso(moment: datetime) -> str:
+    """A moment as Dojo writes it: UTC, milliseconds, `Z`. Remembered: an order is answered with
+    its createdAt and updatedAt, one moment for every order of a CreateOrder batch, and each
+    took ~1.9 us to format where a remembered one takes ~0.1 (equal moments, equal text)."""
     return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
