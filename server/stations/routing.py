@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -68,6 +68,8 @@ class Routing:
 
     stations: tuple[Station, ...]
     rules: tuple[Rule, ...]
+    # where an item no rule matches goes: found once, as every item of every new order asks
+    default_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_stations(self.stations)
@@ -76,6 +78,7 @@ class Routing:
             if rule.station_id not in known:
                 raise InvalidRequest(f"a rule names {rule.station_id!r}: no such station", field="station")
         object.__setattr__(self, "rules", tuple(sorted(self.rules, key=Rule.specificity)))
+        object.__setattr__(self, "default_id", self.default.id)
 
     @property
     def default(self) -> Station:
@@ -85,7 +88,7 @@ class Routing:
         for rule in self.rules:
             if rule.matches(plu=plu, name=name):
                 return rule.station_id
-        return self.default.id
+        return self.default_id
 
     def station(self, station_id: str) -> Station:
         found = next((station for station in self.stations if station.id == station_id), None)
