@@ -196,6 +196,9 @@ class HeadLimits:
     max_bytes: int
 
 
+JOINED_BYTES = 64 * 1024  # a body up to this size is joined to its head; a larger one follows it
+
+
 class OneWrite:
     """The transport uvicorn's request cycle writes a response to: the head is held until the
     body's first write and leaves with it, one write (one send, one TCP segment) where uvicorn
@@ -218,7 +221,10 @@ class OneWrite:
         held = self.held
         if held is not None:
             self.held = None
-            data = held + data
+            if len(data) <= JOINED_BYTES:
+                data = held + data
+            else:  # a large body is not copied to save a send
+                self.transport.write(held)
         self.transport.write(data)
 
     def flush(self) -> None:

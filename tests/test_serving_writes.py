@@ -53,6 +53,15 @@ async def test_the_head_leaves_with_the_body_in_one_write():
     assert len(transport.writes) == 1
 
 
+async def test_a_large_body_follows_its_head_rather_than_being_copied_onto_it():
+    transport = Recorded()
+    writer = one_write(transport)
+    body = b"x" * (serving.JOINED_BYTES + 1)
+    writer.write(b"HEAD")
+    writer.write(body)
+    assert transport.writes == [b"HEAD", body]
+
+
 async def test_a_head_whose_body_is_late_leaves_on_the_next_turn_and_the_body_after_it():
     transport = Recorded()
     writer = one_write(transport)
