@@ -77,7 +77,8 @@ def create_app(
         "graphiql": graphiql.routes(),
     }
     fixed = operators.routes()
-    routes = [rest.mount(username=username, password=password), *doors["graphql"], *fixed, *doors["kds"]]
+    dojo = rest.mount(username=username, password=password, max_body_bytes=settings.max_body_bytes)
+    routes = [dojo, *doors["graphql"], *fixed, *doors["kds"]]
     routes += doors["graphiql"]
     labels = {id(route): door for door, found in doors.items() for route in found}
     labels |= {id(route): route.path for route in fixed}

@@ -32,9 +32,9 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 Endpoint = Callable[[Scope, Receive], Awaitable[bytes]]
 
 
-def mount(*, username: str, password: str) -> Mount:
+def mount(*, username: str, password: str, max_body_bytes: int) -> Mount:
     """Dojo's routes under /v1, from the one operations table, as an app of their own."""
-    return Mount("/v1", app=DojoDoor(username=username, password=password))
+    return Mount("/v1", app=DojoDoor(username=username, password=password, max_body_bytes=max_body_bytes))
 
 
 class DojoDoor:
@@ -47,8 +47,10 @@ class DojoDoor:
     and list the door for /openapi.json and the entry-point tests. A bug raises on to the app's
     Tracing, which logs it with its traceback and answers Dojo's 500 (server/app.py)."""
 
-    def __init__(self, *, username: str, password: str) -> None:
-        self.routes = [Route(op.path, endpoint(op), methods=[op.http]) for op in OPERATIONS]
+    def __init__(self, *, username: str, password: str, max_body_bytes: int) -> None:
+        self.routes = [
+            Route(op.path, endpoint(op, limit=max_body_bytes), methods=[op.http]) for op in OPERATIONS
+        ]
         self.credentials = BasicAuth(username=username, password=password)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,12 +88,13 @@ class DojoDoor:
 CAPABILITY_OF: Final[dict[Endpoint, str]] = {}
 
 
-def endpoint(op: Operation) -> Endpoint:
-    """An operation as a REST endpoint: the body (bounded) and path values in, Dojo's JSON out."""
+def endpoint(op: Operation, *, limit: int) -> Endpoint:
+    """An operation as a REST endpoint: the body (at most `limit` bytes) and path values in, Dojo's
+    JSON out."""
 
     async def answer(scope: Scope, receive: Receive) -> bytes:
         services = scope["state"]["services"]
-        limit, declared = services.settings.max_body_bytes, _header_values(scope).get("content-length")
+        declared = _header_values(scope).get("content-length")
         body = await read_body(receive, limit=limit, declared=declared) if op.body else b"{}"
         call = Call(services, Actor.dojo(_header_values(scope)), scope["path_params"], body)
         return contract.dumps(await op.handler(call))
