@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +39,7 @@ from server.stations.prep import Prep
 from server.store import Store, create_store
 from tests import dojo_contract, postgres
 from tests.factories import make_order
+from tests.processes import Threaded
 
 pytest_plugins = ["tests.fake_dojo", "tests.fake_dojo_ws"]  # the fake_dojo and fake_dojo_ws fixtures
 DOJO_AUTH = ("dojo", "test-secret")
@@ -162,12 +161,14 @@ def amendments(services: Services) -> Amendments:
 class LiveServer:
     url: str
     settings: Settings
-    server: uvicorn.Server
-    thread: threading.Thread
+    served: Threaded
+
+    @property
+    def server(self) -> uvicorn.Server:
+        return self.served.server
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.served.stop()
 
 
 def start_server(
@@ -183,16 +184,8 @@ def start_server(
         lifespan="on",
         proxy_headers=False,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return LiveServer(f"http://127.0.0.1:{port}", settings, server, thread)
+    served = Threaded.start(config)
+    return LiveServer(f"http://127.0.0.1:{served.port}", settings, served)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The real `orderpass` command as a child process: for tests that start, kill and restart it."""
+"""The real `orderpass` command as a child process, for tests that start, kill and restart it;
+and uvicorn on a thread of the test's own process, for tests that serve an app they built."""
 
 from __future__ import annotations
 
@@ -14,9 +15,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 COMMAND = Path(sys.executable).with_name("orderpass")
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Threaded:
+    """A uvicorn server running on a thread of this process, on a free port of 127.0.0.1."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    @classmethod
+    def start(cls, config: uvicorn.Config) -> Threaded:
+        """Serve `config` (its port 0: any free one) and return once it accepts connections."""
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return cls(server, thread)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
 
 def this_checkout(env: dict[str, str]) -> dict[str, str]:

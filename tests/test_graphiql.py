@@ -4,8 +4,6 @@ a server without the npm files answers. (It running in a browser: test_graphiql_
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from starlette.applications import Starlette
 
 from schema import graphiql
 from tests.conftest import LiveServer
+from tests.processes import Threaded
 
 
 def loaded_by(page: str) -> list[str]:
@@ -26,17 +25,9 @@ def loaded_by(page: str) -> list[str]:
 def without_npm_files(tmp_path: Path) -> Iterator[str]:
     """A server whose node_modules is empty, as on a checkout where `npm ci` never ran."""
     app = Starlette(routes=graphiql.routes(node_modules=tmp_path))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        assert time.monotonic() < deadline, "the server did not start in time"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    served = Threaded.start(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
+    yield f"http://127.0.0.1:{served.port}"
+    served.stop()
 
 
 async def test_the_page_may_load_only_from_this_origin(live_server: LiveServer):

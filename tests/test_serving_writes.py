@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 import uvicorn
 
 from server import serving
+from tests.processes import Threaded
 
 
 class Recorded:
@@ -127,17 +127,9 @@ def port() -> Iterator[int]:
         app, host="127.0.0.1", port=0, log_config=None, lifespan="off",
         http=functools.partial(serving.HeadGuard, head=head),  # type: ignore[arg-type]
     )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the server stopped as it started"
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    thread.join(timeout=10)
+    served = Threaded.start(config)
+    yield served.port
+    served.stop()
 
 
 async def response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
