@@ -31,7 +31,7 @@ from typing import Any, Final, NoReturn
 import orjson
 from cross_web import HTTPException
 from starlette.datastructures import Headers
-from starlette.requests import ClientDisconnect, HTTPConnection, Request, cookie_parser
+from starlette.requests import HTTPConnection, Request, cookie_parser
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -98,8 +98,6 @@ class TokenGate:
             message = f"the request body is over the {self.max_body_bytes}-byte limit"
             await problem(413, message, "TOO_LARGE")(scope, receive, send)
             return
-        except ClientDisconnect:
-            body = b""  # the client went away; GraphQL will see an empty body and say so
         scope["orderpass.actor"] = actor
         await self.app(scope, _replay(body, receive), send)
 

@@ -23,6 +23,7 @@ from typing import Any, Final
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
+from starlette.requests import ClientDisconnect
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -114,12 +115,15 @@ def configure(level: str, *, secrets: Iterable[str | None] = ()) -> None:
     logging.getLogger("uvicorn.access").disabled = True  # our access line carries the traceId
 
 
+CLIENT_LEFT: Final = 499  # the access line's and the metrics' status for a request its client left (nginx's)
 Fallback = Callable[[Scope, str], Awaitable[tuple[int, list[tuple[bytes, bytes]], bytes]]]
 
 
 class Tracing:
     """Gives each HTTP request a traceId, logs one access line, and turns an unhandled
-    exception into the door's 500 body (logged once, with its traceback and the same id).
+    exception into the door's 500 body (logged once, with its traceback and the same id). A
+    request whose client left before its body was whole (starlette's ClientDisconnect, from any
+    door's body reader) is no bug: its access line and metrics say 499, and nothing is answered.
 
     Requests `routine` says a screen makes by the hundred (a kitchen display fetches a ticket
     and its panels after every change) are logged at DEBUG when they succeed, so a busy
@@ -167,6 +171,8 @@ class Tracing:
 
         try:
             await self.app(scope, receive, tracked)
+        except ClientDisconnect:  # it left before its body was whole: nobody to answer, nothing wrong
+            status = CLIENT_LEFT
         except Exception:
             errors.exception("unhandled error in %s %s", scope["method"], scope["path"])
             if not response_started:

@@ -17,7 +17,7 @@ from websockets.typing import Subprotocol
 
 from server.logs import REDACTED, JsonFormatter, Redactor
 from server.staff.roles import Role
-from tests.conftest import LiveServer, mint
+from tests.conftest import DOJO_AUTH, LiveServer, mint
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.processes import run, serving
@@ -166,3 +166,33 @@ def test_a_traceback_stays_on_its_events_one_line_redacted_with_the_standard_fie
     assert "exc_info" not in entry
     assert "SuperSecretPw" not in line
     assert "c2stbGl2ZS1zZWNyZXQ=" not in line
+
+
+@pytest.mark.parametrize("door", ["/v1/orders", "/graphql"])
+async def test_a_client_that_leaves_mid_body_is_logged_as_499_not_as_a_bug(
+    live_server: LiveServer, caplog: pytest.LogCaptureFixture, door: str
+):
+    """Dojo's door and the GraphQL door read a body before anything else: a client that sends
+    half of one and goes away leaves nobody to answer, and nothing went wrong here."""
+    if door == "/graphql":
+        credential = f"Bearer {await mint(live_server.settings, Role.ADMIN)}"
+    else:
+        credential = "Basic " + base64.b64encode(f"{DOJO_AUTH[0]}:{DOJO_AUTH[1]}".encode()).decode()
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with caplog.at_level(logging.INFO):
+        _, writer = await asyncio.open_connection(host, int(port))
+        head = f"POST {door} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        head += f"authorization: {credential}\r\ncontent-length: 1000\r\n\r\n"
+        writer.write(head.encode() + b'{"items": [')
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the door is waiting for the rest of the body
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(100):  # until the server has heard it go
+            if any(getattr(r, "path", None) == door for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+    lines = [r for r in caplog.records if r.name == "orderpass.access" and getattr(r, "path", None) == door]
+    assert [getattr(r, "status", None) for r in lines] == [499]
+    assert not [r for r in caplog.records if r.name == "orderpass.errors"], "a client leaving is not a bug"
+    assert not any(r.exc_info for r in caplog.records)
