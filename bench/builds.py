@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import threading
 from pathlib import Path
 
 from bench.common import ROOT, build, cpu_seconds, machine, orderpass, serving_pid, write_section
-from bench.create_order import Run, measure, script, wrk
+from bench.create_order import Run, measure, script, with_cpu, wrk
 
 
 def main() -> None:
@@ -89,12 +88,7 @@ def beside(urls: dict[str, str], lua: Path, *, seconds: int, connections: int) -
         thread.start()
     for thread in threads:
         thread.join()
-    return {
-        name: dataclasses.replace(
-            run, cpu_us=(cpu_seconds(pids[name]) - used[name]) / max(run.requests, 1) * 1e6
-        )
-        for name, run in found.items()
-    }
+    return {name: with_cpu(run, cpu_seconds(pids[name]) - used[name]) for name, run in found.items()}
 
 
 def _describe(revision: str) -> str:

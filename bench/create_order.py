@@ -168,7 +168,12 @@ def measure(url: str, lua: Path, *, seconds: int, connections: int) -> Run:
     used = cpu_seconds(pid)
     run = wrk(url, lua, seconds=seconds, connections=connections)
     used = cpu_seconds(pid) - used
-    return dataclasses.replace(run, cpu_us=used / max(run.requests, 1) * 1e6)
+    return with_cpu(run, used)
+
+
+def with_cpu(run: Run, seconds: float) -> Run:
+    """The run, with the server's CPU time spent on it (`seconds`, user + system) per request."""
+    return dataclasses.replace(run, cpu_us=seconds / max(run.requests, 1) * 1e6)
 
 
 WORKERS: Final = (1, 2, 4)  # PostgreSQL: orders/s per worker as workers are added
