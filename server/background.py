@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import ClassVar, Final
+from typing import Final
 
 log = logging.getLogger("orderpass.worker")
 RESTART_SECONDS: Final = (1.0, 30.0)  # the first wait before running a failed worker again, the longest
@@ -19,7 +19,7 @@ class Worker:
     was ready is logged at once and run again, after a wait that doubles: a worker that died
     silently left every kitchen screen without its live feed until the process stopped."""
 
-    name: ClassVar[str] = "orderpass-worker"
+    name: str = "orderpass-worker"  # its task's, and its log lines'
     _task: asyncio.Task[None] | None = None
 
     async def run(self, ready: asyncio.Event) -> None:

@@ -3,12 +3,10 @@ Pay or QR for a while (or until resumed) and resumes them; CreateOrder asks `gat
 order's product is paused; every pause, resume and automatic resume goes in the audit history.
 
 The pauses live in the store (so they survive restarts, and every process on PostgreSQL shares
-them); each process keeps a copy, so CreateOrder's hot path reads nothing per order. The copy is
-refreshed when a change is announced on the broker (`CHANNEL`, after commit, by whichever
-process made it) and, as a backstop for a lost announcement or a broker that does not cross
-processes, once it is `fresh_for` seconds old. The worker looks every `every` seconds: it keeps
-the copy fresh, tells this process's subscribers when the pauses changed, and records each
-pause whose time is up as AUTO_RESUMED, once however many processes try (rows.end_due).
+them); each process keeps a copy (server/copies.py, announced on `CHANNEL`), so CreateOrder's hot
+path reads nothing per order. The worker looks every `every` seconds: it keeps the copy fresh,
+tells this process's subscribers when the pauses changed, and records each pause whose time is up
+as AUTO_RESUMED, once however many processes try (rows.end_due).
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Final
@@ -29,6 +25,7 @@ from server.actors import POS, Actor
 from server.background import Worker
 from server.broker import Broker
 from server.clock import Clock
+from server.copies import FRESH_FOR, Copy
 from server.errors import InvalidRequest, Unavailable
 from server.ordering import rows
 from server.ordering.model import (
@@ -45,8 +42,6 @@ from server.store import Store
 
 log = logging.getLogger("orderpass.ordering")
 CHANNEL: Final = "orderpass.ordering"
-CHANGED: Final = '{"ordering": "changed"}'
-FRESH_FOR: Final = 2.0  # seconds a process trusts its copy without hearing of a change
 EVERY: Final = 1.0  # seconds between the worker's looks: a pause ends in the history within about this
 MAX_HISTORY: Final = 100
 
@@ -71,11 +66,7 @@ class Ordering(Worker):
         self.zone = ZoneInfo(timezone)
         self.minutes = tuple(minutes)  # the lengths of pause offered
         self.every = every
-        self.fresh_for = fresh_for
-        self._gate = Gate(Pauses(), self.zone)
-        self._read_at = -math.inf  # time.monotonic() of the copy's last read
-        self._reading = asyncio.Lock()
-        self._watchers: set[asyncio.Event] = set()
+        self._copy = Copy(self._read, broker=broker, channel=CHANNEL, fresh_for=fresh_for)
 
     # -- the use cases ------------------------------------------------------------------------
 
@@ -111,10 +102,11 @@ class Ordering(Worker):
 
     async def current(self) -> Pauses:
         """The pauses as the store holds them now (one may have run out: `in_force` says)."""
+        return (await self._copy.current()).pauses
+
+    async def _read(self) -> Gate:
         async with self.store.read() as tx:
-            found = await rows.pauses(tx)
-        self._remember(found)
-        return found
+            return Gate(await rows.pauses(tx), self.zone)
 
     async def history(self, *, limit: int = 50) -> list[OrderingChange]:
         """The audit history, newest first: `limit` lines, at most MAX_HISTORY."""
@@ -130,8 +122,6 @@ class Ordering(Worker):
             found = await rows.pauses(tx)
         if ended:
             await self._changed(found)
-        else:
-            self._remember(found)
         return ended
 
     async def _end_due(self, tx: AsyncConnection) -> list[OrderingChange]:
@@ -144,26 +134,14 @@ class Ordering(Worker):
 
     async def gate(self) -> Gate:
         """The pauses as this process last read them (again, if that was too long ago)."""
-        if time.monotonic() - self._read_at > self.fresh_for:
-            async with self._reading:
-                if time.monotonic() - self._read_at > self.fresh_for:  # nobody read it meanwhile
-                    await self.current()
-        return self._gate
+        return await self._copy.get()
 
     async def snapshot(self) -> Pauses:
         return (await self.gate()).pauses
 
-    def _remember(self, found: Pauses) -> None:
-        before, self._gate = self._gate.pauses, Gate(found, self.zone)
-        self._read_at = time.monotonic()
-        if found != before:
-            for woken in self._watchers:
-                woken.set()
-
     async def _changed(self, found: Pauses) -> None:
         """After a commit: this process's copy at once, then every other process's."""
-        self._remember(found)
-        await self.broker.publish(CHANNEL, CHANGED)
+        await self._copy.changed(Gate(found, self.zone))
 
     # -- live --------------------------------------------------------------------------------------
 
@@ -171,37 +149,11 @@ class Ordering(Worker):
     async def watching(self) -> AsyncIterator[AsyncIterator[Pauses]]:
         """The pauses now (read from the store, so a screen that reconnects is right at once),
         then again each time they change, in any process."""
-        woken = asyncio.Event()
-        self._watchers.add(woken)
-        try:
-            yield self._watch(woken)
-        finally:
-            self._watchers.discard(woken)
-
-    async def _watch(self, woken: asyncio.Event) -> AsyncIterator[Pauses]:
-        found, last = await self.current(), None
-        while True:
-            if found != last:
-                yield found
-                last = found
-            await woken.wait()
-            woken.clear()
-            found = await self.snapshot()
+        async with self._copy.watching() as gates:
+            yield (gate.pauses async for gate in gates)
 
     async def run(self, ready: asyncio.Event) -> None:
-        async with self.broker.subscribe(CHANNEL) as notices:
-            ready.set()
-            heard: asyncio.Future[str] | None = None
-            try:
-                while True:
-                    heard = heard or asyncio.ensure_future(anext(notices))
-                    done, _ = await asyncio.wait({heard}, timeout=self.every)
-                    if done:
-                        heard, self._read_at = None, -math.inf  # changed somewhere: read it again
-                    await self._look()
-            finally:
-                if heard is not None:
-                    heard.cancel()
+        await self._copy.listen(ready, every=self.every, look=self._look)
 
     async def _look(self) -> None:
         try:
