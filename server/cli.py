@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from server import doctor, serving, simulate, venue
 from server.actors import POS
-from server.broker import create_broker, crosses_processes
+from server.broker import Broker, create_broker, crosses_processes
 from server.clock import SystemClock
 from server.dojo import registration
 from server.dojo.client import DojoClient
@@ -31,7 +32,7 @@ from server.settings import DEV_DOJO_PASSWORD, DEV_DOJO_USERNAME, Settings, Sett
 from server.staff.roles import Role
 from server.staff.tokens import Tokens
 from server.stations.prep import Prep
-from server.store import create_store
+from server.store import Store, create_store
 
 T = TypeVar("T")
 
@@ -352,13 +353,9 @@ def _venue_show(args: argparse.Namespace) -> int:
 
 
 async def _with_venue(work: Callable[[Prep, Floor], Awaitable[T]]) -> T:
-    store, clock = create_store(Settings.from_env()), SystemClock()
-    try:
-        return await work(
-            Prep(store=store, broker=create_broker("memory://"), clock=clock), Floor(store=store, clock=clock)
-        )
-    finally:
-        await store.close()
+    async with _stored() as (store, broker):
+        clock = SystemClock()
+        return await work(Prep(store=store, broker=broker, clock=clock), Floor(store=store, clock=clock))
 
 
 def _days(text: str) -> timedelta:
@@ -406,12 +403,20 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 async def _with_tokens(work: Callable[[Tokens], Awaitable[T]]) -> T:
-    """On the configured broker, so a revocation reaches every serving process at once (on
-    memory://, nobody hears it: each server's sweep finds it within seconds instead)."""
+    async with _stored() as (store, broker):
+        return await work(Tokens(store=store, clock=SystemClock(), broker=broker))
+
+
+@contextlib.asynccontextmanager
+async def _stored() -> AsyncIterator[tuple[Store, Broker]]:
+    """The configured store and broker, so what a command changes reaches every serving process at
+    once: a revoked token's sockets close, the stations' copies are read again (server/copies.py).
+    On memory:// nobody hears it: the servers find it within seconds instead (their sweeps, their
+    copies' age)."""
     settings = Settings.from_env()
     store, broker = create_store(settings), create_broker(settings.broker_url)
     try:
-        return await work(Tokens(store=store, clock=SystemClock(), broker=broker))
+        yield store, broker
     finally:
         await broker.close()
         await store.close()

@@ -152,6 +152,7 @@ class Services:
                 services.sessions,
                 services.firing,
                 services.ordering,
+                services.prep.copy,
                 *services._dojo_workers(stack, dojo_transport),
             )
             for worker in workers:

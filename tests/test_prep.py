@@ -3,12 +3,16 @@ bumps, and the order following them through Dojo's statuses."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import event
 
 from server.actors import Actor
+from server.broker.memory import MemoryBroker
 from server.changes.model import ChangeKind
 from server.clock import ManualClock
 from server.errors import Conflict, Forbidden, InvalidRequest
@@ -16,12 +20,16 @@ from server.lifecycle import OrderStatus
 from server.orders.model import Order, OrderDraft
 from server.orders.service import Orders
 from server.services import Services
+from server.settings import Settings
 from server.staff.roles import Role
+from server.stages import STAGES
 from server.stations.prep import Prep
 from server.stations.routing import Rule, RuleKind, Station
+from server.store import Store, create_store
 from tests.factories import item, make_draft
 
 S = OrderStatus
+T = TypeVar("T")
 ADMIN = Actor.staff("manager")
 COOK = Actor.staff("grill-screen", Role.KITCHEN)
 DOJO = Actor.dojo({"dojo-requesting-product": "Order&Pay"})
@@ -198,3 +206,90 @@ async def test_a_voided_item_waits_at_no_station_and_keeps_none_open(
     assert {t.station: t.waiting for t in stats.stations} == {"kitchen": 1, "grill": 1, "bar": 0}
     routing = await prep.remove_station("bar", by=ADMIN)  # nothing left to make there
     assert "bar" not in [s.id for s in routing.stations]
+
+
+# -- the copy every ticket and board is drawn with ---------------------------------------------------
+
+
+async def test_a_kitchen_ticket_reads_no_stations_once_this_processs_copy_is_read(
+    prep: Prep, orders: Orders, services: Services, store: Store
+):
+    await venue(prep)
+    order = await placed(orders)
+    statements: list[str] = []
+    event.listen(store.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for _ in range(5):
+        shown = await services.board.ticket(order.id, STAGES["all"], COOK)
+        assert shown is not None
+        assert [line.station for line in shown.ticket.lines] == ["Grill", "Bar", "Kitchen"]
+    assert [s for s in statements if "FROM stations" in s or "FROM routing_rules" in s] == []
+    assert statements  # the order itself is read every time
+
+
+async def test_a_station_change_in_one_process_reaches_anothers_copy_through_the_broker(
+    settings: Settings, prep: Prep, broker: MemoryBroker, clock: ManualClock
+):
+    other_store = create_store(settings)
+    other = Prep(store=other_store, broker=broker, clock=clock, fresh_for=3600)  # only the broker can tell it
+    await other.copy.start()
+    try:
+        assert [s.id for s in (await other.routing()).stations] == ["kitchen"]
+        await venue(prep)
+        await _until_stations(other, ["kitchen", "grill", "bar"])
+        await prep.set_rules("grill", [Rule("grill", RuleKind.NAME, "*steak*")], by=ADMIN)
+        await _until(lambda: _rules(other), [("bar", "*lager*"), ("grill", "*steak*")])
+        await prep.remove_station("bar", by=ADMIN)
+        await _until_stations(other, ["kitchen", "grill"])
+        assert (await prep.routing()) == (await other.routing())
+    finally:
+        await other.copy.stop()
+        await other_store.close()
+
+
+async def test_without_a_broker_another_process_sees_a_station_change_once_its_copy_is_stale(
+    settings: Settings, prep: Prep, clock: ManualClock
+):
+    other_store = create_store(settings)
+    other = Prep(store=other_store, broker=MemoryBroker(), clock=clock, fresh_for=0.2)  # nothing crosses
+    try:
+        assert [s.id for s in (await other.routing()).stations] == ["kitchen"]
+        await prep.save_station(Station("grill", "Grill", 1), by=ADMIN)
+        assert [s.id for s in (await other.routing()).stations] == ["kitchen"]  # fresh still
+        await asyncio.sleep(0.25)
+        assert [s.id for s in (await other.routing()).stations] == ["kitchen", "grill"]
+    finally:
+        await other_store.close()
+
+
+async def test_orders_route_by_the_stations_in_the_store_even_when_the_copy_is_stale(
+    settings: Settings, orders: Orders, clock: ManualClock
+):
+    """CreateOrder's batch reads the rules in its own transaction: a rule set by another process a
+    moment ago routes the next order at once, whatever any copy says."""
+    other_store = create_store(settings)
+    elsewhere = Prep(store=other_store, broker=MemoryBroker(), clock=clock)
+    try:
+        await venue(elsewhere)
+        assert [line.station for line in (await placed(orders)).prep] == ["grill", "bar", "kitchen"]
+    finally:
+        await other_store.close()
+
+
+async def _until_stations(prep: Prep, expected: list[str]) -> None:
+    await _until(lambda: _station_ids(prep), expected)
+
+
+async def _station_ids(prep: Prep) -> list[str]:
+    return [station.id for station in sorted((await prep.routing()).stations, key=lambda s: s.position)]
+
+
+async def _rules(prep: Prep) -> list[tuple[str, str]]:
+    return [(rule.station_id, rule.pattern) for rule in (await prep.routing()).rules]
+
+
+async def _until(ask: Callable[[], Awaitable[T]], expected: T) -> None:
+    for _ in range(200):
+        if await ask() == expected:
+            return
+        await asyncio.sleep(0.01)
+    assert await ask() == expected

@@ -33,7 +33,6 @@ from server.schedule import PrepTimes, fire_at, held
 from server.settings import Settings
 from server.staff.roles import Permission
 from server.stages import STAGES, Stage, of_station, stage_of, station_stage
-from server.stations import rows as prep_rows
 from server.stations.prep import Prep
 from server.stations.routing import Routing, Station
 from server.store import Store
@@ -198,11 +197,11 @@ class Board:
     async def ticket(self, order_id: str, stage: Stage, screen: Actor) -> TicketView | None:
         """One ticket as this screen shows it, or None if there is no such order. A timed order
         not yet fired is not on the line (it is in the scheduled strip)."""
+        routing = await self.prep.routing()  # this process's copy
         async with self.store.read() as tx:  # one snapshot: a screen fetches one after every change
             found = await order_rows.load_orders(tx, [order_id])
             if not found:
                 return None
-            routing = await prep_rows.routing(tx)
             tables = tables_of(found)
             places = await floor_rows.places(tx, tables) if tables else {}
         (order,) = found

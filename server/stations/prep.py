@@ -5,6 +5,11 @@ statuses through the lifecycle table: the first bump at any station moves it on 
 (accepting it first if nobody had), and the last station's bump makes it Prepared, for the
 expo screen to send out. Bringing items back reopens a Prepared order. Each of these is one
 change, recorded and published like any other.
+
+Every kitchen ticket and board is drawn with the stations, so each process keeps a copy of them
+(server/copies.py, announced on `CHANNEL`). What writes an order (CreateOrder's batch, an
+amendment, the timed-order firing) reads them in its own transaction instead: an item must go to
+a station that is there when it is written.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
+from server.broker import Broker
 from server.changes.model import Change, ChangeKind, HistoryEntry
+from server.clock import Clock
+from server.copies import FRESH_FOR, Copy
 from server.errors import Conflict, InvalidRequest
 from server.lifecycle import ACTIVE, BRING_BACK, OrderStatus, reopened_by_items, started_by_station
 from server.orders import rows as order_rows
@@ -27,14 +35,32 @@ from server.service import Service, status_steps
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
 from server.stations.routing import PrepLine, Routing, Rule, Station, check_rules, mark
+from server.store import Store
 
 S = OrderStatus
+CHANNEL: Final = "orderpass.stations"
 
 
 class Prep(Service):
+    def __init__(
+        self,
+        *,
+        store: Store,
+        broker: Broker,
+        clock: Clock,
+        dojo_events: timedelta | None = None,
+        fresh_for: float = FRESH_FOR,
+    ) -> None:
+        super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
+        self.copy = Copy(self._read, broker=broker, channel=CHANNEL, fresh_for=fresh_for)
+
     # -- the venue's stations -------------------------------------------------------------------
 
     async def routing(self) -> Routing:
+        """The stations and rules as this process last read them (again, if that was too long ago)."""
+        return await self.copy.get()
+
+    async def _read(self) -> Routing:
         async with self.store.read() as tx:
             return await prep_rows.routing(tx)
 
@@ -49,6 +75,8 @@ class Prep(Service):
             routing = Routing((*others, station), current.rules)  # checks exactly one default
             for changed in routing.stations:
                 await prep_rows.save_station(tx, changed, now=self.clock.now())
+            routing = await prep_rows.routing(tx)
+        await self.copy.changed(routing)
         return routing
 
     async def remove_station(self, station_id: str, *, by: Actor) -> Routing:
@@ -62,11 +90,9 @@ class Prep(Service):
             waiting = await prep_rows.undone_on_active_orders(tx, station_id, [s.value for s in ACTIVE])
             if waiting:
                 raise Conflict(f"{station_id} still has {waiting} item(s) to make on open orders")
-            routing = Routing(
-                tuple(s for s in current.stations if s.id != station_id),
-                tuple(r for r in current.rules if r.station_id != station_id),
-            )
             await prep_rows.remove_station(tx, station_id)
+            routing = await prep_rows.routing(tx)
+        await self.copy.changed(routing)
         return routing
 
     async def set_rules(self, station_id: str, rules: Sequence[Rule], *, by: Actor) -> Routing:
@@ -78,9 +104,9 @@ class Prep(Service):
         async with self.store.write() as tx:
             current = await prep_rows.routing(tx)
             current.station(station_id)
-            others = tuple(r for r in current.rules if r.station_id != station_id)
-            routing = Routing(current.stations, (*others, *rules))
             await prep_rows.replace_rules(tx, station_id, rules)
+            routing = await prep_rows.routing(tx)
+        await self.copy.changed(routing)
         return routing
 
     async def replace_all(self, routing: Routing, *, by: Actor) -> Routing:
@@ -89,7 +115,9 @@ class Prep(Service):
         check_rules(routing.rules)
         async with self.store.write() as tx:
             await prep_rows.replace_all(tx, routing, now=self.clock.now())
-            return await prep_rows.routing(tx)
+            routing = await prep_rows.routing(tx)
+        await self.copy.changed(routing)
+        return routing
 
     # -- the pass -------------------------------------------------------------------------------
 
