@@ -44,6 +44,7 @@ class Copy(Worker, Generic[T]):
         self._value: T | None = None
         self._read_at = -math.inf  # time.monotonic() of the copy's last read
         self._generation = 0  # counts changes and forgettings: a read older than one is not kept
+        self._handed = 0  # counts changes handed over by `changed`
         self._reading = asyncio.Lock()
         self._watchers: set[asyncio.Event] = set()
 
@@ -52,21 +53,25 @@ class Copy(Worker, Generic[T]):
         if time.monotonic() - self._read_at > self.fresh_for:
             async with self._reading:
                 if time.monotonic() - self._read_at > self.fresh_for:  # nobody read it meanwhile
-                    await self.current()
-        return cast(T, self._value)  # read above, at least once
+                    return await self.current()
+        return cast(T, self._value)  # read at least once by now
 
     async def current(self) -> T:
-        """The thing as the store holds it now, kept as the copy unless it changed meanwhile."""
-        generation = self._generation
+        """The thing as the store holds it now, kept as the copy unless it changed meanwhile (then
+        the change's own value, where one was handed over while this read ran: it is newer)."""
+        generation, handed = self._generation, self._handed
         found = await self.read()
         if generation == self._generation:
             self._remember(found)
+        elif handed != self._handed:
+            return cast(T, self._value)
         return found
 
     async def changed(self, found: T) -> None:
         """After a commit, with what the committing transaction read back: this process's copy at
         once, then every other process's."""
         self._generation += 1
+        self._handed += 1
         self._remember(found)
         await self.broker.publish(self.channel, '{"changed": true}')
 

@@ -166,3 +166,19 @@ async def test_listening_with_a_look_looks_every_so_often_and_after_each_announc
         assert await copy.get() == 2
     finally:
         listening.cancel()
+
+
+async def test_a_first_read_overtaken_by_word_of_a_change_elsewhere_still_answers(broker: MemoryBroker):
+    """Forgotten while its first read ran (another process announced a change): the caller gets
+    what the read found, and the next caller reads again."""
+    held = Held(1)
+    copy = Copy(held.read, broker=broker, channel=CHANNEL, fresh_for=3600)
+    held.gate = asyncio.Event()
+    reading = asyncio.create_task(copy.get())
+    await asyncio.sleep(0.01)
+    copy.forget()
+    held.value = 2
+    held.gate.set()
+    assert await reading == 1
+    assert await copy.get() == 2
+    assert held.reads == 2
