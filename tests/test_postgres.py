@@ -15,12 +15,13 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from server.broker.postgres import APPLICATION, dsn
+from server.broker.postgres import APPLICATION, PostgresBroker, dsn
 from server.settings import Settings
 from server.staff.roles import Role
+from server.stations import prep
 from tests.conftest import DOJO_AUTH, NO_POSTGRES, POSTGRES_URL, mint
 from tests.factories import make_order
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, run
 
 pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)
 SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence kind order { id status } } }"
@@ -238,3 +239,46 @@ async def test_a_change_number_waits_for_the_transaction_holding_an_earlier_one(
         await asyncio.sleep(0.5)
         assert not later.done(), "a second writer took a number while an earlier one was uncommitted"
     assert await later == earlier + 1
+
+
+STATIONS = "{ stations { id } }"
+SAVE_STATION = 'mutation { saveStation(input: {id: "grill", name: "Grill", position: 1}) { __typename } }'
+
+
+async def test_a_station_change_reaches_the_other_servers_copy_through_the_broker(
+    servers: list[ServerProcess], token: str, postgres_url: str, tmp_path
+):
+    """Each server keeps the stations in memory (server/copies.py), trusting its copy for 2 s: a
+    change through one server's GraphQL reaches the other's well before that, on PostgreSQL's
+    NOTIFY, and so does `venue load` from a shell."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as staff:
+
+        async def listed(server: ServerProcess) -> list[str]:
+            answer = await staff.post(f"{server.url}/graphql", json={"query": STATIONS})
+            return sorted(station["id"] for station in answer.json()["data"]["stations"])
+
+        async def soon(server: ServerProcess, expected: list[str]) -> None:
+            deadline = asyncio.get_running_loop().time() + 1.5  # the copy's own age would take 2 s
+            while (found := await listed(server)) != expected:
+                assert asyncio.get_running_loop().time() < deadline, found
+                await asyncio.sleep(0.02)
+
+        assert await listed(servers[1]) == ["kitchen"]  # its copy, read just now
+        answer = await staff.post(f"{servers[0].url}/graphql", json={"query": SAVE_STATION})
+        assert answer.json()["data"]["saveStation"]["__typename"] == "Stations"
+        await soon(servers[1], ["grill", "kitchen"])
+
+    # `venue load` from a shell announces on the configured broker too (it used memory://, heard by
+    # nobody, so servers saw a load only when their copies aged)
+    broker = PostgresBroker(postgres_url)
+    try:
+        async with broker.subscribe(prep.CHANNEL) as heard:
+            venue_file = tmp_path / "venue.toml"
+            venue_file.write_text('[[station]]\nid = "pass"\nname = "Pass"\ndefault = true\n')
+            env = environment(postgres_url)
+            loaded = await asyncio.to_thread(run, "venue", "load", str(venue_file), env=env)
+            assert loaded.returncode == 0, loaded.stderr
+            assert await asyncio.wait_for(anext(heard), 15)
+    finally:
+        await broker.close()
