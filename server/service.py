@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, NotRequired, TypedDict
 
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,6 +30,16 @@ from server.payments.model import Payment
 from server.store import Store
 
 MAX_TAP_ID: Final = 100  # a screen's tap ids are UUIDs (36 characters)
+
+
+class Parts(TypedDict):
+    """What every service is built on: `Service`'s keywords, passed on whole by a service that adds
+    its own (`**parts: Unpack[Parts]`)."""
+
+    store: Store
+    broker: Broker
+    clock: Clock
+    dojo_events: NotRequired[timedelta | None]
 
 
 class Service:

@@ -19,27 +19,25 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS
 from server.background import Worker
-from server.broker import Broker
 from server.changes.model import Change, ChangeKind, HistoryEntry
 from server.changes.record import record
-from server.clock import Clock, iso
+from server.clock import iso
 from server.errors import Unavailable
 from server.lifecycle import NOT_STARTED, OrderStatus
 from server.models import FIRES, ITEMS, ORDERS
 from server.orders.model import OrderType
 from server.orders.search import timed_where
 from server.schedule import PrepTimes, fire_times
-from server.service import Service
+from server.service import Parts, Service
 from server.sql import grouped, insert_ignoring
 from server.stations import rows as prep_rows
-from server.store import Store
 
 log = logging.getLogger("orderpass.firing")
 EVERY: Final = 1.0  # seconds between looks: a fire time is announced within about this long
@@ -57,10 +55,8 @@ class Timed:
 class Firing(Service, Worker):
     name = "orderpass-firing"
 
-    def __init__(
-        self, *, store: Store, broker: Broker, clock: Clock, minutes: int, every: float = EVERY
-    ) -> None:
-        super().__init__(store=store, broker=broker, clock=clock)
+    def __init__(self, *, minutes: int, every: float = EVERY, **parts: Unpack[Parts]) -> None:
+        super().__init__(**parts)
         self.minutes = minutes
         self.every = every
 

@@ -13,17 +13,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server import spans
 from server.actors import Actor
-from server.broker import Broker
 from server.changes import outbox
 from server.changes import rows as changes
 from server.changes.model import Change, ChangeKind, HistoryEntry
-from server.clock import Clock, utc_or_invalid
+from server.clock import utc_or_invalid
 from server.errors import Conflict, InvalidRequest, NotFound
 from server.lifecycle import (
     ACTIVE,
@@ -44,12 +43,11 @@ from server.orders.placing import GroupCommit, Placement
 from server.orders.rows import existing
 from server.orders.stats import KitchenStats, kitchen_stats, station_timings
 from server.paging import DOJO_CURSOR, KEYWORDS, Key, Page, PageFields, PageRequest, page_of, scope_of
-from server.service import Service
+from server.service import Parts, Service
 from server.staff.roles import Permission
 from server.stages import STAGES, Stage
 from server.stations import rows as prep_rows
 from server.stations.routing import mark
-from server.store import Store
 
 MAX_ACTIVE: Final = 1000  # a kitchen with more open orders than this has other problems
 ALL_ACTIVE: Final = STAGES["all"]
@@ -63,17 +61,10 @@ class ActiveOrders:
 
 class Orders(Service):
     def __init__(
-        self,
-        *,
-        store: Store,
-        broker: Broker,
-        clock: Clock,
-        dojo_events: timedelta | None = None,
-        auto_confirm: bool = False,
-        ordering: Ordering | None = None,
+        self, *, auto_confirm: bool = False, ordering: Ordering | None = None, **parts: Unpack[Parts]
     ) -> None:
         """`ordering`: which Dojo products' new orders are paused; None, never any."""
-        super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
+        super().__init__(**parts)
         gate = ordering.gate if ordering is not None else None
         self.placing = GroupCommit(self, auto_confirm=auto_confirm, new_id=new_order_id, gate=gate)
 

@@ -8,14 +8,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
-from server.broker import Broker
 from server.changes.model import Change, ChangeKind, HistoryEntry
-from server.clock import Clock, iso
+from server.clock import iso
 from server.errors import Conflict, InvalidRequest
 from server.lifecycle import TERMINAL
 from server.money import MAX_VALUE, Money
@@ -24,9 +23,8 @@ from server.orders.rows import existing
 from server.payments import rows as locks
 from server.payments import rows as payment_rows
 from server.payments.model import Event, Lock, Payment, PaymentSource, PaymentStatus, UnmatchedPayment, capped
-from server.service import Service
+from server.service import Parts, Service
 from server.staff.roles import Permission
-from server.store import Store
 from server.text import shown
 
 log = logging.getLogger("orderpass.cashier")
@@ -46,13 +44,10 @@ class Cashier(Service):
     def __init__(
         self,
         *,
-        store: Store,
-        broker: Broker,
-        clock: Clock,
-        dojo_events: timedelta | None = None,
         longest_lock: timedelta = timedelta(minutes=10),  # Settings.dojo_lock_max_seconds, from create_app
+        **parts: Unpack[Parts],
     ) -> None:
-        super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
+        super().__init__(**parts)
         self.longest_lock = longest_lock
 
     async def handle_event(self, event: Event, *, by: Actor) -> EventOutcome:

@@ -17,42 +17,31 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import POS, Actor
-from server.broker import Broker
 from server.changes.model import Change, ChangeKind, HistoryEntry
-from server.clock import Clock
 from server.copies import FRESH_FOR, Copy
 from server.errors import Conflict, InvalidRequest
 from server.lifecycle import ACTIVE, BRING_BACK, OrderStatus, reopened_by_items, started_by_station
 from server.orders import rows as order_rows
 from server.orders.model import Order
 from server.orders.rows import existing
-from server.service import Service, status_steps
+from server.service import Parts, Service, status_steps
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
 from server.stations.routing import PrepLine, Routing, Rule, Station, check_rules, mark
-from server.store import Store
 
 S = OrderStatus
 CHANNEL: Final = "orderpass.stations"
 
 
 class Prep(Service):
-    def __init__(
-        self,
-        *,
-        store: Store,
-        broker: Broker,
-        clock: Clock,
-        dojo_events: timedelta | None = None,
-        fresh_for: float = FRESH_FOR,
-    ) -> None:
-        super().__init__(store=store, broker=broker, clock=clock, dojo_events=dojo_events)
-        self.copy = Copy(self._read, broker=broker, channel=CHANNEL, fresh_for=fresh_for)
+    def __init__(self, *, fresh_for: float = FRESH_FOR, **parts: Unpack[Parts]) -> None:
+        super().__init__(**parts)
+        self.copy = Copy(self._read, broker=self.broker, channel=CHANNEL, fresh_for=fresh_for)
 
     # -- the venue's stations -------------------------------------------------------------------
 
