@@ -6,7 +6,7 @@ The thing copied here is a counter the test owns: what is under test is the copy
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -32,6 +32,14 @@ class Held:
         return found
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    assert condition()
+
+
 @pytest.fixture
 async def broker() -> AsyncIterator[MemoryBroker]:
     broker = MemoryBroker()
@@ -48,11 +56,11 @@ async def test_it_is_read_once_and_then_served_from_memory(broker: MemoryBroker)
 
 async def test_a_stale_copy_is_read_again(broker: MemoryBroker):
     held = Held(1)
-    copy = Copy(held.read, broker=broker, channel=CHANNEL, fresh_for=0.05)
+    copy = Copy(held.read, broker=broker, channel=CHANNEL, fresh_for=0.5)
     assert await copy.get() == 1
     held.value = 2  # changed where nobody announced it
     assert await copy.get() == 1  # fresh still
-    await asyncio.sleep(0.08)
+    await asyncio.sleep(0.6)
     assert await copy.get() == 2
     assert held.reads == 2
 
@@ -110,7 +118,7 @@ async def test_a_read_overtaken_by_a_change_does_not_put_the_old_value_back(brok
     copy = Copy(held.read, broker=broker, channel=CHANNEL, fresh_for=3600)
     held.gate = asyncio.Event()
     reading = asyncio.create_task(copy.get())  # reads 1, then waits
-    await asyncio.sleep(0.01)
+    await until(lambda: held.reads == 1)
     held.value = 2
     await copy.changed(2)  # committed meanwhile
     held.gate.set()
@@ -131,14 +139,16 @@ async def test_watching_yields_the_value_now_and_then_each_change_once(broker: M
 
         watcher = asyncio.create_task(watch())
         try:
-            await asyncio.sleep(0.01)
+            await until(lambda: seen == [1])
             await copy.changed(1)  # the same again: nothing new to show
+            held.value = 2
             await copy.changed(2)
-            await asyncio.sleep(0.01)
+            await until(lambda: seen == [1, 2])
             held.value = 3
             copy.forget()
             await copy.get()  # someone reads it again: the watcher hears
-            await asyncio.sleep(0.01)
+            await until(lambda: seen == [1, 2, 3])
+            await asyncio.sleep(0.05)
         finally:
             watcher.cancel()
     assert seen == [1, 2, 3]
@@ -157,12 +167,14 @@ async def test_listening_with_a_look_looks_every_so_often_and_after_each_announc
     listening = asyncio.create_task(copy.listen(ready, every=0.02, look=look))
     try:
         await ready.wait()
-        await asyncio.sleep(0.11)
-        assert 3 <= looks <= 7
+        await until(lambda: looks >= 3)  # with nothing announced
         await copy.get()
         held.value = 2
         await broker.publish(CHANNEL, "{}")  # another process changed it
-        await asyncio.sleep(0.01)
+        for _ in range(500):  # fresh for an hour: only the announcement makes it read again
+            if await copy.get() == 2:
+                break
+            await asyncio.sleep(0.01)
         assert await copy.get() == 2
     finally:
         listening.cancel()
@@ -175,7 +187,7 @@ async def test_a_first_read_overtaken_by_word_of_a_change_elsewhere_still_answer
     copy = Copy(held.read, broker=broker, channel=CHANNEL, fresh_for=3600)
     held.gate = asyncio.Event()
     reading = asyncio.create_task(copy.get())
-    await asyncio.sleep(0.01)
+    await until(lambda: held.reads == 1)
     copy.forget()
     held.value = 2
     held.gate.set()
