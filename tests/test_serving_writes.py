@@ -93,6 +93,43 @@ async def test_a_head_held_for_a_connection_that_went_away_is_dropped():
     assert transport.writes == []
 
 
+class Connection(Recorded):
+    """What HeadGuard, as uvicorn builds it, asks of a connection's transport."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def get_protocol(self) -> Any: ...
+
+
+async def test_headguard_sends_each_answer_on_a_connection_in_one_write():
+    """The protocol `orderpass serve` runs installs OneWrite on every request's cycle: two
+    answers on one keep-alive connection are two writes, each its head and body together."""
+    config = uvicorn.Config(app, log_config=None, lifespan="off")
+    config.load()
+    head = serving.HeadLimits(seconds=10, max_bytes=16 * 1024)
+    protocol = serving.HeadGuard(config, uvicorn.server.ServerState(), {}, head=head)
+    connection = Connection()
+    protocol.connection_made(connection)  # type: ignore[arg-type]
+    try:
+        for body in (b"one", b"two"):
+            protocol.data_received(b"POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\n" + body)
+            for _ in range(100):
+                if connection.writes and connection.writes[-1].endswith(b"echo:" + body):
+                    break
+                await asyncio.sleep(0.01)
+        assert len(connection.writes) == 2
+        for written, body in zip(connection.writes, (b"one", b"two"), strict=True):
+            assert written.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert written.endswith(b"\r\n\r\necho:" + body)
+    finally:
+        protocol.connection_lost(None)
+
+
 # -- through uvicorn, with HeadGuard as `orderpass serve` runs it -----------------------------
 
 RELEASE = threading.Event()  # the streaming answer's body waits for the test to see its head
