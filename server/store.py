@@ -3,19 +3,25 @@
 
 SQLite runs in WAL mode, on the event loop's own thread (server/sqlite_inline.py). A write
 transaction starts with BEGIN IMMEDIATE, so it takes the write lock before it reads and can
-never fail half-way on a lock upgrade; writers in one process queue on an asyncio lock, and a
-writer in another process is waited for with asyncio.sleep, up to `busy_timeout_ms`. Because
-SQLite writes are serialized, the autoincrement change sequence is assigned in commit order.
+never fail half-way on a lock upgrade. Writers in one process queue on an asyncio lock; processes
+writing one file take turns through an OS lock beside it (`Turn`), woken the moment it is free,
+up to `busy_timeout_ms`; a writer that does not take turns (a sqlite3 shell) is waited for with
+asyncio.sleep. Because SQLite writes are serialized, the autoincrement change sequence is
+assigned in commit order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
@@ -43,7 +49,9 @@ def async_url(url: str) -> URL:
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, *, patience: timedelta = timedelta(seconds=5)) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, patience: timedelta = timedelta(seconds=5), turn: Turn | None = None
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.patience = patience  # how long a write waits for another process's lock
@@ -51,6 +59,7 @@ class Store:
         # session's unit of work cost a sixth of a busy CreateOrder for nothing.
         self._writer = engine.execution_options(begin="IMMEDIATE") if self.dialect == "sqlite" else engine
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._turn = turn  # SQLite on a file: the processes writing it take turns
         self._checkpointer: Checkpointer | None = None
         self._kept: list[AsyncConnection] = []  # SQLite: connections between reads (`read`)
         self._kept_writer: AsyncConnection | None = None  # SQLite: the connection between writes
@@ -59,7 +68,8 @@ class Store:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         queue: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
-        async with queue, _mapped_errors():
+        turn = self._turn.taken(self.patience) if self._turn else nullcontext()
+        async with queue, _mapped_errors(), turn:
             connection = await self._begin_write()
             kept = False
             try:
@@ -154,6 +164,8 @@ class Store:
             await self._checkpointer.start()
 
     async def close(self) -> None:
+        if self._turn is not None:
+            self._turn.close()
         if self._checkpointer is not None:
             await self._checkpointer.stop()
         if self._kept_writer is not None:
@@ -162,6 +174,81 @@ class Store:
         while self._kept:
             await self._kept.pop().close()
         await self.engine.dispose()
+
+
+class Turn:
+    """Whose turn it is to write one SQLite file, among the processes serving it: an exclusive
+    `flock` on a file beside the database, held from BEGIN IMMEDIATE to the commit's end.
+
+    SQLite's own lock cannot be waited for: a writer that finds it taken can only retry, and the
+    store's retries (asyncio.sleep, 5 ms doubling to 100) left two workers on one file slower than
+    one (bench/RESULTS.md). The OS wakes a process waiting on this lock as soon as the holder lets
+    go, so group commits in several processes follow each other with no gap. The wait blocks one
+    thread of this turn's own (one in a process ever waits: the store's asyncio lock is taken
+    first), never the event loop; a lock not free within `patience` is the database being busy,
+    and a wait given up on (a timeout, a cancelled request) lets the lock go at once if the
+    thread gets it afterwards. A process that dies holding it releases it with its files."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}-writers.lock"
+        self._fd = -1  # opened at the first write: a database that cannot be opened yet still serves
+        self._waiter = ThreadPoolExecutor(1, thread_name_prefix="orderpass-sqlite-turn")
+
+    @asynccontextmanager
+    async def taken(self, patience: timedelta) -> AsyncIterator[None]:
+        await self._take(patience.total_seconds())
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    async def _take(self, patience: float) -> None:
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread, ~1 us
+            return
+        except BlockingIOError:
+            pass
+        wait = _Wait(self._fd)
+        waited = asyncio.get_running_loop().run_in_executor(self._waiter, wait.block)
+        try:
+            await asyncio.wait_for(asyncio.shield(waited), patience)
+        except BaseException as exc:
+            wait.abandon()  # if the thread has it, or gets it later, it goes straight back
+            if isinstance(exc, TimeoutError):
+                log.warning("database unavailable: another process kept the write turn past %.1f s", patience)
+                raise Unavailable(BUSY) from None
+            raise
+
+    def close(self) -> None:
+        self._waiter.shutdown(wait=False, cancel_futures=True)
+        if self._fd >= 0:
+            os.close(self._fd)  # lets go of the turn, if held
+            self._fd = -1
+
+
+class _Wait:
+    """One wait for the turn on a thread, which the waiting request may give up on."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._guard = threading.Lock()
+        self._abandoned = self._taken = False
+
+    def block(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        with self._guard:
+            if self._abandoned:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            else:
+                self._taken = True
+
+    def abandon(self) -> None:
+        with self._guard:
+            if self._taken:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self._abandoned = True
 
 
 class Checkpointer(Worker):
@@ -205,8 +292,9 @@ def create_store(settings: Settings) -> Store:
             url, pool_size=32, max_overflow=32, async_creator=connector(url.database or "")
         )
         _tune_sqlite(engine, settings)
-    else:
-        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        on_file = url.database not in (None, "", ":memory:")
+        return Store(engine, patience=patience, turn=Turn(str(url.database)) if on_file else None)
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return Store(engine, patience=patience)
 
 

@@ -6,12 +6,13 @@ The thing copied here is a counter the test owns: what is under test is the copy
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from server.broker.memory import MemoryBroker
 from server.copies import Copy
+from tests.waiting import until
 
 CHANNEL = "orderpass.test-copy"
 
@@ -30,14 +31,6 @@ class Held:
         if self.gate is not None:
             await self.gate.wait()
         return found
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    assert condition()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
 from tests.processes import ServerProcess, run
 from tests.test_rest import FLOOR
+from tests.waiting import until
 
 
 def socket_settings(fake: FakeDojoWs, api: FakeDojo, **more: Any) -> dict[str, Any]:
@@ -43,14 +44,6 @@ def socket_settings(fake: FakeDojoWs, api: FakeDojo, **more: Any) -> dict[str, A
 def dialled(fake_dojo_ws: FakeDojoWs, fake_dojo: FakeDojo, serve: Callable[..., LiveServer]) -> LiveServer:
     # The fakes first, so they outlive the server: it is stopped before them.
     return serve(**socket_settings(fake_dojo_ws, fake_dojo))
-
-
-async def until(check: Callable[[], Any], seconds: float = 10) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if await check() if asyncio.iscoroutinefunction(check) else check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the condition never held")
 
 
 async def test_orderpass_dials_dojo_with_the_documented_handshake(fake_dojo_ws: FakeDojoWs, fake_dojo, serve):

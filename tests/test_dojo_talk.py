@@ -19,6 +19,7 @@ from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
 from tests.factories import make_order, payment_event
 from tests.fake_dojo import DEFAULT_KEY, FakeDojo
 from tests.processes import ServerProcess, run
+from tests.waiting import until
 
 HOUSE = "sh_orderpass_test"
 
@@ -51,14 +52,6 @@ async def graphql(server: LiveServer, query: str, **variables: Any) -> dict[str,
         answer = await staff.post("/graphql", json={"query": query, "variables": variables})
     data: dict[str, Any] = answer.json()["data"]
     return data
-
-
-async def eventually(check: Callable[[], Any], *, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.1)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition never held")
 
 
 # -- POS events ---------------------------------------------------------------------------------
@@ -98,7 +91,7 @@ async def test_events_are_retried_through_failures_and_operators_see_what_is_owe
         found = (await graphql(server, "{ dojoOutbox { owed failing oldestUndeliveredAt } }"))["dojoOutbox"]
         return bool(found["owed"] == 1 and found["failing"] == 1 and found["oldestUndeliveredAt"])
 
-    await eventually(owed_and_failing)
+    await until(owed_and_failing)
     assert await fake_dojo.wait_for_events(1, timeout=10) == [order_id]
     assert (await graphql(server, "{ dojoOutbox { owed failing } }"))["dojoOutbox"] == {
         "owed": 0,
@@ -167,7 +160,7 @@ async def test_an_unknown_payment_resolves_through_dojos_payment_intent(server, 
         order = (await dojo.get(f"/v1/orders/{order_id}")).json()
         return bool(order["payable"] is False)
 
-    await eventually(paid)
+    await until(paid)
     order = (await dojo.get(f"/v1/orders/{order_id}")).json()
     assert order["payments"] == [
         {
@@ -191,7 +184,7 @@ async def test_an_unresolvable_payment_stays_unmatched_and_is_asked_about_again_
         found = (await graphql(server, query))["unmatchedPayments"]
         return len(found) == 2 and all(p["lookups"] >= 1 for p in found)
 
-    await eventually(asked_once_each)
+    await until(asked_once_each)
     found = {p["paymentIntentId"]: p for p in (await graphql(server, query))["unmatchedPayments"]}
     assert "externalId" in found["pi_elsewhere"]["lastError"]
     assert "no such payment intent" in found["pi_unknown_to_dojo"]["lastError"]

@@ -17,7 +17,7 @@ from server.changes.model import ChangeKind
 from server.lifecycle import OrderStatus
 from server.orders.service import Orders
 from tests.factories import make_draft
-from tests.test_dojo_socket import until
+from tests.waiting import until
 
 STAFF = Actor.staff("expo")
 S = OrderStatus

@@ -26,6 +26,7 @@ from server.staff.roles import Role
 from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
 from tests.factories import make_order, payment_event
 from tests.processes import ServerProcess
+from tests.waiting import until
 
 SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence order { id status items { name } } } }"
 HEAVY = (
@@ -74,14 +75,6 @@ async def next_change(ws: ClientConnection, seconds: float = 10) -> dict[str, An
             if message["type"] == "next":
                 change: dict[str, Any] = message["payload"]["data"]["orderChanges"]
                 return change
-
-
-async def until(check: Any, seconds: float = 15) -> None:
-    for _ in range(int(seconds * 10)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the condition never held")
 
 
 def process_env(database_url: str, **more: str) -> dict[str, str]:
@@ -189,7 +182,7 @@ async def test_a_screen_that_stops_reading_is_dropped_without_slowing_the_others
             async def dropped() -> bool:
                 return metric(await scrape(server.url, token), "orderpass_subscribers") == 1
 
-            await until(dropped)
+            await until(dropped, 15)
             latest = (await dojo.post("/v1/orders", json=make_order())).json()
             assert (await next_change(reading))["order"]["id"] == latest["id"]
 

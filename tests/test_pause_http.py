@@ -26,8 +26,9 @@ from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
-from tests.test_dojo_socket import socket_settings, until
+from tests.test_dojo_socket import socket_settings
 from tests.test_graphql_limits import filled
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[1]
 PAUSE = """mutation($products: [DojoProduct!]!, $minutes: Int) {

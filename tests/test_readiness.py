@@ -14,7 +14,8 @@ from tests.conftest import NO_POSTGRES, POSTGRES_URL, LiveServer
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
 from tests.processes import free_port
-from tests.test_dojo_socket import socket_settings, until
+from tests.test_dojo_socket import socket_settings
+from tests.waiting import until
 
 
 async def readyz(server: LiveServer) -> httpx.Response:

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
-from contextlib import AbstractAsyncContextManager
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +27,7 @@ from server.settings import Settings
 from server.sqlite_inline import InlineConnection
 from server.store import MAX_KEPT, Store, async_url, create_store
 from tests.factories import make_draft
+from tests.waiting import until
 
 
 def test_plain_urls_get_the_async_drivers():
@@ -61,6 +68,104 @@ async def test_a_lock_held_past_the_busy_timeout_is_unavailable_and_writes_nothi
         assert (await orders.search(SearchFilters())).items == []
     finally:
         blocker.close()
+        await store.close()
+
+
+# Another orderpass process on the same file, holding the write turn until told to let go.
+HOLDER = """
+import asyncio, sys
+from datetime import timedelta
+from server.store import Turn
+
+async def hold():
+    turn = Turn(sys.argv[1])
+    async with turn.taken(timedelta(seconds=5)):
+        print("held", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+    turn.close()
+
+asyncio.run(hold())
+"""
+
+
+@contextmanager
+def turn_held_elsewhere(sqlite_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding this file's write turn; it lets go when told (`let_go`)."""
+    command = [sys.executable, "-c", HOLDER, str(sqlite_path)]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == "held\n"
+            yield holder
+        finally:
+            holder.kill()
+
+
+def let_go(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+
+
+def turn_is_free(sqlite_path: Path) -> bool:
+    fd = os.open(f"{sqlite_path}-writers.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # lets go of the lock, if taken
+
+
+async def test_processes_writing_one_file_take_turns(settings: Settings, broker, clock, sqlite_path):
+    """A write waits while another process has the turn (it holds no SQLite lock meanwhile, so
+    only the turn can hold this one back), and goes as soon as that process lets go."""
+    store = create_store(settings)
+    try:
+        orders = Orders(store=store, broker=broker, clock=clock)
+        with turn_held_elsewhere(sqlite_path) as holder:
+            placing = asyncio.create_task(orders.place(make_draft(), by=Actor.staff("t")))
+            await asyncio.sleep(0.3)
+            assert not placing.done()  # waiting for its turn
+            let_go(holder)
+            await asyncio.wait_for(placing, 5)
+        assert len((await orders.search(SearchFilters())).items) == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("gives_up", ["past its patience", "cancelled"])
+async def test_a_wait_for_the_turn_given_up_never_keeps_the_turn(
+    settings: Settings, sqlite_path, gives_up: str
+):
+    """The turn is waited for on a thread, which may get it after the write stopped waiting (its
+    patience ran out, or its request was cancelled): it must go straight back, or every other
+    process would wait for it for ever."""
+    store = create_store(settings.replace(busy_timeout_ms=200 if gives_up == "past its patience" else 60_000))
+
+    async def write(version: int) -> None:
+        async with store.write() as tx:
+            await tx.execute(text(f"PRAGMA user_version = {version}"))
+
+    try:
+        with turn_held_elsewhere(sqlite_path) as holder:
+            writing = asyncio.create_task(write(7))
+            if gives_up == "cancelled":
+                await asyncio.sleep(0.2)
+                writing.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await writing
+            else:
+                with pytest.raises(Unavailable, match=r"^the database is busy; retry$"):
+                    await writing
+            let_go(holder)
+            assert holder.wait(5) == 0
+        await until(lambda: turn_is_free(sqlite_path), 5)
+        async with store.read() as tx:
+            assert (await tx.execute(text("PRAGMA user_version"))).scalar() == 0  # nothing written
+        await asyncio.wait_for(write(8), 5)  # and the next write has its turn
+    finally:
         await store.close()
 
 
