@@ -135,6 +135,29 @@ async def test_processes_writing_one_file_take_turns(settings: Settings, broker,
         await store.close()
 
 
+async def test_a_process_killed_while_it_has_the_turn_leaves_it_free(settings: Settings, sqlite_path):
+    """SIGKILL runs no cleanup: the OS lets go of the dead process's lock with its files, so the
+    others write on (SQLite rolls its unfinished transaction back the same way)."""
+    store = create_store(settings)
+    try:
+        with turn_held_elsewhere(sqlite_path) as holder:
+            writing = asyncio.create_task(write_version(store, 5))
+            await asyncio.sleep(0.2)
+            assert not writing.done()
+            holder.kill()
+            await asyncio.wait_for(writing, 5)
+        async with store.read() as tx:
+            assert (await tx.execute(text("PRAGMA user_version"))).scalar() == 5
+    finally:
+        await store.close()
+
+
+async def write_version(store: Store, version: int) -> None:
+    """A write as small as they come: SQLite's header field for applications."""
+    async with store.write() as tx:
+        await tx.execute(text(f"PRAGMA user_version = {version}"))
+
+
 @pytest.mark.parametrize("gives_up", ["past its patience", "cancelled"])
 async def test_a_wait_for_the_turn_given_up_never_keeps_the_turn(
     settings: Settings, sqlite_path, gives_up: str
@@ -143,14 +166,9 @@ async def test_a_wait_for_the_turn_given_up_never_keeps_the_turn(
     patience ran out, or its request was cancelled): it must go straight back, or every other
     process would wait for it for ever."""
     store = create_store(settings.replace(busy_timeout_ms=200 if gives_up == "past its patience" else 60_000))
-
-    async def write(version: int) -> None:
-        async with store.write() as tx:
-            await tx.execute(text(f"PRAGMA user_version = {version}"))
-
     try:
         with turn_held_elsewhere(sqlite_path) as holder:
-            writing = asyncio.create_task(write(7))
+            writing = asyncio.create_task(write_version(store, 7))
             if gives_up == "cancelled":
                 await asyncio.sleep(0.2)
                 writing.cancel()
@@ -164,7 +182,7 @@ async def test_a_wait_for_the_turn_given_up_never_keeps_the_turn(
         await until(lambda: turn_is_free(sqlite_path), 5)
         async with store.read() as tx:
             assert (await tx.execute(text("PRAGMA user_version"))).scalar() == 0  # nothing written
-        await asyncio.wait_for(write(8), 5)  # and the next write has its turn
+        await asyncio.wait_for(write_version(store, 8), 5)  # and the next write has its turn
     finally:
         await store.close()
 
