@@ -198,10 +198,18 @@ def _serve(args: argparse.Namespace) -> int:
     settings.dojo_credentials()  # refuses to start without a pair
     tracing.wanted(os.environ)  # OTEL_* asking for what orderpass cannot export: refused here, in words
     if args.workers > 1 and not crosses_processes(settings.broker_url):
-        raise SettingsError(
-            f"--workers {args.workers} needs a broker every worker hears: set ORDERPASS_BROKER_URL to the "
-            "PostgreSQL URL (LISTEN/NOTIFY), or serve with one worker"
-        )
+        settings = settings.with_broker_for_workers()
+        if not crosses_processes(settings.broker_url):
+            raise SettingsError(
+                f"--workers {args.workers} needs a broker every worker hears: set ORDERPASS_BROKER_URL to "
+                "the PostgreSQL URL (LISTEN/NOTIFY), or serve with one worker"
+            )
+        os.environ["ORDERPASS_BROKER_URL"] = settings.broker_url  # what the workers read
+        print(f"orderpass: the workers hear each other through {settings.broker_url}", file=sys.stderr)
+    try:
+        create_broker(settings.broker_url)  # a bad URL, or a broker directory not ours alone: refused now
+    except ValueError as exc:
+        raise SettingsError(f"ORDERPASS_BROKER_URL: {exc}") from exc
     state = revisions.revision(settings.database_url)
     if state.behind:
         where, current = _safe(settings.database_url), state.current or "none"
@@ -411,9 +419,12 @@ async def _with_tokens(work: Callable[[Tokens], Awaitable[T]]) -> T:
 async def _stored() -> AsyncIterator[tuple[Store, Broker]]:
     """The configured store and broker, so what a command changes reaches every serving process at
     once: a revoked token's sockets close, the stations' copies are read again (server/copies.py).
-    On memory:// nobody hears it: the servers find it within seconds instead (their sweeps, their
-    copies' age)."""
+    With no broker configured, workers serving the same SQLite file (`serve --workers N`) are told
+    through the sockets beside it; a lone server on memory:// hears nobody, and finds the change
+    within seconds instead (its sweeps, its copies' age)."""
     settings = Settings.from_env()
+    if settings.sqlite_bus is not None and settings.sqlite_bus.is_dir():
+        settings = settings.with_broker_for_workers()
     store, broker = create_store(settings), create_broker(settings.broker_url)
     try:
         yield store, broker

@@ -25,12 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy.engine import make_url
 
 from server import revisions
 from server.clock import Clock
@@ -79,7 +77,7 @@ async def examine(
 
 async def _database(settings: Settings) -> list[Finding]:
     url, shown = settings.database_url, masked_url(settings.database_url)
-    path = _sqlite_file(url)
+    path = settings.sqlite_file
     if path is not None and not path.is_file():
         where = "" if path.resolve().parent.is_dir() else f" (nor its folder {path.resolve().parent})"
         todo = "run `orderpass db upgrade` (it creates the file), or set ORDERPASS_DATABASE_URL to it"
@@ -109,15 +107,8 @@ async def _migrations(url: str) -> Finding:
     return Finding("migrations", Outcome.FAIL, f"the database is {said}; this build needs {state.head}", todo)
 
 
-def _sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
 def _disk(settings: Settings, min_free_bytes: int) -> Finding:
-    path = _sqlite_file(settings.database_url)
+    path = settings.sqlite_file
     if path is None:
         return Finding(
             "disk", Outcome.SKIP, "the database is not a SQLite file here: its host's disk is its own"

@@ -28,6 +28,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from sqlalchemy.engine import make_url
 
 PREFIX: Final = "ORDERPASS_"
 ENV_FILE: Final = ".env"  # in the working directory, unless ORDERPASS_ENV_FILE names another
@@ -223,6 +224,27 @@ class Settings(BaseSettings):
     @property
     def has_dojo_credentials(self) -> bool:
         return bool(self.dojo_username and self.dojo_password)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database's file, where it is a SQLite file (not in memory, not PostgreSQL)."""
+        parsed = make_url(self.database_url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return None
+        return Path(parsed.database)
+
+    @property
+    def sqlite_bus(self) -> Path | None:
+        """Where processes sharing this SQLite file, with no broker configured, announce changes
+        to each other (datagram sockets, server/broker/unix.py); None for any other setup."""
+        if self.broker_url != "memory://" or self.sqlite_file is None:
+            return None
+        return Path(f"{self.sqlite_file.resolve()}-bus")
+
+    def with_broker_for_workers(self) -> Settings:
+        """Several workers need a broker they all hear: on a SQLite file with none configured,
+        `sqlite_bus`; otherwise the settings as they are."""
+        return self if self.sqlite_bus is None else self.replace(broker_url=f"unix://{self.sqlite_bus}")
 
     def secrets(self) -> tuple[str | None, ...]:
         """What no log line may show (server/logs.py redacts them wherever they appear)."""

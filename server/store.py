@@ -292,8 +292,8 @@ def create_store(settings: Settings) -> Store:
             url, pool_size=32, max_overflow=32, async_creator=connector(url.database or "")
         )
         _tune_sqlite(engine, settings)
-        on_file = url.database not in (None, "", ":memory:")
-        return Store(engine, patience=patience, turn=Turn(str(url.database)) if on_file else None)
+        on_file = settings.sqlite_file
+        return Store(engine, patience=patience, turn=Turn(str(on_file)) if on_file else None)
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return Store(engine, patience=patience)
 

@@ -297,14 +297,14 @@ async def test_a_refused_socket_is_logged_without_its_token(live_server: LiveSer
     assert "opt_nnnn" not in caplog.text
 
 
-async def test_a_revocation_on_the_shared_broker_closes_sockets_at_once(serve, database_url: str):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the broker that crosses processes is PostgreSQL's LISTEN/NOTIFY")
-    server: LiveServer = serve(broker_url=database_url, token_recheck_seconds=3600)  # no sweep
+async def test_a_revocation_on_the_shared_broker_closes_sockets_at_once(serve, database_url: str, tmp_path):
+    """PostgreSQL's LISTEN/NOTIFY, or on SQLite the sockets of one machine (server/broker/unix.py)."""
+    shared = database_url if database_url.startswith("postgresql") else f"unix://{tmp_path}/bus"
+    server: LiveServer = serve(broker_url=shared, token_recheck_seconds=3600)  # no sweep
     token = await mint(server.settings, Role.KITCHEN, "grill-screen")
     async with socket(server, token=token) as ws:
         await subscribe(ws, since=0)
-        store, broker = create_store(server.settings), create_broker(database_url)
+        store, broker = create_store(server.settings), create_broker(shared)
         await Tokens(store=store, clock=SystemClock(), broker=broker).revoke("grill-screen")
         await broker.close()
         await store.close()

@@ -20,7 +20,8 @@ class Broker(Protocol):
 
 
 def create_broker(url: str) -> Broker:
-    """`memory://` within one process; `postgresql://...` (LISTEN/NOTIFY) across processes."""
+    """`memory://` within one process; across processes, `postgresql://...` (LISTEN/NOTIFY) or
+    `unix:///a/directory` (datagram sockets there, for the processes of one machine)."""
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     if scheme == "memory":
         from server.broker.memory import MemoryBroker
@@ -30,7 +31,11 @@ def create_broker(url: str) -> Broker:
         from server.broker.postgres import PostgresBroker
 
         return PostgresBroker(url)
-    raise ValueError(f"unsupported broker URL {url!r}: use memory:// or postgresql://")
+    if scheme == "unix" and url.startswith("unix:///"):
+        from server.broker.unix import UnixBroker
+
+        return UnixBroker(url.removeprefix("unix://"))
+    raise ValueError(f"unsupported broker URL {url!r}: use memory://, postgresql:// or unix:///a/directory")
 
 
 def crosses_processes(url: str) -> bool:

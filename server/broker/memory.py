@@ -20,6 +20,10 @@ class MemoryBroker:
         self._queues: defaultdict[str, set[asyncio.Queue[str]]] = defaultdict(set)
 
     async def publish(self, channel: str, message: str) -> None:
+        self.deliver(channel, message)
+
+    def deliver(self, channel: str, message: str) -> None:
+        """Into every subscriber's queue, now (for a broker that heard it from another process)."""
         for queue in tuple(self._queues.get(channel, ())):
             offer(queue, message)
 
@@ -33,6 +37,10 @@ class MemoryBroker:
             self._queues[channel].discard(queue)
             if not self._queues[channel]:
                 del self._queues[channel]
+
+    def channels(self) -> list[str]:
+        """The channels someone subscribes to now."""
+        return list(self._queues)
 
     def subscriber_count(self, channel: str) -> int:
         return len(self._queues.get(channel, ()))

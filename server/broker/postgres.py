@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from server.broker.memory import QUEUE_SIZE, drain, offer
+from server.broker.memory import MemoryBroker
 
 log = logging.getLogger("orderpass.broker")
 RECONNECTED: Final = '{"reconnected": true}'
@@ -34,7 +33,7 @@ def dsn(url: str) -> str:
 class PostgresBroker:
     def __init__(self, url: str) -> None:
         self.dsn = dsn(url)
-        self._queues: defaultdict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+        self._here = MemoryBroker()  # this process's subscribers
         self._publisher: asyncpg.Connection | None = None
         self._publishing = asyncio.Lock()
         self._listener: asyncpg.Connection | None = None
@@ -71,13 +70,9 @@ class PostgresBroker:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
-        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
-        self._queues[channel].add(queue)
-        try:
+        async with self._here.subscribe(channel) as messages:
             await self._listening(channel)
-            yield drain(queue)
-        finally:
-            self._queues[channel].discard(queue)
+            yield messages
 
     async def close(self) -> None:
         self._closed = True
@@ -116,7 +111,7 @@ class PostgresBroker:
                 continue
             try:
                 self._listener = await self._connect_listener()
-                for channel in list(self._queues):
+                for channel in self._here.channels():
                     await self._listener.add_listener(channel, self._heard)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("could not LISTEN again (retrying in %.1fs): %s", delay, exc)
@@ -125,9 +120,8 @@ class PostgresBroker:
                 delay = min(delay * 2, 5.0)
                 continue
             log.info("listening again after a dropped connection")
-            for channel in list(self._queues):
+            for channel in self._here.channels():
                 self._heard(None, 0, channel, RECONNECTED)
 
     def _heard(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
-        for queue in tuple(self._queues.get(channel, ())):
-            offer(queue, payload)
+        self._here.deliver(channel, payload)

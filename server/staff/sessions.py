@@ -2,8 +2,9 @@
 (revoked, expired) is closed within seconds, in every process.
 
 Each process sweeps its own open sockets: on a revocation notice from the broker at once, and
-every `every` seconds regardless (a revocation from a shell on SQLite reaches no broker, and an
-expiry announces itself to nobody). A sweep is one indexed query for the digests in use.
+every `every` seconds regardless (a revocation from a shell reaches a lone server on memory://
+through no broker, and an expiry announces itself to nobody). A sweep is one indexed query for
+the digests in use.
 """
 
 from __future__ import annotations

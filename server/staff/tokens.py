@@ -3,8 +3,9 @@ random bits, so a fast hash is enough), revoked by name or expiring on their own
 on every request and every operation over a socket.
 
 A revocation is announced on the broker (`CHANNEL`), so every process closes that token's open
-sockets at once; where no broker crosses processes (`orderpass token revoke` from a shell with
-SQLite), each process's sweep of its open sockets (server/staff/sessions.py) finds it within seconds.
+sockets at once; where no broker crosses processes (`orderpass token revoke` from a shell, one
+server on SQLite and memory://), its sweep of open sockets (server/staff/sessions.py) finds it
+within seconds.
 """
 
 from __future__ import annotations
