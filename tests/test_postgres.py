@@ -193,18 +193,23 @@ async def test_several_workers_behind_one_port_serve_every_subscriber(postgres_u
     server = ServerProcess(environment(postgres_url), args=("--workers", "2"))
     server.start()
     try:
-        async with (
-            subscriber(server.url, token) as a,
-            subscriber(server.url, token) as b,
-            subscriber(server.url, token) as c,
-            subscriber(server.url, token) as d,
-            httpx.AsyncClient(base_url=server.url, auth=DOJO_AUTH) as dojo,
-        ):
-            ids = [(await dojo.post("/v1/orders", json=make_order())).json()["id"] for _ in range(8)]
-            for ws in (a, b, c, d):
-                assert [x["order"]["id"] for x in await changes(ws, 8)] == ids
+        await every_subscriber_sees_every_order(server.url, token)
     finally:
         server.stop()
+
+
+async def every_subscriber_sees_every_order(url: str, token: str) -> None:
+    """Four screens on one port, on whichever workers took them, each see eight orders in order."""
+    async with (
+        subscriber(url, token) as a,
+        subscriber(url, token) as b,
+        subscriber(url, token) as c,
+        subscriber(url, token) as d,
+        httpx.AsyncClient(base_url=url, auth=DOJO_AUTH) as dojo,
+    ):
+        ids = [(await dojo.post("/v1/orders", json=make_order())).json()["id"] for _ in range(8)]
+        for ws in (a, b, c, d):
+            assert [x["order"]["id"] for x in await changes(ws, 8)] == ids
 
 
 def test_several_workers_on_the_memory_broker_are_refused(postgres_url: str):

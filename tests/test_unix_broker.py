@@ -12,8 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from server.broker import create_broker
 from server.broker.unix import MAX_MESSAGE, UnixBroker
@@ -22,7 +20,8 @@ from server.staff.roles import Role
 from tests.conftest import DOJO_AUTH, mint
 from tests.factories import make_order
 from tests.processes import ServerProcess, run
-from tests.test_postgres import changes, environment, subscriber
+from tests.test_graphql_access import closed_code
+from tests.test_postgres import changes, environment, every_subscriber_sees_every_order, subscriber
 
 # Another process on the machine, announcing one message on the broker in `directory`.
 ANNOUNCER = """
@@ -194,16 +193,7 @@ async def test_several_workers_on_a_sqlite_file_serve_every_subscriber(sqlite_ur
     server = ServerProcess(env, args=("--workers", "2"))
     server.start()
     try:
-        async with (
-            subscriber(server.url, token) as a,
-            subscriber(server.url, token) as b,
-            subscriber(server.url, token) as c,
-            subscriber(server.url, token) as d,
-            httpx.AsyncClient(base_url=server.url, auth=DOJO_AUTH) as dojo,
-        ):
-            ids = [(await dojo.post("/v1/orders", json=make_order())).json()["id"] for _ in range(8)]
-            for ws in (a, b, c, d):
-                assert [x["order"]["id"] for x in await changes(ws, 8)] == ids
+        await every_subscriber_sees_every_order(server.url, token)
     finally:
         server.stop()
     assert "the workers hear each other through unix://" in server.stderr
@@ -227,14 +217,3 @@ async def test_a_token_revoked_from_a_shell_closes_its_sockets_on_every_worker_a
             assert await closed_code(ws) == 4401
     finally:
         server.stop()
-
-
-async def closed_code(ws: ClientConnection) -> int | None:
-    """How the server closed the socket, reading whatever comes meanwhile (its pings); fails if it
-    is still open 5 s on."""
-    try:
-        async with asyncio.timeout(5):
-            while True:
-                await ws.recv()
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else None
