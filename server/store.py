@@ -200,7 +200,8 @@ class Turn:
         try:
             yield
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if self._fd >= 0:  # else closed meanwhile (the store shut down), which let go of it
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     async def _take(self, patience: float) -> None:
         if self._fd < 0:
