@@ -128,6 +128,8 @@ async def test_a_directory_removed_under_it_fails_nothing_and_says_so(bus: Path,
         await first.publish("orderpass.changes", "committed")  # no exception
         assert await next_of(mine) == "committed"  # this process's screens still hear it
         assert not await first.ready()  # and /readyz says the others cannot
+    async with brokers[1].subscribe("orderpass.changes"):  # a first subscriber now cannot bind: no error
+        assert not await brokers[1].ready()
 
 
 def test_a_directory_others_can_write_to_is_refused(tmp_path: Path):

@@ -74,7 +74,10 @@ class UnixBroker:
                 log.warning("could not announce on %s to %s: %s", channel, os.path.basename(peer), exc)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[str]]:
-        self._bound()  # from now on, what other processes announce reaches this one
+        try:
+            self._bound()  # from now on, what other processes announce reaches this one
+        except OSError as exc:  # it hears this process alone, and polls the store; /readyz says so
+            log.warning("cannot hear other processes on %s: %s", channel, exc)
         return self._here.subscribe(channel)
 
     async def ready(self) -> bool:
