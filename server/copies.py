@@ -7,7 +7,8 @@ The store stays the truth. Whoever changes the thing calls `changed` after the c
 its own transaction read back: this process's copy takes it at once, and the broker tells every
 other process (`channel`), whose `run` forgets its copy so the next `get` reads it again. A copy
 older than `fresh_for` seconds is read again too: the backstop for an announcement lost, or for a
-broker that does not cross processes (a change made by `orderpass` from a shell on SQLite).
+broker that does not cross processes (a change made by `orderpass` from a shell, which a lone
+server on memory:// does not hear).
 
 A read that started before a change and finishes after it must not put the old value back over
 the new one: each read remembers what it found only if nothing changed or was forgotten meanwhile.
