@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server import doctor, serving, simulate, venue
+from server import doctor, serving, simulate, venue, workers
 from server.actors import POS
 from server.broker import Broker, create_broker, crosses_processes
 from server.clock import SystemClock
@@ -179,8 +179,6 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from server import revisions, tracing
 
     settings = Settings.from_env()
@@ -223,7 +221,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.dev:
         print(_first_steps(args.host, args.port), file=sys.stderr)
     listen = {"host": args.host, "port": args.port, "workers": args.workers}
-    uvicorn.run("server.app:app_from_env", **listen, **serving.options(settings))
+    try:
+        workers.serve("server.app:app_from_env", **listen, **serving.options(settings))
+    except workers.PortTaken as exc:
+        print(f"orderpass: {exc}; is another orderpass serving there?", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -1,0 +1,170 @@
+"""`orderpass serve --workers N` (server/workers.py), as a real command on loopback: each worker
+accepts on a listening socket of its own, the supervisor keeps none, a dead worker's share of new
+connections goes to the living, and a second server on the same port is refused.
+
+What each process holds is read from /proc: a process's socket descriptors against the kernel's
+table of TCP sockets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.processes import ServerProcess, run
+from tests.test_faults import environment
+from tests.waiting import until
+
+pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux)")
+
+LISTEN, ESTABLISHED = "0A", "01"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = environment(f"sqlite:///{tmp_path}/venue.db")
+    upgraded = run("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    return env
+
+
+@pytest.fixture
+def two_workers(env: dict[str, str]) -> Iterator[ServerProcess]:
+    server = ServerProcess(env, args=("--workers", "2"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def sockets_of(pid: int) -> set[int]:
+    """The inodes of every socket the process holds."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            found.add(int(target[len("socket:[") : -1]))
+    return found
+
+
+def tcp(port: int, state: str) -> set[int]:
+    """The inodes of the IPv4 TCP sockets on this local port in this state."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            found.add(int(fields[9]))
+    return found
+
+
+def workers_of(server: ServerProcess) -> dict[int, set[int]]:
+    """Each worker's listening sockets on the server's port, by pid (a child holding none, as
+    multiprocessing's resource tracker, is not a worker)."""
+    listening = tcp(server.port, LISTEN)
+    found = {}
+    for task in os.listdir(f"/proc/{server.pid}/task"):
+        for child in Path(f"/proc/{server.pid}/task/{task}/children").read_text().split():
+            try:
+                held = sockets_of(int(child)) & listening
+            except FileNotFoundError:
+                continue  # gone meanwhile
+            if held:
+                found[int(child)] = held
+    return found
+
+
+def answered(port: int, connections: int) -> int:
+    """Open that many connections at once, ask each for /healthz; how many were answered in 5 s."""
+    opened = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(connections)]
+    try:
+        for conn in opened:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: orderpass\r\n\r\n")
+        count = 0
+        for conn in opened:
+            with contextlib.suppress(TimeoutError):  # not answered
+                count += conn.recv(64).startswith(b"HTTP/1.1 200")
+        return count
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+async def test_each_worker_listens_on_a_socket_of_its_own_and_the_supervisor_on_none(
+    two_workers: ServerProcess,
+):
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=10)
+    held = list(workers_of(two_workers).values())
+    assert all(len(sockets) == 1 for sockets in held)
+    assert held[0] != held[1], "the workers share one socket"
+    assert not sockets_of(two_workers.pid) & tcp(two_workers.port, LISTEN)
+
+
+async def test_connections_are_spread_over_the_workers(two_workers: ServerProcess):
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=10)
+    opened = [socket.create_connection(("127.0.0.1", two_workers.port), timeout=5) for _ in range(32)]
+    try:
+        for conn in opened:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: orderpass\r\n\r\n")
+            assert conn.recv(64).startswith(b"HTTP/1.1 200")
+        established = tcp(two_workers.port, ESTABLISHED)
+        shares = sorted(len(sockets_of(pid) & established) for pid in workers_of(two_workers))
+    finally:
+        for conn in opened:
+            conn.close()
+    assert sum(shares) == 32
+    assert shares[0] >= 6, f"32 connections split {shares}"  # even by hash: under 6 one time in 10^4
+
+
+async def test_a_dead_workers_share_of_new_connections_goes_to_the_living(two_workers: ServerProcess):
+    """A worker SIGKILLed takes its socket with it: every connection made before its
+    replacement is up is answered by the other (a copy of its socket kept by the supervisor
+    would go on taking half of them, for nobody). Then the replacement listens on a new one."""
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=10)
+    before = workers_of(two_workers)
+    dead, survivor = list(before)
+    os.kill(dead, signal.SIGKILL)
+    await until(lambda: dead not in workers_of(two_workers), seconds=5)
+    assert answered(two_workers.port, 16) == 16
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=20)
+    after = workers_of(two_workers)
+    assert after[survivor] == before[survivor]
+    (replacement,) = set(after) - {survivor}
+    assert after[replacement] != before[dead]
+    assert answered(two_workers.port, 16) == 16
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_second_server_on_the_same_port_is_refused(
+    two_workers: ServerProcess, env: dict[str, str], workers: str
+):
+    """SO_REUSEPORT would let a second orderpass of this user take half of the port's
+    connections (and of Dojo's orders, into its own database): it is refused as a plain bind is."""
+    second = run("serve", "--workers", workers, "--port", str(two_workers.port), env=env)
+    assert second.returncode != 0
+    assert "in use" in second.stderr.lower()
+    assert answered(two_workers.port, 16) == 16  # all by the first server, which still listens alone
+    assert len(workers_of(two_workers)) == 2
+
+
+def test_workers_refuse_a_port_a_single_worker_server_holds(env: dict[str, str]):
+    one = ServerProcess(env, args=())
+    one.start()
+    try:
+        started = time.monotonic()
+        second = run("serve", "--workers", "2", "--port", str(one.port), env=env)
+        assert second.returncode == 3
+        assert f"cannot listen on 127.0.0.1:{one.port}" in second.stderr
+        assert "another orderpass" in second.stderr
+        assert time.monotonic() - started < 30  # refused before any worker starts
+    finally:
+        one.stop()
