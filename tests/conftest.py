@@ -39,10 +39,9 @@ from server.stations.prep import Prep
 from server.store import Store, create_store
 from tests import dojo_contract, postgres
 from tests.factories import make_order
-from tests.processes import Threaded
+from tests.processes import DOJO_AUTH, Threaded
 
 pytest_plugins = ["tests.fake_dojo", "tests.fake_dojo_ws"]  # the fake_dojo and fake_dojo_ws fixtures
-DOJO_AUTH = ("dojo", "test-secret")
 
 
 POSTGRES_URL = os.environ.get("ORDERPASS_TEST_POSTGRES_URL")

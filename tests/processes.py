@@ -3,6 +3,7 @@ and uvicorn on a thread of the test's own process, for tests that serve an app t
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import httpx
 import uvicorn
 
 COMMAND = Path(sys.executable).with_name("orderpass")
+DOJO_AUTH = ("dojo", "test-secret")  # the Basic pair every test server takes Dojo's calls with
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,6 +50,24 @@ class Threaded:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any ORDERPASS_* setting: a child starts from the
+    defaults and what the test names, never from the shell's or CI's configuration."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("ORDERPASS_")}
+
+
+def environment(database_url: str, **more: str) -> dict[str, str]:
+    """A clean environment for `orderpass` on this database, with the tests' Dojo pair; quiet
+    logging (a server's stderr is a pipe nobody reads until it stops). `more` adds settings."""
+    return clean_environment() | {
+        "ORDERPASS_DATABASE_URL": database_url,
+        "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
+        "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],
+        "ORDERPASS_LOG_LEVEL": "WARNING",
+        **more,
+    }
 
 
 def this_checkout(env: dict[str, str]) -> dict[str, str]:

@@ -16,7 +16,6 @@ writes, into that folder:
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 from datetime import UTC, date, datetime, timedelta
@@ -37,8 +36,8 @@ from server.staff.roles import Role
 from server.store import create_store
 from tests import busy_day
 from tests.browser import chromium
-from tests.conftest import DOJO_AUTH, mint
-from tests.processes import ServerProcess, run
+from tests.conftest import mint
+from tests.processes import DOJO_AUTH, ServerProcess, clean_environment, run
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVE = "mutation($id: ID!, $to: OrderStatus!) { moveOrder(id: $id, to: $to) { __typename } }"
@@ -52,7 +51,7 @@ async def main(folder: Path) -> None:
         database = f"sqlite:///{scratch}/screenshot.db"
         await asyncio.to_thread(revisions.upgrade, database)
         token = await mint(Settings(database_url=database), Role.KITCHEN, "pass")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+        env = clean_environment()
         env |= {
             "ORDERPASS_DATABASE_URL": database,
             "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],

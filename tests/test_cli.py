@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import httpx
@@ -16,12 +15,12 @@ from server.staff.roles import Role
 from server.staff.tokens import Tokens
 from server.store import create_store
 from tests.factories import make_order
-from tests.processes import run, serving
+from tests.processes import clean_environment, run, serving
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    clean = clean_environment()
     return {**clean, "ORDERPASS_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
 
 

@@ -4,7 +4,6 @@ Dojo WebSocket and a port nobody answers on."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from server.settings import Settings
 from tests.conftest import LiveServer
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import DEFAULT_SOFTWARE_HOUSE, FakeDojoWs
-from tests.processes import free_port, run
+from tests.processes import clean_environment, free_port, run
 
 WRONG_KEY = "sk_sandbox_not-this-one"
 
@@ -169,7 +168,7 @@ def test_the_command_exits_0_when_all_is_well_and_1_saying_what_to_do_when_not(
     tmp_path: Path, migrated_template: Path, unmigrated: str, fake_dojo: FakeDojo
 ):
     shutil.copy(migrated_template, tmp_path / "ready.db")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")} | {
+    env = clean_environment() | {
         "ORDERPASS_DATABASE_URL": f"sqlite:///{tmp_path}/ready.db",
         "ORDERPASS_DOJO_API_URL": fake_dojo.url,
         "ORDERPASS_DOJO_API_KEY": fake_dojo.api_key,

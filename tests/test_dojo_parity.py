@@ -21,7 +21,7 @@ from server.dojo.operations import OPERATIONS
 from server.lifecycle import OrderStatus
 from server.settings import Settings
 from server.text import NUL_REFUSED
-from tests.conftest import BACKENDS, DOJO_AUTH, LiveServer, fresh_database, start_server
+from tests.conftest import BACKENDS, LiveServer, fresh_database, start_server
 from tests.dojo_doors import (
     REQUESTOR,
     ROUTES,
@@ -40,6 +40,7 @@ from tests.dojo_doors import (
 from tests.factories import item, make_order, money, payment_event
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
+from tests.processes import DOJO_AUTH
 from tests.test_dojo_socket import socket_settings
 
 DEVICE: Final = MappingProxyType(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from tests.conftest import LiveServer, lay, mint
 from tests.factories import make_order, money
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
-from tests.processes import ServerProcess, run
+from tests.processes import ServerProcess, clean_environment, run
 from tests.test_rest import FLOOR
 from tests.waiting import until
 
@@ -244,7 +243,7 @@ async def test_two_processes_hold_one_socket_and_the_other_takes_over_after_sigk
 
 
 def socket_env(fake: FakeDojoWs, api: FakeDojo, database_url: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    clean = clean_environment()
     return clean | {
         "ORDERPASS_DATABASE_URL": database_url,
         "ORDERPASS_DOJO_USERNAME": "dojo",

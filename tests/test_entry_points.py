@@ -20,7 +20,8 @@ from server.settings import Settings
 from server.staff.roles import Role
 from server.staff.tokens import Tokens
 from server.store import create_store
-from tests.conftest import DOJO_AUTH, LiveServer, mint, place
+from tests.conftest import LiveServer, mint, place
+from tests.processes import DOJO_AUTH
 from tests.test_graphql_access import closed_code
 
 # Routes anyone may call, and why that is safe.

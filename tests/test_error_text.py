@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,10 +21,10 @@ from sqlalchemy.engine import make_url
 
 from server.settings import Settings
 from server.staff.roles import Role
-from tests.conftest import DOJO_AUTH, NO_POSTGRES, POSTGRES_URL, LiveServer, dojo_client, mint
+from tests.conftest import NO_POSTGRES, POSTGRES_URL, LiveServer, dojo_client, mint
 from tests.factories import make_order
 from tests.postgres import run_sql
-from tests.processes import ServerProcess
+from tests.processes import DOJO_AUTH, ServerProcess, environment
 from tests.tcp_proxy import TcpProxy
 
 BUSY = "the database is busy; retry"
@@ -73,18 +72,6 @@ def ours(response: httpx.Response, message: str, *more: str) -> str:
     return str(body["traceId"])
 
 
-def environment(database_url: str, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
-    return env | {
-        "ORDERPASS_DATABASE_URL": database_url,
-        "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
-        "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],
-        "ORDERPASS_LOG_LEVEL": "WARNING",
-        "ORDERPASS_BUSY_TIMEOUT_MS": "200",
-        **more,
-    }
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -111,7 +98,7 @@ async def test_a_locked_sqlite_file_is_503_in_our_words_and_its_text_only_in_the
     sqlite_path: Path, database_url: str
 ):
     token = await mint(Settings(database_url=database_url), Role.ADMIN)
-    server = ServerProcess(environment(database_url), args=())
+    server = ServerProcess(environment(database_url, ORDERPASS_BUSY_TIMEOUT_MS="200"), args=())
     server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, auth=DOJO_AUTH, timeout=30) as dojo:
@@ -137,7 +124,7 @@ def cut_off(database_url: str) -> Iterator[tuple[TcpProxy, ServerProcess]]:
     real = make_url(database_url)
     with TcpProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
         through = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        server = ServerProcess(environment(through), args=())
+        server = ServerProcess(environment(through, ORDERPASS_BUSY_TIMEOUT_MS="200"), args=())
         server.start()
         try:
             yield proxy, server

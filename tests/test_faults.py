@@ -7,7 +7,6 @@ No assertion here is about time: deadlines (client timeouts) only turn a hang in
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,9 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.store import async_url
-from tests.conftest import DOJO_AUTH, NO_POSTGRES, POSTGRES_URL
+from tests.conftest import NO_POSTGRES, POSTGRES_URL
 from tests.factories import make_order
-from tests.processes import ServerProcess
+from tests.processes import DOJO_AUTH, ServerProcess, environment
 from tests.tcp_proxy import TcpProxy
 
 ORDERS, CLIENTS, KILL_AFTER = 200, 16, 80
@@ -38,17 +37,6 @@ WRITTEN = (
     "order_history",
     "order_changes",
 )
-
-
-def environment(database_url: str, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
-    return env | {
-        "ORDERPASS_DATABASE_URL": database_url,
-        "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
-        "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],
-        "ORDERPASS_LOG_LEVEL": "WARNING",  # the server's stderr is a pipe nobody reads until it stops
-        **more,
-    }
 
 
 def dojo_at(url: str) -> httpx.AsyncClient:

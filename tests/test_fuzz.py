@@ -42,8 +42,9 @@ from server.money import MAX_VALUE
 from server.services import Services
 from server.staff.roles import Role
 from tests import dojo_contract
-from tests.conftest import DOJO_AUTH, LiveServer, as_staff, mint
+from tests.conftest import LiveServer, as_staff, mint
 from tests.factories import make_order
+from tests.processes import DOJO_AUTH
 
 # The same examples on every run. Health checks off: each example is a real call (slow by design),
 # and the in-process tests share one database across their examples on purpose, so state piles up.

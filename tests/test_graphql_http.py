@@ -25,8 +25,9 @@ from server.settings import Settings
 from server.staff.roles import Role
 from server.staff.tokens import Tokens
 from server.store import create_store
-from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, fresh_database, mint, start_server
+from tests.conftest import LiveServer, dojo_client, fresh_database, mint, start_server
 from tests.factories import make_order
+from tests.processes import DOJO_AUTH
 
 SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence kind order { id status } } }"
 

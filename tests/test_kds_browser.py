@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,9 @@ from server.clock import ManualClock, iso
 from server.settings import Settings
 from server.staff.roles import Role
 from tests.browser import chromium
-from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint, place
+from tests.conftest import LiveServer, dojo_client, mint, place
 from tests.factories import collection_order, item, make_order
-from tests.processes import ServerProcess
+from tests.processes import DOJO_AUTH, ServerProcess, clean_environment
 
 LIVE = '[data-connection="live"]'
 LONDON = ZoneInfo("Europe/London")
@@ -220,7 +219,7 @@ async def test_screens_reconnect_by_themselves_after_a_restart_and_show_a_new_or
     database = f"sqlite:///{tmp_path}/restart.db"
     await asyncio.to_thread(revisions.upgrade, database)
     token = await mint(Settings(database_url=database), Role.KITCHEN, "wall")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    env = clean_environment()
     env |= {
         "ORDERPASS_DATABASE_URL": database,
         "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],

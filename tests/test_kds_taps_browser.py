@@ -5,7 +5,6 @@ applies when it arrives is shown as refused."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,9 +23,9 @@ from server.settings import Settings
 from server.staff.roles import Role
 from server.store import create_store
 from tests.browser import chromium
-from tests.conftest import DOJO_AUTH, mint
+from tests.conftest import mint
 from tests.factories import make_order
-from tests.processes import ServerProcess
+from tests.processes import DOJO_AUTH, ServerProcess, clean_environment
 
 LIVE = '[data-connection="live"]'
 RECONNECTING = '[data-connection="reconnecting"]'
@@ -49,7 +48,7 @@ def database(tmp_path: Path) -> str:
 
 @pytest.fixture
 def server(database: str) -> Iterator[ServerProcess]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    env = clean_environment()
     env |= {
         "ORDERPASS_DATABASE_URL": database,
         "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -17,10 +16,10 @@ from websockets.typing import Subprotocol
 
 from server.logs import REDACTED, JsonFormatter, Redactor
 from server.staff.roles import Role
-from tests.conftest import DOJO_AUTH, LiveServer, mint
+from tests.conftest import LiveServer, mint
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
-from tests.processes import run, serving
+from tests.processes import DOJO_AUTH, clean_environment, run, serving
 
 
 @pytest.mark.parametrize(
@@ -63,7 +62,7 @@ def test_ordinary_lines_are_left_alone():
 def test_a_debug_run_logs_no_token_password_or_api_key(tmp_path: Path, fake_dojo: FakeDojo):
     password, api_key = "SuperSecret-Pw-1", fake_dojo.api_key
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")},
+        **clean_environment(),
         "ORDERPASS_DATABASE_URL": f"sqlite:///{tmp_path}/logs.db",
         "ORDERPASS_LOG_LEVEL": "DEBUG",
         "ORDERPASS_DOJO_USERNAME": "dojo",

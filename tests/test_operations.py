@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import resource
 import signal
@@ -23,9 +22,9 @@ from websockets.typing import Subprotocol
 
 from server.settings import Settings
 from server.staff.roles import Role
-from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint
+from tests.conftest import LiveServer, dojo_client, mint
 from tests.factories import make_order, payment_event
-from tests.processes import ServerProcess
+from tests.processes import DOJO_AUTH, ServerProcess, clean_environment
 from tests.waiting import until
 
 SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence order { id status items { name } } } }"
@@ -78,7 +77,7 @@ async def next_change(ws: ClientConnection, seconds: float = 10) -> dict[str, An
 
 
 def process_env(database_url: str, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    env = clean_environment()
     return env | {"ORDERPASS_DATABASE_URL": database_url, "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
                   "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1], **more}  # fmt: skip
 

@@ -6,7 +6,6 @@ by itself; and a screen that was away while a pause began is right as soon as it
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,9 @@ from server.settings import Settings
 from server.staff.roles import Role
 from server.store import create_store
 from tests.browser import chromium
-from tests.conftest import DOJO_AUTH, LiveServer, mint
+from tests.conftest import LiveServer, mint
 from tests.factories import make_order
-from tests.processes import ServerProcess
+from tests.processes import DOJO_AUTH, ServerProcess, clean_environment
 from tests.test_pause import LEAD
 
 LIVE = '[data-connection="live"]'
@@ -140,7 +139,7 @@ async def test_a_screen_that_was_away_when_ordering_was_paused_shows_it_once_it_
     await asyncio.to_thread(revisions.upgrade, database)
     settings = Settings(database_url=database)
     token = await mint(settings, Role.KITCHEN, "wall")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    env = clean_environment()
     env |= {
         "ORDERPASS_DATABASE_URL": database,
         "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager
 from typing import Any
@@ -19,9 +18,9 @@ from server.broker.postgres import APPLICATION, PostgresBroker, dsn
 from server.settings import Settings
 from server.staff.roles import Role
 from server.stations import prep
-from tests.conftest import DOJO_AUTH, NO_POSTGRES, POSTGRES_URL, mint
+from tests.conftest import NO_POSTGRES, POSTGRES_URL, mint
 from tests.factories import make_order
-from tests.processes import ServerProcess, run
+from tests.processes import DOJO_AUTH, ServerProcess, environment, run
 
 pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)
 SUBSCRIBE = "subscription($since: Int) { orderChanges(since: $since) { sequence kind order { id status } } }"
@@ -40,23 +39,13 @@ async def token(postgres_url: str) -> str:
     return await mint(Settings(database_url=postgres_url), Role.ADMIN, "group-office")
 
 
-def environment(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
-    return env | {
-        "ORDERPASS_DATABASE_URL": database_url,
-        "ORDERPASS_BROKER_URL": database_url,
-        "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
-        "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],
-    }
-
-
 @pytest.fixture
 def servers(postgres_url: str) -> Iterator[list[ServerProcess]]:
     """Two servers on different ports over one database."""
     with ExitStack() as stack:
         started = []
         for _ in range(2):
-            server = ServerProcess(environment(postgres_url), args=())
+            server = ServerProcess(environment(postgres_url, ORDERPASS_BROKER_URL=postgres_url), args=())
             server.start()
             stack.callback(stop_if_running, server)
             started.append(server)
@@ -190,7 +179,9 @@ async def test_two_staff_moving_one_order_through_different_servers_one_wins(
 
 
 async def test_several_workers_behind_one_port_serve_every_subscriber(postgres_url: str, token: str):
-    server = ServerProcess(environment(postgres_url), args=("--workers", "2"))
+    server = ServerProcess(
+        environment(postgres_url, ORDERPASS_BROKER_URL=postgres_url), args=("--workers", "2")
+    )
     server.start()
     try:
         await every_subscriber_sees_every_order(server.url, token)
@@ -213,7 +204,7 @@ async def every_subscriber_sees_every_order(url: str, token: str) -> None:
 
 
 def test_several_workers_on_the_memory_broker_are_refused(postgres_url: str):
-    env = environment(postgres_url) | {"ORDERPASS_BROKER_URL": "memory://"}
+    env = environment(postgres_url, ORDERPASS_BROKER_URL="memory://")
     server = ServerProcess(env, args=("--workers", "2"))
     with pytest.raises(AssertionError, match="ORDERPASS_BROKER_URL"):
         server.start()
@@ -281,7 +272,7 @@ async def test_a_station_change_reaches_the_other_servers_copy_through_the_broke
         async with broker.subscribe(prep.CHANNEL) as heard:
             venue_file = tmp_path / "venue.toml"
             venue_file.write_text('[[station]]\nid = "pass"\nname = "Pass"\ndefault = true\n')
-            env = environment(postgres_url)
+            env = environment(postgres_url, ORDERPASS_BROKER_URL=postgres_url)
             loaded = await asyncio.to_thread(run, "venue", "load", str(venue_file), env=env)
             assert loaded.returncode == 0, loaded.stderr
             assert await asyncio.wait_for(anext(heard), 15)

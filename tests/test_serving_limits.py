@@ -24,8 +24,7 @@ from websockets.typing import Subprotocol
 
 from server import serving
 from server.settings import Settings
-from tests.conftest import DOJO_AUTH
-from tests.processes import ServerProcess
+from tests.processes import DOJO_AUTH, ServerProcess, clean_environment
 
 HEADER_TIMEOUT, KEEP_ALIVE, PING = 1, 1, 1
 MAX_CONNECTIONS, STALLED = 20, 30
@@ -40,7 +39,7 @@ Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 def server(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     database = tmp_path_factory.mktemp("serving") / "orderpass.db"
     shutil.copy(migrated_template, database)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")} | {
+    env = clean_environment() | {
         "ORDERPASS_DATABASE_URL": f"sqlite:///{database}",
         "ORDERPASS_DOJO_USERNAME": DOJO_AUTH[0],
         "ORDERPASS_DOJO_PASSWORD": DOJO_AUTH[1],

@@ -3,14 +3,13 @@ name, where each came from, and that no secret is ever shown."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from server.settings import MASK, Settings, SettingsError
-from tests.processes import run
+from tests.processes import clean_environment, run
 
 
 @pytest.fixture(autouse=True)
@@ -168,7 +167,7 @@ def test_the_logs_redact_every_secret_a_url_holds_as_written_and_as_meant():
 
 def test_config_show_prints_every_setting_and_where_it_came_from_with_secrets_masked(elsewhere: Path):
     (elsewhere / ".env").write_text("ORDERPASS_LOG_LEVEL=WARNING\nORDERPASS_DOJO_PASSWORD=from-the-file\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")} | SECRET_ENV
+    env = clean_environment() | SECRET_ENV
     shown = run("config", "show", env=env, cwd=elsewhere)
     assert shown.returncode == 0, shown.stderr
     lines = {line.split("=", 1)[0]: line for line in shown.stdout.splitlines() if not line.startswith("#")}
@@ -185,7 +184,7 @@ def test_config_show_prints_every_setting_and_where_it_came_from_with_secrets_ma
 
 
 def test_config_show_names_a_bad_setting_and_exits_2(elsewhere: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    env = clean_environment()
     shown = run("config", "show", env=env | {"ORDERPASS_KDS_BOARD_LIMIT": "5000"}, cwd=elsewhere)
     assert shown.returncode == 2
     assert "ORDERPASS_KDS_BOARD_LIMIT" in shown.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from datetime import UTC, datetime
@@ -15,8 +14,8 @@ from server.orders.service import Orders
 from server.payments.model import PaymentStatus
 from server.simulate import Plan, payment_event, plan_order, play
 from tests import dojo_contract
-from tests.conftest import DOJO_AUTH, LiveServer, dojo_client
-from tests.processes import free_port, run, serving
+from tests.conftest import LiveServer, dojo_client
+from tests.processes import DOJO_AUTH, clean_environment, free_port, run, serving
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -146,7 +145,7 @@ async def test_wrong_credentials_end_the_run(live_server: LiveServer):
 def env(database_url: str) -> dict[str, str]:
     """No ORDERPASS_* from the caller's shell, and a database already migrated (as
     `orderpass db upgrade` leaves it, copied from the session's template: one process fewer)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPASS_")}
+    clean = clean_environment()
     return {**clean, "ORDERPASS_DATABASE_URL": database_url}
 
 

@@ -30,12 +30,12 @@ from server.services import Services
 from server.settings import Settings, SettingsError
 from server.staff.roles import Role
 from server.tracing import Traces
-from tests.conftest import DOJO_AUTH, LiveServer, dojo_client, mint, place
+from tests.conftest import LiveServer, dojo_client, mint, place
 from tests.factories import make_order
 from tests.fake_dojo import FakeDojo
 from tests.fake_dojo_ws import FakeDojoWs
 from tests.otlp_receiver import OtlpReceiver, spans_once_named
-from tests.processes import run, serving
+from tests.processes import DOJO_AUTH, run, serving
 from tests.test_dojo_socket import socket_settings
 from tests.test_graphql_http import changes, socket, subscribe
 

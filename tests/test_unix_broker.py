@@ -17,11 +17,11 @@ from server.broker import create_broker
 from server.broker.unix import MAX_MESSAGE, UnixBroker
 from server.settings import Settings
 from server.staff.roles import Role
-from tests.conftest import DOJO_AUTH, mint
+from tests.conftest import mint
 from tests.factories import make_order
-from tests.processes import ServerProcess, run
+from tests.processes import DOJO_AUTH, ServerProcess, environment, run
 from tests.test_graphql_access import closed_code
-from tests.test_postgres import changes, environment, every_subscriber_sees_every_order, subscriber
+from tests.test_postgres import changes, every_subscriber_sees_every_order, subscriber
 
 # Another process on the machine, announcing one message on the broker in `directory`.
 ANNOUNCER = """

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ServerProcess, run
-from tests.test_faults import environment
+from tests.processes import ServerProcess, environment, run
 from tests.waiting import until
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux)")
