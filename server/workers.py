@@ -18,6 +18,9 @@ or hung worker replaced, SIGHUP's rolling restart, SIGTTIN/SIGTTOU.
   above all, which would take half of Dojo's orders into its own database) the start is refused,
   and each worker's socket listens from the moment it is bound, so a second start sees the port
   taken. Only another user's process is kept out by the kernel itself.
+- The price: a new connection goes to a worker by its hash, not to whichever is free, so a
+  worker busy with a long request still gets its share of new ones (as its keep-alive
+  connections already stayed with it on the shared socket).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import uvicorn
 from uvicorn.config import Config
 from uvicorn.supervisors.multiprocess import Multiprocess
 
@@ -112,8 +116,6 @@ class Workers(Multiprocess):
 
 def serve(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
     """Serve the app (an import string) as uvicorn.run would; several workers, each on its own socket."""
-    import uvicorn
-
     if workers <= 1:
         uvicorn.run(app, host=host, port=port, **options)
         return
