@@ -7,6 +7,7 @@ table of TCP sockets."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -25,16 +26,18 @@ pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="read
 LISTEN, ESTABLISHED = "0A", "01"
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    env = environment(f"sqlite:///{tmp_path}/venue.db")
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = environment(f"sqlite:///{tmp_path_factory.mktemp('workers')}/venue.db")
     upgraded = run("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     return env
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_workers(env: dict[str, str]) -> Iterator[ServerProcess]:
+    """One server for the module (each start costs seconds): every test begins once both of its
+    workers listen, so the one that kills a worker leaves the next a whole server."""
     server = ServerProcess(env, args=("--workers", "2"))
     server.start()
     try:
@@ -101,7 +104,7 @@ def answered(port: int, connections: int) -> int:
 async def test_each_worker_listens_on_a_socket_of_its_own_and_the_supervisor_on_none(
     two_workers: ServerProcess,
 ):
-    await until(lambda: len(workers_of(two_workers)) == 2, seconds=10)
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=20)
     held = list(workers_of(two_workers).values())
     assert all(len(sockets) == 1 for sockets in held)
     assert held[0] != held[1], "the workers share one socket"
@@ -109,7 +112,7 @@ async def test_each_worker_listens_on_a_socket_of_its_own_and_the_supervisor_on_
 
 
 async def test_connections_are_spread_over_the_workers(two_workers: ServerProcess):
-    await until(lambda: len(workers_of(two_workers)) == 2, seconds=10)
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=20)
     opened = [socket.create_connection(("127.0.0.1", two_workers.port), timeout=5) for _ in range(32)]
     try:
         for conn in opened:
@@ -128,7 +131,7 @@ async def test_a_dead_workers_share_of_new_connections_goes_to_the_living(two_wo
     """A worker SIGKILLed takes its socket with it: every connection made before its
     replacement is up is answered by the other (a copy of its socket kept by the supervisor
     would go on taking half of them, for nobody). Then the replacement listens on a new one."""
-    await until(lambda: len(workers_of(two_workers)) == 2, seconds=10)
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=20)
     before = workers_of(two_workers)
     dead, survivor = list(before)
     os.kill(dead, signal.SIGKILL)
@@ -143,12 +146,15 @@ async def test_a_dead_workers_share_of_new_connections_goes_to_the_living(two_wo
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_second_server_on_the_same_port_is_refused(
+async def test_a_second_server_on_the_same_port_is_refused(
     two_workers: ServerProcess, env: dict[str, str], workers: str
 ):
     """SO_REUSEPORT would let a second orderpass of this user take half of the port's
     connections (and of Dojo's orders, into its own database): it is refused as a plain bind is."""
-    second = run("serve", "--workers", workers, "--port", str(two_workers.port), env=env)
+    await until(lambda: len(workers_of(two_workers)) == 2, seconds=20)
+    second = await asyncio.to_thread(
+        run, "serve", "--workers", workers, "--port", str(two_workers.port), env=env
+    )
     assert second.returncode != 0
     assert "in use" in second.stderr.lower()
     assert answered(two_workers.port, 16) == 16  # all by the first server, which still listens alone
