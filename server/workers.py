@@ -16,8 +16,10 @@ or hung worker replaced, SIGHUP's rolling restart, SIGTTIN/SIGTTOU.
 - SO_REUSEPORT lets any process of the same user join the port. So the address is claimed
   first, as a plain bind would claim it: if anything already listens there (another orderpass
   above all, which would take half of Dojo's orders into its own database) the start is refused,
-  and each worker's socket listens from the moment it is bound, so a second start sees the port
-  taken. Only another user's process is kept out by the kernel itself.
+  and the first workers' sockets listen from the moment they are bound, so a second start sees
+  the port taken. Only another user's process is kept out by the kernel itself.
+- A replacement's socket is bound at once but joins the group only when its worker is up and
+  listens on it, so the living keep every new connection meanwhile.
 - The price: a new connection goes to a worker by its hash, not to whichever is free, so a
   worker busy with a long request still gets its share of new ones (as its keep-alive
   connections already stayed with it on the shared socket).
@@ -48,14 +50,16 @@ def claim(host: str, port: int) -> None:
             raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
-def listening(host: str, port: int, backlog: int) -> socket.socket:
-    """A socket listening on the address, one of a group the kernel spreads connections over."""
+def bound(host: str, port: int, *, backlog: int | None) -> socket.socket:
+    """A socket bound to the address, one of a group the kernel spreads connections over once
+    each listens: now, given a backlog; else when its worker is up and listens on it itself."""
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(backlog)  # the port is taken from now, not once the worker is up
+        if backlog is not None:
+            sock.listen(backlog)
     except BaseException:
         sock.close()
         raise
@@ -74,13 +78,18 @@ class Workers(Multiprocess):
         claim(config.host, config.port)
         self._port = config.port
         self._handed: list[socket.socket] = []
+        self._first = True  # the workers of the start, not a replacement
         super().__init__(config, sockets=[])
 
     # uvicorn's supervisor reads `self.sockets` once for each worker it starts (at start, for a
     # dead one's replacement, on SIGHUP and SIGTTIN): each read binds that worker's socket.
+    # The first workers' sockets listen at once, so the port is taken from the start; a later
+    # worker's joins only when it is up and listens itself (uvicorn does, once the app has
+    # started), so no connection waits seconds on a worker that is still starting.
     @property
     def sockets(self) -> list[socket.socket]:
-        sock = listening(self.config.host, self._port, self.config.backlog)
+        backlog = self.config.backlog if self._first else None
+        sock = bound(self.config.host, self._port, backlog=backlog)
         self._port = sock.getsockname()[1]  # port 0: every worker on the port the first was given
         self._handed.append(sock)
         return [sock]
@@ -99,6 +108,7 @@ class Workers(Multiprocess):
         try:
             super().init_processes()
         finally:
+            self._first = False
             self._let_go()
 
     def handle_signals(self) -> None:
