@@ -11,7 +11,7 @@ or hung worker replaced, SIGHUP's rolling restart, SIGTTIN/SIGTTOU.
 
 - The supervisor keeps no socket once a worker has it: a dead worker's socket goes with its
   process (and the connections waiting on it, which are reset, as a crash resets its own), and
-  the kernel gives new connections to the living until the replacement binds a new one. A copy
+  the kernel gives new connections to the living until the replacement listens on its own. A copy
   left open in the supervisor would keep taking a share of new connections that nobody accepts.
 - SO_REUSEPORT lets any process of the same user join the port. So the address is claimed
   first, as a plain bind would claim it: if anything already listens there (another orderpass
