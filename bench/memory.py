@@ -21,6 +21,7 @@ from websockets.typing import Subprotocol
 
 from bench.common import machine, orderpass, orderpass_env, write_section
 from bench.latency import SCREEN, mint
+from tests.processes import sockets_of, tcp_sockets
 
 
 def rss_mb(pid: int) -> float:
@@ -32,16 +33,12 @@ def rss_mb(pid: int) -> float:
 
 def server_pid(port: int) -> int:
     """The process listening on the port (the orderpass worker)."""
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
-            inode = fields[9]
+    listening = tcp_sockets(port, "0A")
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if any(f"socket:[{inode}]" == str(fd.readlink()) for fd in (proc / "fd").iterdir()):
+            if sockets_of(int(proc.name)) & listening:
                 return int(proc.name)
         except (PermissionError, FileNotFoundError):
             continue

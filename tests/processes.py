@@ -70,6 +70,30 @@ def environment(database_url: str, **more: str) -> dict[str, str]:
     }
 
 
+def sockets_of(pid: int) -> set[int]:
+    """The inodes of every socket the process holds (Linux's /proc; the process must be ours)."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            found.add(int(target[len("socket:[") : -1]))
+    return found
+
+
+def tcp_sockets(port: int, state: str) -> set[int]:
+    """The inodes of the IPv4 TCP sockets on this local port in this state ("0A" listening,
+    "01" established: /proc/net/tcp's hexadecimal states)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            found.add(int(fields[9]))
+    return found
+
+
 def this_checkout(env: dict[str, str]) -> dict[str, str]:
     """The environment with this checkout first on the path: the `orderpass` script imports the
     package its virtualenv was installed from (editable), which in a git worktree is another

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ServerProcess, environment, run
+from tests.processes import ServerProcess, environment, run, sockets_of, tcp_sockets
 from tests.waiting import until
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux)")
 
-LISTEN, ESTABLISHED = "0A", "01"
+LISTEN, ESTABLISHED = "0A", "01"  # TCP states as /proc/net/tcp writes them
 
 
 @pytest.fixture(scope="module")
@@ -46,33 +46,10 @@ def two_workers(env: dict[str, str]) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def sockets_of(pid: int) -> set[int]:
-    """The inodes of every socket the process holds."""
-    found = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue  # closed meanwhile
-        if target.startswith("socket:["):
-            found.add(int(target[len("socket:[") : -1]))
-    return found
-
-
-def tcp(port: int, state: str) -> set[int]:
-    """The inodes of the IPv4 TCP sockets on this local port in this state."""
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
-            found.add(int(fields[9]))
-    return found
-
-
 def workers_of(server: ServerProcess) -> dict[int, set[int]]:
     """Each worker's listening sockets on the server's port, by pid (a child holding none, as
     multiprocessing's resource tracker, is not a worker)."""
-    listening = tcp(server.port, LISTEN)
+    listening = tcp_sockets(server.port, LISTEN)
     found = {}
     for task in os.listdir(f"/proc/{server.pid}/task"):
         for child in Path(f"/proc/{server.pid}/task/{task}/children").read_text().split():
@@ -85,20 +62,27 @@ def workers_of(server: ServerProcess) -> dict[int, set[int]]:
     return found
 
 
-def answered(port: int, connections: int) -> int:
-    """Open that many connections at once, ask each for /healthz; how many were answered in 5 s."""
+@contextlib.contextmanager
+def asking(port: int, connections: int) -> Iterator[list[socket.socket]]:
+    """That many connections opened at once, each having asked for /healthz (closed after)."""
     opened = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(connections)]
     try:
         for conn in opened:
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: orderpass\r\n\r\n")
+        yield opened
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+def answered(port: int, connections: int) -> int:
+    """How many of that many connections opened at once were answered /healthz within 5 s."""
+    with asking(port, connections) as opened:
         count = 0
         for conn in opened:
             with contextlib.suppress(TimeoutError, ConnectionResetError):  # not answered
                 count += conn.recv(64).startswith(b"HTTP/1.1 200")
         return count
-    finally:
-        for conn in opened:
-            conn.close()
 
 
 async def test_each_worker_listens_on_a_socket_of_its_own_and_the_supervisor_on_none(
@@ -108,21 +92,15 @@ async def test_each_worker_listens_on_a_socket_of_its_own_and_the_supervisor_on_
     held = list(workers_of(two_workers).values())
     assert all(len(sockets) == 1 for sockets in held)
     assert held[0] != held[1], "the workers share one socket"
-    assert not sockets_of(two_workers.pid) & tcp(two_workers.port, LISTEN)
+    assert not sockets_of(two_workers.pid) & tcp_sockets(two_workers.port, LISTEN)
 
 
 async def test_connections_are_spread_over_the_workers(two_workers: ServerProcess):
     await until(lambda: len(workers_of(two_workers)) == 2, seconds=20)
-    opened = [socket.create_connection(("127.0.0.1", two_workers.port), timeout=5) for _ in range(32)]
-    try:
-        for conn in opened:
-            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: orderpass\r\n\r\n")
-            assert conn.recv(64).startswith(b"HTTP/1.1 200")
-        established = tcp(two_workers.port, ESTABLISHED)
+    with asking(two_workers.port, 32) as opened:
+        assert all(conn.recv(64).startswith(b"HTTP/1.1 200") for conn in opened)  # each one accepted
+        established = tcp_sockets(two_workers.port, ESTABLISHED)
         shares = sorted(len(sockets_of(pid) & established) for pid in workers_of(two_workers))
-    finally:
-        for conn in opened:
-            conn.close()
     assert sum(shares) == 32
     assert shares[0] >= 6, f"32 connections split {shares}"  # even by hash: under 6 one time in 10^4
 
@@ -137,7 +115,7 @@ async def test_a_dead_workers_share_of_new_connections_goes_to_the_living(two_wo
     os.kill(dead, signal.SIGKILL)
     # the kernel has closed its socket (a connection that reached it before that is reset, as
     # any crash resets its own); the replacement's, bound meanwhile, listens only once it is up
-    await until(lambda: before[dead].isdisjoint(tcp(two_workers.port, LISTEN)), seconds=5)
+    await until(lambda: before[dead].isdisjoint(tcp_sockets(two_workers.port, LISTEN)), seconds=5)
     assert answered(two_workers.port, 16) == 16
     await until(lambda: len(workers_of(two_workers)) == 2, seconds=20)
     after = workers_of(two_workers)
