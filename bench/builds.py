@@ -22,13 +22,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from bench.common import ROOT, build, cpu_seconds, machine, orderpass, serving_pid, write_section
+from bench.common import (
+    ROOT,
+    build,
+    cpu_seconds,
+    describe,
+    machine,
+    orderpass,
+    serving_pid,
+    this_checkout,
+    write_section,
+)
 from bench.create_order import Run, measure, script, with_cpu, wrk
 
 
@@ -44,8 +53,8 @@ def main() -> None:
         "--together", action="store_true", help="serve both at once, half the connections each"
     )
     args = parser.parse_args()
-    this = _describe(args.newer) if args.newer else _this_checkout()
-    older = _describe(args.revision)
+    this = describe(args.newer) if args.newer else this_checkout()
+    older = describe(args.revision)
     print(f"CreateOrder, {older} against {this}, on {machine()}", file=sys.stderr)
     runs: dict[str, list[Run]] = {older: [], this: []}
     with contextlib.ExitStack() as stack:
@@ -89,27 +98,6 @@ def beside(urls: dict[str, str], lua: Path, *, seconds: int, connections: int) -
     for thread in threads:
         thread.join()
     return {name: with_cpu(run, cpu_seconds(pids[name]) - used[name]) for name, run in found.items()}
-
-
-def _describe(revision: str) -> str:
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%h (%cs)", revision],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return found.stdout.strip()
-
-
-def _this_checkout() -> str:
-    """This checkout's label, never the same as its HEAD's: the two are one dict's keys."""
-    changed = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return f"{_describe('HEAD')}{' with uncommitted changes' if changed else ', this checkout'}"
 
 
 def report(runs: dict[str, list[Run]], older: str, this: str, args: argparse.Namespace) -> None:

@@ -170,6 +170,25 @@ def write_section(name: str, body: str) -> None:
     RESULTS.write_text(text)
 
 
+def describe(revision: str) -> str:
+    """A build's label: its short commit and date (or the revision as given, outside git)."""
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h (%cs)", revision], capture_output=True, text=True
+    )
+    return found.stdout.strip() or revision
+
+
+def this_checkout() -> str:
+    """This checkout's label, never the same as its HEAD's: the two are one dict's keys."""
+    changed = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"{describe('HEAD')}{' with uncommitted changes' if changed else ', this checkout'}"
+
+
 def need(tool: str) -> str:
     found = shutil.which(tool)
     if found is None:

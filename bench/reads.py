@@ -21,7 +21,6 @@ import asyncio
 import base64
 import contextlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,8 +34,8 @@ import httpx
 
 from bench.common import (
     AUTH,
-    ROOT,
     build,
+    describe,
     free_port,
     machine,
     orderpass,
@@ -112,7 +111,7 @@ def main() -> None:
         stacks = {"orderpass": ours}
         if args.against:
             older = stack.enter_context(build(args.against))
-            stacks[f"orderpass {_describe(args.against)}"] = stack.enter_context(
+            stacks[f"orderpass {describe(args.against)}"] = stack.enter_context(
                 orderpass(f"sqlite:///{database}", checkout=older)
             )
         if set(parts) & set(ROUTES):
@@ -185,13 +184,6 @@ def bare(database: Path) -> Iterator[str]:
                "--log-level", "warning", "--no-access-log"]  # fmt: skip
     with process(uvicorn, env=env, url=f"http://127.0.0.1:{port}"):
         yield f"http://127.0.0.1:{port}"
-
-
-def _describe(revision: str) -> str:
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%h", revision], capture_output=True, text=True
-    )
-    return found.stdout.strip() or revision
 
 
 def _p90(values: list[float]) -> float:
