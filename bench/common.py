@@ -58,18 +58,26 @@ def wait_up(url: str, path: str = "/healthz", seconds: float = 30) -> None:
 
 @contextmanager
 def process(
-    command: Sequence[str], *, env: dict[str, str], url: str, health: str = "/healthz"
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    url: str,
+    health: str = "/healthz",
+    cwd: Path = ROOT,
+    up_within: float = 30,
+    down_within: float = 20,
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """A server, running until the block ends (then asked to stop with SIGINT, killed if slow)."""
     child = subprocess.Popen(
-        list(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+        list(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
     )
     try:
-        wait_up(url, health)
+        wait_up(url, health, seconds=up_within)
         yield child
     finally:
         child.send_signal(signal.SIGINT)
         try:
-            child.wait(20)
+            child.wait(down_within)
         except subprocess.TimeoutExpired:
             child.kill()
 

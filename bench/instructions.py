@@ -28,18 +28,15 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import http.client
 import itertools
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from bench.common import (
@@ -52,6 +49,7 @@ from bench.common import (
     machine,
     need,
     orderpass_env,
+    process,
     this_checkout,
     write_section,
 )
@@ -88,7 +86,10 @@ def count(checkout: Path, *, orders: int) -> float:
             "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
             str(ORDERPASS.with_name("python")), str(ORDERPASS), "serve", "--port", str(port),
         ]  # fmt: skip
-        with _served(command, env=env, port=port, cwd=checkout) as pid:
+        # Imports under valgrind take ~15 s (uncounted), and the exit's last dump a while.
+        url = f"http://127.0.0.1:{port}"
+        with process(command, env=env, url=url, cwd=checkout, up_within=300, down_within=120) as child:
+            pid = child.pid
             place(port, CLIENTS * 10)  # warm up, uncounted
             subprocess.run(["callgrind_control", "-i", "on", str(pid)], check=True, capture_output=True)
             placed = place(port, orders)
@@ -98,31 +99,6 @@ def count(checkout: Path, *, orders: int) -> float:
         if found is None:
             raise SystemExit(f"no summary in {dumped.name}")
         return int(found.group(1)) / placed
-
-
-@contextlib.contextmanager
-def _served(command: list[str], *, env: dict[str, str], port: int, cwd: Path) -> Iterator[int]:
-    child = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300  # imports under valgrind, uncounted: ~15 s
-        while True:
-            try:
-                with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, timeout=5)) as probe:
-                    probe.request("GET", "/healthz")
-                    if probe.getresponse().status == 200:
-                        break
-            except OSError:
-                pass
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("orderpass did not come up under valgrind")
-            time.sleep(0.5)
-        yield child.pid
-    finally:
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(120)
-        except subprocess.TimeoutExpired:
-            child.kill()
 
 
 _numbers = itertools.count()
