@@ -303,8 +303,9 @@ def _tune_sqlite(engine: AsyncEngine, settings: Settings) -> None:
     # Python 3.11's sqlite3 binds only exact int, float, str and bytearray as they are: anything
     # else, None included, is first offered to its adapters, and with none registered looks up
     # `__adapt__` and `__conform__`, two AttributeErrors built and formatted for every NULL. A
-    # CreateOrder binds ~40 NULLs: ~4% of its instructions (bench/RESULTS.md). A NULL's adapter
-    # is found in one dict lookup and gives None back from C; registering it is idempotent.
+    # CreateOrder binds ~43 NULLs; with this adapter it takes 0.94x the instructions it did
+    # (bench/RESULTS.md). It is found in one dict lookup and gives None back from C; registering
+    # it again changes nothing.
     sqlite3.register_adapter(type(None), _NULL.get)
 
     @event.listens_for(engine.sync_engine, "connect")
