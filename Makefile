@@ -24,7 +24,7 @@ typecheck: $(VENV)/.test
 
 # Four workers on two cores: most of the suite waits on servers, sockets and Chromium. With two,
 # the run used 0.97 of one core and took 18:44 (2026-12-02, the 2-core AMD host); with four,
-# 1.2 cores and 16:18, every test passing. `pytest tests/test_x.py` alone runs in one process.
+# 1.2 cores and 14:29-16:18, every test passing. `pytest tests/test_x.py` alone runs in one process.
 unit: $(VENV)/.test
 	$(BIN)/pytest -n 4
 
