@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server import doctor, serving, simulate, venue, workers
+from server import serving, simulate, venue, workers
 from server.actors import POS
 from server.broker import Broker, create_broker, crosses_processes
 from server.clock import SystemClock
@@ -155,6 +155,8 @@ def _config_show(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    from server import doctor  # with alembic: a third of every other command's start
+
     settings, clock = Settings.from_env(), SystemClock()
     findings = asyncio.run(doctor.examine(settings, clock=clock, public_url=args.public_url))
     for finding in findings:
