@@ -194,10 +194,14 @@ async def place_batch(
     new order from a paused Dojo product is refused (`gate`); a retry of one placed before the
     pause still gets its order."""
     batch = Batch(now, [None] * len(placements), routing=await prep_rows.routing(tx), gate=gate)
-    known = await order_rows.find_placed_many(tx, [p.key for p in placements if p.key])
     intents = [i.payment_intent_id for p in placements for i in p.draft.payments]
     owners = await payment_rows.owners_of(tx, intents) if intents else {}
     latest = await payment_rows.latest_events(tx, intents) if intents else {}
+    # Read last what makes a retry a retry. On PostgreSQL each statement sees what was committed
+    # before it began, so an order another server commits between these reads shows in the later
+    # one only: read first, its payment intent would look taken by another order (a 409 to a
+    # retry); read last, it is found as the order this retry placed.
+    known = await order_rows.find_placed_many(tx, [p.key for p in placements if p.key])
     for index, placement in enumerate(placements):
         try:
             _plan(batch, index, placement, known, owners, latest, new_id=new_id, auto_confirm=auto_confirm)
