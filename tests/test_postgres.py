@@ -26,7 +26,7 @@ from server.staff.roles import Role
 from server.stations import prep
 from server.store import create_store
 from tests.conftest import NO_POSTGRES, POSTGRES_URL, mint
-from tests.factories import make_order
+from tests.factories import make_order, money
 from tests.processes import DOJO_AUTH, ServerProcess, environment, run
 
 pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)
@@ -111,7 +111,8 @@ async def listeners(database_url: str) -> set[int]:
     connection = await asyncpg.connect(dsn(database_url))
     try:
         rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+            APPLICATION,
         )
         return {row["pid"] for row in rows}
     finally:
@@ -133,7 +134,9 @@ async def test_changes_made_on_one_server_reach_a_subscriber_on_the_other_once_e
         assert len(dropped) == 2  # one LISTEN connection per server process
         connection = await asyncpg.connect(dsn(postgres_url))
         await connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", APPLICATION
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = $1 AND datname = current_database()",
+            APPLICATION,
         )
         await connection.close()
         for _ in range(100):  # both processes listen again, on new connections
@@ -229,6 +232,68 @@ async def waiting_for_a_lock(database_url: str) -> None:
         pytest.fail("the server's batch never waited for the payments table")
     finally:
         await connection.close()
+
+
+async def test_dojo_retries_of_a_payment_or_a_cancel_through_different_servers_all_succeed(
+    servers: list[ServerProcess],
+):
+    """A write on one order locks its row first, so a retry through the other server waits for
+    the first and finds it done: before, the losers of the race got a 500 (the payment's key
+    taken under them) or a 409 ("changed by someone else meanwhile") for what had succeeded."""
+    async with httpx.AsyncClient(auth=DOJO_AUTH, timeout=30) as dojo:
+
+        async def twenty(method: str, path: str, body: dict[str, Any] | None = None) -> set[int]:
+            calls = [dojo.request(method, f"{servers[n % 2].url}/v1{path}", json=body) for n in range(20)]
+            return {answer.status_code for answer in await asyncio.gather(*calls)}
+
+        order_id = (await dojo.post(f"{servers[0].url}/v1/orders", json=make_order(payments=[]))).json()["id"]
+        paid = {"paymentIntentId": "pi_retried", "paidAmount": money(3130)}
+        assert await twenty("POST", f"/orders/{order_id}/record-payment", paid) == {200}
+        other_id = (await dojo.post(f"{servers[0].url}/v1/orders", json=make_order(payments=[]))).json()["id"]
+        assert await twenty("DELETE", f"/orders/{other_id}") == {200}
+        order = (await dojo.get(f"{servers[1].url}/v1/orders/{order_id}")).json()
+        other = (await dojo.get(f"{servers[1].url}/v1/orders/{other_id}")).json()
+    assert [p["paymentIntentId"] for p in order["payments"]] == ["pi_retried"]
+    assert order["paidAmount"]["value"] == 3130
+    assert other["status"] == "Canceled"
+
+
+async def test_guests_splitting_a_bill_through_different_servers_at_once_all_count(
+    servers: list[ServerProcess],
+):
+    async with httpx.AsyncClient(auth=DOJO_AUTH, timeout=30) as dojo:
+        order_id = (await dojo.post(f"{servers[0].url}/v1/orders", json=make_order(payments=[]))).json()["id"]
+        shares = [
+            dojo.post(
+                f"{servers[n % 2].url}/v1/orders/{order_id}/record-payment",
+                json={"paymentIntentId": f"pi_share_{n}", "paidAmount": money(500)},
+            )
+            for n in range(6)
+        ]
+        assert {answer.status_code for answer in await asyncio.gather(*shares)} == {200}
+        order = (await dojo.get(f"{servers[1].url}/v1/orders/{order_id}")).json()
+    assert sorted(p["paymentIntentId"] for p in order["payments"]) == [f"pi_share_{n}" for n in range(6)]
+    assert order["paidAmount"]["value"] == 3000
+
+
+async def test_one_payment_recorded_against_several_orders_at_once_goes_to_one(
+    servers: list[ServerProcess],
+):
+    """The others are told it belongs elsewhere (409), never a 500 for the key taken under them."""
+    async with httpx.AsyncClient(auth=DOJO_AUTH, timeout=30) as dojo:
+        orders = [
+            (await dojo.post(f"{servers[0].url}/v1/orders", json=make_order(payments=[]))).json()["id"]
+            for _ in range(8)
+        ]
+        paid = {"paymentIntentId": "pi_contested", "paidAmount": money(1000)}
+        answers = await asyncio.gather(
+            *(
+                dojo.post(f"{servers[n % 2].url}/v1/orders/{order_id}/record-payment", json=paid)
+                for n, order_id in enumerate(orders)
+            )
+        )
+    assert sorted(answer.status_code for answer in answers) == [200] + [409] * 7
+    assert all("pi_contested" in a.json()["debugMessage"] for a in answers if a.status_code == 409)
 
 
 async def test_two_staff_moving_one_order_through_different_servers_one_wins(

@@ -25,7 +25,7 @@ from server.lifecycle import TERMINAL, OrderStatus, finished_by_items, reopened_
 from server.money import MAX_VALUE, Money
 from server.orders import rows as order_rows
 from server.orders.model import Order, OrderItem, VoidedItem, item_amounts
-from server.orders.rows import existing
+from server.orders.rows import to_change
 from server.service import Service, status_steps
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
@@ -43,7 +43,7 @@ class Amendments(Service):
         if not 0 < len(items) <= MAX_ADDED:
             raise InvalidRequest(f"add 1 to {MAX_ADDED} items at a time", field="items")
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             now = self.clock.now()
             if client_key is not None and not await order_rows.claim_addition(
                 tx, order_id, client_key, now=now
@@ -81,7 +81,7 @@ class Amendments(Service):
         if not lines:
             raise InvalidRequest("name the lines to void", field="lines")
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             now = self.clock.now()
             self._check_open(order, now)
             live = {line.line: (item, line) for item, line in order.lines() if line is not None}

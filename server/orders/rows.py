@@ -372,6 +372,20 @@ async def existing(tx: AsyncConnection, order_id: str) -> Order:
     return found[0]
 
 
+async def to_change(tx: AsyncConnection, order_id: str) -> Order:
+    """The whole order, or NotFound, for a write transaction that may change it. On PostgreSQL
+    the order's row is locked first and stays locked to the commit, so use cases on one order
+    take turns as SQLite's writers do (BEGIN IMMEDIATE holds the whole file): a retry through
+    another worker waits for the first and reads what it committed (the payment recorded, the
+    order canceled) instead of racing it to a unique key or the version check."""
+    if tx.dialect.name != "sqlite":
+        await tx.execute(_LOCK_ONE, {"id": order_id})
+    return await existing(tx, order_id)
+
+
+_LOCK_ONE: Final = select(ORDERS.c.id).where(ORDERS.c.id == bindparam("id")).with_for_update()
+
+
 async def load_orders(tx: AsyncConnection, ids: Sequence[str]) -> list[Order]:
     """Whole orders, in the order of `ids`: five statements for each CHUNK of them, letting the
     event loop in between. SQLite runs on the loop's own thread (server/sqlite_inline.py), and

@@ -40,7 +40,7 @@ from server.orders import search
 from server.orders.filters import SearchFilters
 from server.orders.model import Order, OrderDraft
 from server.orders.placing import GroupCommit, Placement
-from server.orders.rows import existing
+from server.orders.rows import existing, to_change
 from server.orders.stats import KitchenStats, kitchen_stats, station_timings
 from server.paging import DOJO_CURSOR, KEYWORDS, Key, Page, PageFields, PageRequest, page_of, scope_of
 from server.service import Parts, Service
@@ -235,7 +235,7 @@ class Orders(Service):
         With `tap` (a screen's id for the tap), a retry of a move already made changes nothing."""
         by.require(Permission.CANCEL if to is OrderStatus.CANCELED else Permission.MOVE)
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             if await self._replayed(tx, order, tap, action=f"move {to.value}"):
                 return order
             if order.status is to or (expected is not None and order.status is not expected):
@@ -249,7 +249,7 @@ class Orders(Service):
         Dojo may cancel only before the kitchen accepts; staff may cancel any active order."""
         by.require(Permission.CANCEL)
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             if order.status is OrderStatus.CANCELED:
                 return order
             if by.is_dojo:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Unpack
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
@@ -19,7 +20,7 @@ from server.errors import Conflict, InvalidRequest
 from server.lifecycle import TERMINAL
 from server.money import MAX_VALUE, Money
 from server.orders.model import Order
-from server.orders.rows import existing
+from server.orders.rows import to_change
 from server.payments import rows as locks
 from server.payments import rows as payment_rows
 from server.payments.model import Event, Lock, Payment, PaymentSource, PaymentStatus, UnmatchedPayment, capped
@@ -70,7 +71,7 @@ class Cashier(Service):
                     data.payment_status,
                 )
                 return EventOutcome.UNMATCHED
-            order = await existing(tx, owner)
+            order = await to_change(tx, owner)
             payment = next(p for p in order.payments if p.payment_intent_id == data.payment_intent_id)
             if payment.status_at is not None and event.created_at < payment.status_at:
                 return EventOutcome.STALE
@@ -105,7 +106,7 @@ class Cashier(Service):
         tips = tips_amount or Money.of(0, paid_amount.currency_code)
         now = self.clock.now()
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             order.check_currency([paid_amount, tips], field="paidAmount.currencyCode")
             _check_room(order, payment_intent_id, paid_amount, tips)
             lock = order.lock_at(now)
@@ -138,7 +139,7 @@ class Cashier(Service):
         is a fact about money, so it is kept whatever the order's status."""
         now = self.clock.now()
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             order.check_currency([paid_amount, tips_amount], field="paidAmount.currencyCode")
             _check_room(order, payment_intent_id, paid_amount, tips_amount)
             if any(p.payment_intent_id == payment_intent_id for p in order.payments):
@@ -181,9 +182,12 @@ class Cashier(Service):
             status=PaymentStatus(latest.payment_status) if latest else None,
             status_at=latest.created_at if latest else None,
         )
-        await payment_rows.insert_payment(
-            tx, order.id, position=len(order.payments), payment=payment, now=now
-        )
+        try:
+            await payment_rows.insert_payment(
+                tx, order.id, position=len(order.payments), payment=payment, now=now
+            )
+        except IntegrityError:  # another order took it meanwhile (PostgreSQL: SQLite's writers take turns)
+            raise Conflict(f"payment intent {intent} was just recorded against another order") from None
         entry = _payment_entry(order, None, payment, by=by, now=now)
         return await self._record(
             tx, order, ChangeKind.PAYMENT_CHANGED, [entry], now=now, payments=(*order.payments, payment)
@@ -226,7 +230,7 @@ class Cashier(Service):
             )
             expiry = allowed
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             held = order.lock_at(now)
             if held is not None and held.lock_id != lock_id:
                 raise Conflict(f"order {order_id} is already locked ({held.describe()})")
@@ -244,7 +248,7 @@ class Cashier(Service):
         by.require(Permission.PAY)
         now = self.clock.now()
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             held = order.lock_at(now)
             if held is not None and held.lock_id != lock_id:
                 raise Conflict(f"order {order_id} is locked by another lock ({held.describe()})")
@@ -260,7 +264,7 @@ class Cashier(Service):
         why = _reason(reason)
         now = self.clock.now()
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             held = order.lock_at(now)
             if held is None:
                 raise Conflict(f"order {order_id} holds no lock of Dojo's to release")

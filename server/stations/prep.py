@@ -28,7 +28,7 @@ from server.errors import Conflict, InvalidRequest
 from server.lifecycle import ACTIVE, BRING_BACK, OrderStatus, reopened_by_items, started_by_station
 from server.orders import rows as order_rows
 from server.orders.model import Order
-from server.orders.rows import existing
+from server.orders.rows import to_change
 from server.service import Parts, Service, status_steps
 from server.staff.roles import Permission
 from server.stations import rows as prep_rows
@@ -132,7 +132,7 @@ class Prep(Service):
         id for the tap), a retry of a bump already made changes nothing."""
         by.require(Permission.MOVE)
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             if await self._replayed(tx, order, tap, action=f"bump {station_id}"):
                 return order
             chosen = _chosen(order, station_id, lines)
@@ -161,7 +161,7 @@ class Prep(Service):
         With `tap`, as `bump`."""
         by.require(Permission.MOVE)
         async with self.store.write() as tx:
-            order = await existing(tx, order_id)
+            order = await to_change(tx, order_id)
             if await self._replayed(tx, order, tap, action=f"bring-back {station_id}"):
                 return order
             chosen = [line.line for line in _chosen(order, station_id, lines) if line.done]
