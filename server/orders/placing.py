@@ -195,12 +195,11 @@ async def place_batch(
     pause still gets its order."""
     batch = Batch(now, [None] * len(placements), routing=await prep_rows.routing(tx), gate=gate)
     intents = [i.payment_intent_id for p in placements for i in p.draft.payments]
+    await payment_rows.hold(tx, intents)  # another batch, payment or event of them waits for this one
     owners = await payment_rows.owners_of(tx, intents) if intents else {}
     latest = await payment_rows.latest_events(tx, intents) if intents else {}
-    # Read last what makes a retry a retry. On PostgreSQL each statement sees what was committed
-    # before it began, so an order another server commits between these reads shows in the later
-    # one only: read first, its payment intent would look taken by another order (a 409 to a
-    # retry); read last, it is found as the order this retry placed.
+    # What makes a retry a retry, read last: each PostgreSQL statement sees what was committed
+    # before it began, and this one then sees at least what the reads above saw.
     known = await order_rows.find_placed_many(tx, [p.key for p in placements if p.key])
     for index, placement in enumerate(placements):
         try:

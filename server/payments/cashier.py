@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Unpack
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.actors import Actor
@@ -61,6 +60,7 @@ class Cashier(Service):
         data = event.payment()
         now = self.clock.now()
         async with self.store.write() as tx:
+            await payment_rows.hold(tx, [data.payment_intent_id])
             if not await payment_rows.record_event(tx, event, now=now):
                 return EventOutcome.DUPLICATE
             owner = await payment_rows.payment_owner(tx, data.payment_intent_id)
@@ -106,6 +106,7 @@ class Cashier(Service):
         tips = tips_amount or Money.of(0, paid_amount.currency_code)
         now = self.clock.now()
         async with self.store.write() as tx:
+            await payment_rows.hold(tx, [payment_intent_id])
             order = await to_change(tx, order_id)
             order.check_currency([paid_amount, tips], field="paidAmount.currencyCode")
             _check_room(order, payment_intent_id, paid_amount, tips)
@@ -139,6 +140,7 @@ class Cashier(Service):
         is a fact about money, so it is kept whatever the order's status."""
         now = self.clock.now()
         async with self.store.write() as tx:
+            await payment_rows.hold(tx, [payment_intent_id])
             order = await to_change(tx, order_id)
             order.check_currency([paid_amount, tips_amount], field="paidAmount.currencyCode")
             _check_room(order, payment_intent_id, paid_amount, tips_amount)
@@ -182,12 +184,9 @@ class Cashier(Service):
             status=PaymentStatus(latest.payment_status) if latest else None,
             status_at=latest.created_at if latest else None,
         )
-        try:
-            await payment_rows.insert_payment(
-                tx, order.id, position=len(order.payments), payment=payment, now=now
-            )
-        except IntegrityError:  # another order took it meanwhile (PostgreSQL: SQLite's writers take turns)
-            raise Conflict(f"payment intent {intent} was just recorded against another order") from None
+        await payment_rows.insert_payment(
+            tx, order.id, position=len(order.payments), payment=payment, now=now
+        )
         entry = _payment_entry(order, None, payment, by=by, now=now)
         return await self._record(
             tx, order, ChangeKind.PAYMENT_CHANGED, [entry], now=now, payments=(*order.payments, payment)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.models import (
@@ -21,6 +21,28 @@ from server.records import select_all
 from server.sql import dialect_insert, insert_ignoring
 
 # -- payments and Dojo's events -----------------------------------------------------------------
+
+
+# A payment intent's own advisory lock on PostgreSQL: the two-int4 form, a keyspace apart from
+# the change numbers' one-bigint lock (server/changes/rows.py); 'payi', then the intent's hash.
+INTENT_LOCKS: Final = 0x70617969
+_HOLD: Final = text(
+    "SELECT pg_advisory_xact_lock(:space, key) FROM (SELECT DISTINCT hashtext(intent) AS key"
+    " FROM unnest(CAST(:intents AS text[])) AS intent ORDER BY key) AS keys"
+)
+
+
+async def hold(tx: AsyncConnection, intent_ids: Sequence[str]) -> None:
+    """Hold these payment intents to the commit, before reading anything about them. What Dojo
+    says of an intent (its events) and what it is paid against (an order) arrive through
+    different calls, each reading the other's table: on PostgreSQL, two such transactions at
+    once each missed what the other wrote (a Canceled event kept as unmatched while the payment
+    was recorded without it, and counted). Held first, the second reads what the first
+    committed. In hash order, so two transactions holding several never wait on each other in a
+    circle; taken before an order's row (`orders.rows.to_change`) and the change numbers, the
+    order every writer keeps. SQLite's writers already take turns (BEGIN IMMEDIATE)."""
+    if intent_ids and tx.dialect.name != "sqlite":
+        await tx.execute(_HOLD, {"space": INTENT_LOCKS, "intents": list(intent_ids)})
 
 
 # Built once: CreateOrder asks both for every batch.
