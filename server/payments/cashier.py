@@ -202,6 +202,7 @@ class Cashier(Service):
     ) -> int:
         """Note a failed lookup and when to ask again (after `retry_after(attempts)`); the attempts."""
         async with self.store.write() as tx:
+            await payment_rows.hold(tx, [payment_intent_id])  # two workers' failures both count
             state = (await payment_rows.lookup_state(tx, [payment_intent_id])).get(payment_intent_id)
             attempts = (state.attempts if state else 0) + 1
             retry_at = self.clock.now() + retry_after(attempts)
