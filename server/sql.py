@@ -20,6 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.sqlite_inline import run_straight, straight
 
 
+def writers_overlap(tx: AsyncConnection) -> bool:
+    """Whether write transactions run at once here (PostgreSQL), so a use case takes the locks
+    its reads need itself; SQLite's writers take turns already (BEGIN IMMEDIATE, server/store.py)."""
+    return tx.dialect.name == "postgresql"
+
+
 def dialect_insert(tx: AsyncConnection, table: Table) -> Any:
     """INSERT in the current dialect, for its ON CONFLICT clauses (SQLite and PostgreSQL agree)."""
     dialect = tx.dialect.name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,22 +51,25 @@ async def token(postgres_url: str) -> str:
 def servers(postgres_url: str) -> Iterator[list[ServerProcess]]:
     """Two servers on different ports over one database."""
     with ExitStack() as stack:
-        started = []
-        for _ in range(2):
-            server = ServerProcess(environment(postgres_url, ORDERPASS_BROKER_URL=postgres_url), args=())
-            server.start()
-            stack.callback(stop_if_running, server)
-            started.append(server)
-        yield started
+        yield [stack.enter_context(member(postgres_url)) for _ in range(2)]
 
 
 @pytest.fixture
 def server(postgres_url: str) -> Iterator[ServerProcess]:
     """One server on the database, for a test that plays the other itself."""
-    one = ServerProcess(environment(postgres_url, ORDERPASS_BROKER_URL=postgres_url), args=())
-    one.start()
-    yield one
-    stop_if_running(one)
+    with member(postgres_url) as one:
+        yield one
+
+
+@contextmanager
+def member(postgres_url: str) -> Iterator[ServerProcess]:
+    """A server of the group: this database, and its LISTEN/NOTIFY as the broker."""
+    server = ServerProcess(environment(postgres_url, ORDERPASS_BROKER_URL=postgres_url), args=())
+    server.start()
+    try:
+        yield server
+    finally:
+        stop_if_running(server)
 
 
 def stop_if_running(server: ServerProcess) -> None:

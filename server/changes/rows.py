@@ -18,7 +18,7 @@ from server.models import (
     HISTORY,
 )
 from server.records import select_all
-from server.sql import insert_many, insert_returning
+from server.sql import insert_many, insert_returning, writers_overlap
 
 SEQUENCE_LOCK = 0x6F72646572706173  # 'orderpas': this app's advisory lock for change numbers
 
@@ -65,7 +65,7 @@ async def append_changes(
     now: datetime,
 ) -> list[int]:
     """Log changes, last thing before commit; their sequence numbers, in the order given."""
-    if tx.dialect.name == "postgresql":
+    if writers_overlap(tx):
         # Numbers must become visible in order: a reader that has seen N must never later find
         # a committed change below N. Taking this lock last, just before the numbers, and holding
         # it to commit makes transactions take and publish their numbers one after another.

@@ -46,7 +46,7 @@ from server.orders.model import (
 from server.payments.model import Lock, Payment
 from server.payments.rows import payment_of, payment_row
 from server.records import Record, fetch, reading, select_all
-from server.sql import grouped, insert_ignoring, insert_many, insert_returning, insert_values
+from server.sql import grouped, insert_ignoring, insert_many, insert_returning, insert_values, writers_overlap
 from server.stations.routing import PrepLine
 from server.trusted import trusted
 
@@ -378,7 +378,7 @@ async def to_change(tx: AsyncConnection, order_id: str) -> Order:
     take turns as SQLite's writers do (BEGIN IMMEDIATE holds the whole file): a retry through
     another worker waits for the first and reads what it committed (the payment recorded, the
     order canceled) instead of racing it to a unique key or the version check."""
-    if tx.dialect.name != "sqlite":
+    if writers_overlap(tx):
         await tx.execute(_LOCK_ONE, {"id": order_id})
     return await existing(tx, order_id)
 

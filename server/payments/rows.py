@@ -18,7 +18,7 @@ from server.models import (
 )
 from server.payments.model import Event, Payment, PaymentSource, PaymentStatus, UnmatchedPayment
 from server.records import select_all
-from server.sql import dialect_insert, insert_ignoring
+from server.sql import dialect_insert, insert_ignoring, writers_overlap
 
 # -- payments and Dojo's events -----------------------------------------------------------------
 
@@ -41,7 +41,7 @@ async def hold(tx: AsyncConnection, intent_ids: Sequence[str]) -> None:
     committed. In hash order, so two transactions holding several never wait on each other in a
     circle; taken before an order's row (`orders.rows.to_change`) and the change numbers, the
     order every writer keeps. SQLite's writers already take turns (BEGIN IMMEDIATE)."""
-    if intent_ids and tx.dialect.name != "sqlite":
+    if intent_ids and writers_overlap(tx):
         await tx.execute(_HOLD, {"space": INTENT_LOCKS, "intents": list(intent_ids)})
 
 
